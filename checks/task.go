@@ -1,0 +1,104 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Task is a write: it changes something (scales a deployment, revokes a rule). A task
+// never runs straight away: Plan reads live state and describes the change; only an
+// approved plan is applied, and Apply re-reads live state first.
+type Task interface {
+	Spec() Spec
+	// Plan reads the live state of the target and describes the change, without
+	// changing anything.
+	Plan(ctx context.Context, p Params) (Plan, error)
+	// Apply re-reads live state, returns a *DriftError (errors.Is(err, ErrDrift)) when
+	// it differs from plan.Observed, and otherwise makes exactly the planned change,
+	// with optimistic concurrency where the provider offers it.
+	Apply(ctx context.Context, plan Plan) (Applied, error)
+}
+
+// Risk is how much could go wrong when a plan is applied.
+type Risk string
+
+// Risk levels.
+const (
+	RiskLow    Risk = "LOW"
+	RiskMedium Risk = "MEDIUM"
+	RiskHigh   Risk = "HIGH"
+)
+
+// Plan describes one proposed change: what it targets, the live state it was planned
+// against, the change, and what it risks and costs. Observed is what Apply compares
+// live state with; put there every field whose change should make the plan stale.
+type Plan struct {
+	Task   string `json:"task"`
+	Params Params `json:"params"`
+	// Target names what changes: "deployment/prod/payments", an ARN.
+	Target   string            `json:"target"`
+	Observed map[string]string `json:"observed"`
+	// Change says what will change, in words: "replicas 3 → 5".
+	Change      string   `json:"change"`
+	Risk        Risk     `json:"risk"`
+	RiskReasons []string `json:"risk_reasons,omitempty"`
+	// MonthlyCostChangeUSD is the estimated change in monthly cost; nil when unknown
+	// (CostNote says why).
+	MonthlyCostChangeUSD *float64 `json:"monthly_cost_change_usd,omitempty"`
+	CostNote             string   `json:"cost_note,omitempty"`
+	Preconditions        []string `json:"preconditions,omitempty"`
+}
+
+// Applied is what Apply did.
+type Applied struct {
+	Summary string            `json:"summary"`
+	After   map[string]string `json:"after,omitempty"`
+}
+
+// ErrDrift is matched by every *DriftError.
+var ErrDrift = errors.New("live state drifted from the plan")
+
+// DriftError says live state no longer matches what a plan observed.
+type DriftError struct {
+	Target string
+	// Fields lists what differs: name, planned value, live value.
+	Fields []Drift
+}
+
+// Drift is one field that differs between a plan and live state. Live is "" when the
+// target is gone.
+type Drift struct {
+	Field, Planned, Live string
+}
+
+func (e *DriftError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, d := range e.Fields {
+		live := d.Live
+		if live == "" {
+			live = "(gone)"
+		}
+		parts[i] = fmt.Sprintf("%s was %q when planned, is %q now", d.Field, d.Planned, live)
+	}
+	return fmt.Sprintf("%s changed since the plan was made: %s; make a new plan", e.Target, strings.Join(parts, "; "))
+}
+
+// Is makes errors.Is(err, ErrDrift) true for every *DriftError.
+func (e *DriftError) Is(target error) bool { return target == ErrDrift }
+
+// CompareObserved returns a *DriftError listing every key of planned whose live value
+// differs, or nil when they all match. Tasks call it at the start of Apply.
+func CompareObserved(target string, planned, live map[string]string) error {
+	var fields []Drift
+	for _, k := range sortedKeys(planned) {
+		if live[k] != planned[k] {
+			fields = append(fields, Drift{Field: k, Planned: planned[k], Live: live[k]})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &DriftError{Target: target, Fields: fields}
+}

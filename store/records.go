@@ -1,0 +1,185 @@
+package store
+
+import (
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// StatusRunning marks a receipt whose run has started and not ended. A receipt still
+// running when the daemon starts was interrupted (crash, kill -9) and is closed as
+// error by MarkInterrupted.
+const StatusRunning checks.Status = "running"
+
+// Trigger says why a run happened.
+type Trigger string
+
+// Triggers.
+const (
+	TriggerSchedule Trigger = "schedule"
+	// TriggerCatchUp is one run standing for ticks missed while the daemon was down or
+	// the machine slept (Receipt.Missed says how many).
+	TriggerCatchUp Trigger = "catch-up"
+	// TriggerManual is `clankerd check`.
+	TriggerManual Trigger = "manual"
+)
+
+// Receipt records one run, or one tick that did not run (status skipped, with the
+// reason in Error), so "did it actually run?" always has an answer.
+type Receipt struct {
+	Seq       uint64        `json:"seq"`
+	Item      string        `json:"item"`
+	Check     string        `json:"check"`
+	Pos       string        `json:"pos"`
+	Trigger   Trigger       `json:"trigger"`
+	Scheduled time.Time     `json:"scheduled"`
+	Started   time.Time     `json:"started"`
+	Ended     time.Time     `json:"ended,omitzero"`
+	Status    checks.Status `json:"status"`
+	// Error is the error of an error run, or the reason of a skipped one.
+	Error string `json:"error,omitempty"`
+	// Missed counts scheduled ticks that this run stands for besides its own.
+	Missed   int               `json:"missed,omitempty"`
+	Evidence map[string]string `json:"evidence,omitempty"`
+	Findings FindingCounts     `json:"findings"`
+	// Plan is the id of the plan a task item queued (or found pending) in this run.
+	Plan string `json:"plan,omitempty"`
+}
+
+// FindingCounts sums up what a run did to the findings of its item.
+type FindingCounts struct {
+	New       int `json:"new"`
+	Unchanged int `json:"unchanged"`
+	Changed   int `json:"changed"`
+	Resolved  int `json:"resolved"`
+}
+
+// RunEnd is how a run ended.
+type RunEnd struct {
+	Ended    time.Time
+	Status   checks.Status
+	Error    string
+	Evidence map[string]string
+	Findings []checks.Finding
+	Plan     string
+}
+
+// FindingState is where a finding is in its lifecycle.
+type FindingState string
+
+// Finding states. New, Unchanged and Changed are open.
+const (
+	FindingNew       FindingState = "new"
+	FindingUnchanged FindingState = "unchanged"
+	// FindingChanged: same fingerprint, different severity, summary or evidence.
+	FindingChanged FindingState = "changed"
+	// FindingResolved: not found again by a run that completed (pass or fail).
+	FindingResolved FindingState = "resolved"
+)
+
+// Open reports whether the finding is still a problem.
+func (s FindingState) Open() bool { return s != FindingResolved }
+
+// FindingRecord is a finding with its history.
+type FindingRecord struct {
+	Fingerprint string `json:"fingerprint"`
+	Item        string `json:"item"`
+	Check       string `json:"check"`
+	Pos         string `json:"pos"`
+	checks.Finding
+	State      FindingState `json:"state"`
+	FirstSeen  time.Time    `json:"first_seen"`
+	LastSeen   time.Time    `json:"last_seen"`
+	ResolvedAt time.Time    `json:"resolved_at,omitzero"`
+	// StateRun is the run that put the finding in its state; LastRun the last run
+	// that saw it.
+	StateRun uint64 `json:"state_run"`
+	LastRun  uint64 `json:"last_run"`
+}
+
+// ItemState is the latest about one heartbeat item.
+type ItemState struct {
+	Item  string `json:"item"`
+	Check string `json:"check"`
+	Pos   string `json:"pos"`
+	// LastRun is the newest receipt; LastCompleted the newest run that ended pass or
+	// fail (the one "new since the last check" compares with).
+	LastRun       uint64        `json:"last_run"`
+	LastCompleted uint64        `json:"last_completed"`
+	LastStatus    checks.Status `json:"last_status"`
+	LastError     string        `json:"last_error,omitempty"`
+	LastScheduled time.Time     `json:"last_scheduled,omitzero"`
+	LastStarted   time.Time     `json:"last_started,omitzero"`
+	LastEnded     time.Time     `json:"last_ended,omitzero"`
+	OpenFindings  int           `json:"open_findings"`
+}
+
+// PlanState is where a plan is in its state machine:
+// pending → approved → applying → applied | failed | stale;
+// pending → rejected | expired.
+type PlanState string
+
+// Plan states.
+const (
+	PlanPending  PlanState = "pending"
+	PlanApproved PlanState = "approved"
+	PlanApplying PlanState = "applying"
+	PlanApplied  PlanState = "applied"
+	PlanFailed   PlanState = "failed"
+	PlanRejected PlanState = "rejected"
+	PlanExpired  PlanState = "expired"
+	// PlanStale: approve re-read live state and it had drifted from the plan.
+	PlanStale PlanState = "stale"
+)
+
+// PlanRecord is a stored plan.
+type PlanRecord struct {
+	ID string `json:"id"`
+	// Item is the key of the heartbeat task item that queued it; "" when it came from
+	// the command line or an agent.
+	Item string `json:"item,omitempty"`
+	// Source says where it came from: "FILE:LINE", "cli", "mcp", "fix:FINGERPRINT".
+	Source string `json:"source"`
+	checks.Plan
+	State     PlanState `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// DecidedBy is who approved or rejected it; Reason why it was rejected.
+	DecidedBy string          `json:"decided_by,omitempty"`
+	Reason    string          `json:"reason,omitempty"`
+	Result    *checks.Applied `json:"result,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	// Digest hashes the task, params, target, observed state and change: an approval
+	// is for exactly this change.
+	Digest string `json:"digest"`
+}
+
+// EffectiveState is State, except that a pending plan past its expiry is expired:
+// expiry follows from the timestamp and is not waited for to be written.
+func (p PlanRecord) EffectiveState(now time.Time) PlanState {
+	if p.State == PlanPending && !now.Before(p.ExpiresAt) {
+		return PlanExpired
+	}
+	return p.State
+}
+
+// AuditEntry is what happened, by whom, to what.
+type AuditEntry struct {
+	// Actor is the local user, "daemon", or "scheduler".
+	Actor string `json:"actor"`
+	// Action: "plan.created", "plan.approved", "plan.applied", "heartbeat.loaded", ...
+	Action  string            `json:"action"`
+	Subject string            `json:"subject"`
+	Detail  map[string]string `json:"detail,omitempty"`
+}
+
+// AuditRecord is an entry in the append-only audit log. Hash is the sha256 of Prev and
+// the record's other fields, so changing or removing any record breaks the chain.
+type AuditRecord struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	AuditEntry
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
