@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/checks/probe"
+	"github.com/clankerd/clankerd/control"
+	"github.com/clankerd/clankerd/daemon"
+	"github.com/clankerd/clankerd/runner"
+	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, documented in docs/cli.md.
+const (
+	exitOK       = 0
+	exitProblems = 1 // a check failed; the audit chain is broken
+	exitErr    = 2 // could not evaluate or could not do it
+	exitBadInput = 3 // invalid heartbeat, flags or arguments
+	exitRefused  = 4 // approve or reject refused
+)
+
+// app holds what every command shares: standard streams, global flags, and how to
+// reach the state.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	reload         <-chan os.Signal
+
+	stateDir string
+	logLevel string
+	logger   *slog.Logger
+}
+
+// codedError carries an exit code through cobra; only main prints and exits.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &codedError{code: code, err: err}
+}
+
+// quietExit ends with a code after the command has said everything itself.
+type quietExit int
+
+func (q quietExit) Error() string { return fmt.Sprintf("exit %d", int(q)) }
+
+func (a *app) exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var q quietExit
+	if errors.As(err, &q) {
+		return int(q)
+	}
+	fmt.Fprintln(a.stderr, "clankerd:", err)
+	var e *codedError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return exitErr
+}
+
+// args wraps a cobra argument validator so that wrong arguments exit with
+// exitBadInput.
+func args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := v(cmd, a); err != nil {
+			return withCode(exitBadInput, fmt.Errorf("%s: %w; see --help", cmd.CommandPath(), err))
+		}
+		return nil
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "clankerd",
+		Short: "Local-first infrastructure monitor and change gate",
+		Long: `clankerd runs the checks written in HEARTBEAT.md files against your infrastructure,
+with your own credentials, keeps a history of what it finds, and applies changes only
+through plans that you approve with 'clankerd approve'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup()
+		},
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetIn(a.stdin)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withCode(exitBadInput, fmt.Errorf("%w; see --help", err))
+	})
+	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir(), "directory for the database and control socket (env CLANKERD_STATE_DIR)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
+	root.AddCommand(
+		a.lintCommand(), a.checkCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
+		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
+		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
+	)
+	return root
+}
+
+func (a *app) setup() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return withCode(exitBadInput, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
+	}
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// defaultStateDir is $CLANKERD_STATE_DIR, else $XDG_STATE_HOME/clankerd, else
+// ~/.local/state/clankerd.
+func defaultStateDir() string {
+	if d := os.Getenv("CLANKERD_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "clankerd")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "clankerd")
+	}
+	return filepath.Join(home, ".local", "state", "clankerd")
+}
+
+// defaultHeartbeat is $XDG_CONFIG_HOME/clankerd/HEARTBEAT.md, else
+// ~/.config/clankerd/HEARTBEAT.md.
+func defaultHeartbeat() string {
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "clankerd", "HEARTBEAT.md")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "HEARTBEAT.md"
+	}
+	return filepath.Join(home, ".config", "clankerd", "HEARTBEAT.md")
+}
+
+func heartbeatArgs(args []string) []string {
+	if len(args) == 0 {
+		return []string{defaultHeartbeat()}
+	}
+	return args
+}
+
+// newRegistry returns every check and task this build knows.
+func newRegistry() (*checks.Registry, error) {
+	r := checks.NewRegistry()
+	if err := probe.Register(r); err != nil {
+		return nil, fmt.Errorf("registering probe checks: %w", err)
+	}
+	return r, nil
+}
+
+// actorName is the local user, for the audit log.
+func actorName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// backend is every operation the CLI performs on the state: control.Local against the
+// database, or control.Client through the daemon.
+type backend interface {
+	runner.Recorder
+	Status(ctx context.Context) (control.Status, error)
+	Runs(ctx context.Context, f store.RunFilter) ([]store.Receipt, error)
+	Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error)
+	Diff(ctx context.Context) ([]store.FindingRecord, error)
+	Plans(ctx context.Context, f store.PlanFilter) ([]store.PlanRecord, error)
+	Plan(ctx context.Context, id string) (store.PlanRecord, error)
+	Approve(ctx context.Context, id, actor string) (store.PlanRecord, error)
+	Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error)
+	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
+	VerifyAudit(ctx context.Context) (int, error)
+}
+
+// openBackend reaches the state through the daemon's socket when a daemon runs, and
+// opens the database itself otherwise. The caller must call the returned close.
+func (a *app) openBackend(ctx context.Context, reg *checks.Registry) (backend, func() error, error) {
+	socket := filepath.Join(a.stateDir, control.SocketName)
+	if c, err := control.Dial(ctx, socket); err == nil {
+		a.logger.Debug("using the running daemon", "socket", socket)
+		return c, c.Close, nil
+	}
+	path := filepath.Join(a.stateDir, daemon.DatabaseName)
+	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, nil, withCode(exitErr, err)
+	}
+	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Logger: a.logger}}
+	return local, db.Close, nil
+}
+
+// withBackend runs fn with a backend and closes it afterwards. reg may be nil; the
+// backend needs it only to apply approved plans.
+func (a *app) withBackend(ctx context.Context, reg *checks.Registry, fn func(backend) error) (err error) {
+	if reg == nil {
+		if reg, err = newRegistry(); err != nil {
+			return err
+		}
+	}
+	b, closeFn, err := a.openBackend(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, closeFn()) }()
+	return fn(b)
+}
+
+// outputFlag adds --output/-o with the allowed formats; the first is the default.
+func outputFlag(cmd *cobra.Command, dst *string, formats ...string) {
+	cmd.Flags().StringVarP(dst, "output", "o", formats[0], "output format: "+strings.Join(formats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		ok := false
+		for _, f := range formats {
+			ok = ok || f == *dst
+		}
+		if !ok {
+			return withCode(exitBadInput, fmt.Errorf("--output %q: use one of %s", *dst, strings.Join(formats, ", ")))
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+func (a *app) approveCommand() *cobra.Command {
+	var yes bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "approve ID",
+		Short: "Approve a pending plan and apply it, after re-reading live state",
+		Long: `approve is the only way a change is made. It shows the plan, asks for confirmation
+when stdin is a terminal (--yes skips the question), then re-reads the target's live
+state and applies the change only when that state still matches what the plan saw.
+A drifted plan is marked stale and nothing changes.
+
+Exit codes: 0 applied, 2 apply failed, 3 no such plan, 4 refused (stale, expired, not
+pending, or not confirmed).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			id := argv[0]
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				p, err := b.Plan(cmd.Context(), id)
+				if err != nil {
+					return withCode(exitBadInput, err)
+				}
+				if output == "text" {
+					writePlan(a.stdout, p)
+				}
+				if !yes && a.stdinIsTerminal() {
+					ok, err := a.confirm(fmt.Sprintf("Apply %s to %s? [y/N] ", p.Change, p.Target))
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return withCode(exitRefused, errors.New("not approved: nothing was changed"))
+					}
+				}
+				p, err = b.Approve(cmd.Context(), id, actorName())
+				if output == "json" {
+					if perr := printJSON(a.stdout, toPlanJSON(p)); perr != nil {
+						return perr
+					}
+				} else if err == nil {
+					fmt.Fprintf(a.stdout, "applied: %s\n", p.Result.Summary)
+				}
+				return planError(err)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	outputFlag(cmd, &output, "text", "json")
+	return cmd
+}
+
+// planError gives refusals and failures of approve and reject their exit codes.
+func planError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return withCode(exitBadInput, err)
+	case errors.Is(err, tasks.ErrStale), errors.Is(err, tasks.ErrExpired), errors.Is(err, tasks.ErrNotPending), errors.Is(err, tasks.ErrTampered):
+		return withCode(exitRefused, fmt.Errorf("refused: %w", err))
+	}
+	return withCode(exitErr, err)
+}
+
+func (a *app) stdinIsTerminal() bool {
+	f, ok := a.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (a *app) confirm(prompt string) (bool, error) {
+	fmt.Fprint(a.stderr, prompt)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func (a *app) rejectCommand() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reject ID --reason TEXT",
+		Short: "Reject a pending plan; nothing is changed",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return withCode(exitBadInput, errors.New("reject needs --reason \"why\""))
+			}
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				p, err := b.Reject(cmd.Context(), argv[0], actorName(), reason)
+				if err != nil {
+					return planError(err)
+				}
+				fmt.Fprintf(a.stdout, "rejected %s: %s\n", p.ID, p.Reason)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the plan is rejected (required)")
+	return cmd
+}

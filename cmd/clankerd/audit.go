@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clankerd/clankerd/store"
+)
+
+func (a *app) auditCommand() *cobra.Command {
+	var output string
+	var limit int
+	var since uint64
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show the hash-chained audit log: plans, approvals, applies, heartbeat loads",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				recs, err := b.Audit(cmd.Context(), store.AuditFilter{Since: since, Limit: limit})
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					if recs == nil {
+						recs = []store.AuditRecord{}
+					}
+					return printJSON(a.stdout, map[string]any{"audit": recs})
+				}
+				t := newTable(a.stdout, "SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL")
+				for _, r := range recs {
+					t.row(fmt.Sprint(r.Seq), when(r.Time), r.Actor, r.Action, r.Subject, oneLine(evidenceText(r.Detail), 100))
+				}
+				return t.flush()
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 100, "show the last N records (0: all)")
+	cmd.Flags().Uint64Var(&since, "since", 0, "only records after this sequence number")
+	outputFlag(cmd, &output, "text", "json")
+
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the audit chain; exit 1 and name the first bad record when it is broken",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				n, err := b.VerifyAudit(cmd.Context())
+				if errors.Is(err, store.ErrAuditBroken) {
+					return withCode(exitProblems, err)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "audit chain intact: %d records\n", n)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(verify)
+	return cmd
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clankerd/clankerd/daemon"
+)
+
+func (a *app) runCommand() *cobra.Command {
+	var cfg daemon.Config
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: schedule the heartbeat items, reload on edits, serve the control socket",
+		Long: `run is the daemon. It runs every item on its schedule and records a receipt for every
+tick, reloads the heartbeat files when they change on disk or on SIGHUP (a broken edit
+keeps the last good items running and logs FILE:LINE), and serves the other commands on
+a unix socket (mode 0600) in the state directory. SIGTERM or SIGINT lets runs in flight
+finish within --grace, then closes the database cleanly.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := newRegistry()
+			if err != nil {
+				return err
+			}
+			if len(cfg.Heartbeats) == 0 {
+				cfg.Heartbeats = []string{defaultHeartbeat()}
+			}
+			cfg.StateDir, cfg.Registry, cfg.Version = a.stateDir, reg, version
+			cfg.Reload, cfg.Logger = a.reload, a.logger
+			return daemon.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Heartbeats, "heartbeat", nil, "heartbeat file to run; repeatable (default "+defaultHeartbeat()+")")
+	f.DurationVar(&cfg.Grace, "grace", 30*time.Second, "how long runs in flight may take to finish on shutdown")
+	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", 4, "runs in flight at most")
+	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", time.Hour, "how long a queued plan waits for approval")
+	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", 100_000, "receipts to keep at most (0: no limit)")
+	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", 30*24*time.Hour, "receipts older than this are pruned (0: no limit)")
+	_ = cmd.MarkFlagFilename("heartbeat", "md")
+	return cmd
+}

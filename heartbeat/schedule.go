@@ -1,0 +1,198 @@
+package heartbeat
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// DefaultSchedule applies to items under no heading with a schedule when the front
+// matter sets none.
+const DefaultSchedule = "every 30m"
+
+// scheduleForms is shown when a schedule cannot be read.
+const scheduleForms = "write `every 5 minutes`, `every 30m`, `hourly`, `daily at 08:30`, `weekdays at 08:30`, `mondays at 09:00`, or a cron spec in backticks such as `0 2 * * *` or `@every 10m`"
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+var (
+	backticked   = regexp.MustCompile("`([^`]*)`")
+	cronLike     = regexp.MustCompile(`^(@\S+.*|(\S+\s+){4}\S+)$`)
+	clock        = `(\d{1,2}):(\d{2})\s*(am|pm)?`
+	everyUnit    = regexp.MustCompile(`\bevery\s+(\d+)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)\b`)
+	everyOne     = regexp.MustCompile(`\bevery\s+(second|minute|hour|day)\b`)
+	everyDur     = regexp.MustCompile(`\bevery\s+(\d[0-9a-z.]*)\b`)
+	dailyAt      = regexp.MustCompile(`\b(?:daily|nightly|every\s+day)\s+at\s+` + clock)
+	weekdaysAt   = regexp.MustCompile(`\bweekdays?\s+at\s+` + clock)
+	weekendsAt   = regexp.MustCompile(`\bweekends?\s+at\s+` + clock)
+	dayNameAt    = regexp.MustCompile(`\b(mon|tues|wednes|thurs|fri|satur|sun)days?\s+at\s+` + clock)
+	bareAt       = regexp.MustCompile(`\bat\s+` + clock)
+	hourlyWord   = regexp.MustCompile(`\bhourly\b`)
+	dailyWord    = regexp.MustCompile(`\bdaily\b`)
+	weeklyWord   = regexp.MustCompile(`\bweekly\b`)
+	everyWord    = regexp.MustCompile(`\bevery\b`)
+	nightlyAlone = regexp.MustCompile(`\bnightly\b`)
+)
+
+var dayNumbers = map[string]int{"sun": 0, "mon": 1, "tues": 2, "wednes": 3, "thurs": 4, "fri": 5, "satur": 6}
+
+// errNoSchedule: the text holds no schedule (free-text headings).
+var errNoSchedule = errors.New("no schedule in the text")
+
+// ParseSchedule reads a schedule phrase (or a cron spec) in loc. Wall-clock schedules
+// are evaluated in loc; interval schedules do not depend on it.
+func ParseSchedule(text string, loc *time.Location) (Schedule, error) {
+	s, err := findSchedule(text, loc)
+	if errors.Is(err, errNoSchedule) {
+		return Schedule{}, fmt.Errorf("%q is not a schedule: %s", strings.TrimSpace(text), scheduleForms)
+	}
+	return s, err
+}
+
+// findSchedule looks for a schedule anywhere in text (a heading): a cron spec in
+// backticks first, then words. It returns errNoSchedule when there is none, and
+// another error when there is something that looks like one but cannot be read.
+func findSchedule(text string, loc *time.Location) (Schedule, error) {
+	if loc == nil {
+		loc = time.Local
+	}
+	for _, m := range backticked.FindAllStringSubmatch(text, -1) {
+		spec := strings.TrimSpace(m[1])
+		if cronLike.MatchString(spec) {
+			return cronSchedule(text, spec, loc)
+		}
+	}
+	if cronLike.MatchString(strings.TrimSpace(text)) && (strings.HasPrefix(strings.TrimSpace(text), "@") || strings.ContainsAny(text, "*")) {
+		return cronSchedule(text, strings.TrimSpace(text), loc)
+	}
+	words := strings.ToLower(backticked.ReplaceAllString(text, " "))
+	spec, err := wordsToSpec(words)
+	if err != nil {
+		return Schedule{}, err
+	}
+	return cronSchedule(strings.TrimSpace(text), spec, loc)
+}
+
+// wordsToSpec turns schedule words into a cron spec.
+func wordsToSpec(w string) (string, error) {
+	if m := weekdaysAt.FindStringSubmatch(w); m != nil {
+		return atClock(m[1:], "* * 1-5")
+	}
+	if m := weekendsAt.FindStringSubmatch(w); m != nil {
+		return atClock(m[1:], "* * 0,6")
+	}
+	if m := dayNameAt.FindStringSubmatch(w); m != nil {
+		return atClock(m[2:], "* * "+strconv.Itoa(dayNumbers[m[1]]))
+	}
+	if m := dailyAt.FindStringSubmatch(w); m != nil {
+		return atClock(m[1:], "* * *")
+	}
+	if m := everyUnit.FindStringSubmatch(w); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n <= 0 {
+			return "", fmt.Errorf("%q: the interval must be a positive number", m[0])
+		}
+		return intervalSpec(time.Duration(n) * unitOf(m[2]))
+	}
+	if m := everyOne.FindStringSubmatch(w); m != nil {
+		return intervalSpec(unitOf(m[1]))
+	}
+	if m := everyDur.FindStringSubmatch(w); m != nil {
+		d, err := checks.ParseDuration(m[1])
+		if err != nil || d <= 0 {
+			return "", fmt.Errorf("%q is not a schedule: %s", strings.TrimSpace(m[0]), scheduleForms)
+		}
+		return intervalSpec(d)
+	}
+	switch {
+	case everyWord.MatchString(w):
+		return "", fmt.Errorf("cannot read the schedule after \"every\": %s", scheduleForms)
+	case hourlyWord.MatchString(w):
+		return "0 * * * *", nil
+	case bareAt.MatchString(w):
+		return "", fmt.Errorf("%q needs a day: write \"daily at HH:MM\", \"weekdays at HH:MM\" or \"mondays at HH:MM\"", strings.TrimSpace(bareAt.FindString(w)))
+	case dailyWord.MatchString(w):
+		return "0 0 * * *", nil
+	case weeklyWord.MatchString(w):
+		return "0 0 * * 0", nil
+	case nightlyAlone.MatchString(w):
+		return "", errors.New("\"nightly\" needs a time: write \"nightly at 02:00\" or a cron spec in backticks such as `0 2 * * *`")
+	}
+	return "", errNoSchedule
+}
+
+func unitOf(word string) time.Duration {
+	switch {
+	case strings.HasPrefix(word, "s"):
+		return time.Second
+	case strings.HasPrefix(word, "m"):
+		return time.Minute
+	case strings.HasPrefix(word, "h"):
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// intervalSpec prefers a wall-clock-aligned cron spec (every 5 minutes fires at :00,
+// :05, ...) and falls back to @every for intervals that do not divide an hour or day.
+func intervalSpec(d time.Duration) (string, error) {
+	switch {
+	case d < time.Second || d%time.Second != 0:
+		return "", fmt.Errorf("interval %s is too short or not whole seconds: use at least 1s", d)
+	case d%time.Minute != 0:
+		return "@every " + d.String(), nil
+	case d < time.Hour && time.Hour%d == 0:
+		if d == time.Minute {
+			return "* * * * *", nil
+		}
+		return fmt.Sprintf("*/%d * * * *", d/time.Minute), nil
+	case d%time.Hour == 0 && d < 24*time.Hour && (24*time.Hour)%d == 0:
+		if d == time.Hour {
+			return "0 * * * *", nil
+		}
+		return fmt.Sprintf("0 */%d * * *", d/time.Hour), nil
+	case d == 24*time.Hour:
+		return "0 0 * * *", nil
+	}
+	return "@every " + d.String(), nil
+}
+
+// atClock builds "M H <rest>" from an HH:MM [am|pm] match.
+func atClock(m []string, rest string) (string, error) {
+	h, _ := strconv.Atoi(m[0])
+	min, _ := strconv.Atoi(m[1])
+	switch m[2] {
+	case "am", "pm":
+		if h < 1 || h > 12 {
+			return "", fmt.Errorf("%s:%s %s is not a time", m[0], m[1], m[2])
+		}
+		h %= 12
+		if m[2] == "pm" {
+			h += 12
+		}
+	}
+	if h > 23 || min > 59 {
+		return "", fmt.Errorf("%s:%s is not a time of day (00:00-23:59)", m[0], m[1])
+	}
+	return fmt.Sprintf("%d %d %s", min, h, rest), nil
+}
+
+// cronSchedule parses spec, in loc when it has a wall-clock meaning.
+func cronSchedule(text, spec string, loc *time.Location) (Schedule, error) {
+	full := spec
+	if !strings.HasPrefix(spec, "@every") && !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
+		full = "CRON_TZ=" + loc.String() + " " + spec
+	}
+	sched, err := cronParser.Parse(full)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("cron spec %q: %v; %s", spec, err, scheduleForms)
+	}
+	return Schedule{Text: text, Spec: full, next: sched.Next}, nil
+}

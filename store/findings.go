@@ -1,0 +1,299 @@
+package store
+
+import (
+	"maps"
+	"sort"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// FindingFilter selects findings. Zero fields do not filter.
+type FindingFilter struct {
+	// States to include; empty means all.
+	States []FindingState `json:"states,omitempty"`
+	Item   string         `json:"item,omitempty"`
+	Check  string         `json:"check,omitempty"`
+	// Since keeps findings last seen, or resolved, at or after it.
+	Since time.Time `json:"since,omitzero"`
+	// Severity keeps findings at least this severe.
+	Severity checks.Severity `json:"severity,omitempty"`
+}
+
+// reconcile compares the findings of a completed run with the item's stored ones and
+// records the lifecycle transitions. It returns the records that became new, changed
+// or resolved, and the counts for the receipt.
+func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, FindingCounts, error) {
+	now := r.Ended
+	current := make(map[string]checks.Finding, len(found))
+	order := make([]string, 0, len(found))
+	for _, f := range found {
+		fp := checks.Fingerprint(r.Item, f)
+		if _, dup := current[fp]; !dup {
+			order = append(order, fp)
+		}
+		current[fp] = f
+	}
+
+	var counts FindingCounts
+	var changes []FindingRecord
+	var existing []string
+	err := tx.scanPrefix(bucketFindingsByItem, []byte(r.Item), func(fp []byte) error {
+		existing = append(existing, string(fp))
+		return nil
+	})
+	if err != nil {
+		return nil, counts, err
+	}
+	for _, fp := range existing {
+		rec, err := tx.finding(fp)
+		if err != nil {
+			return nil, counts, err
+		}
+		f, ok := current[fp]
+		switch {
+		case ok:
+			delete(current, fp)
+			next := rec.State
+			switch {
+			case !rec.State.Open():
+				next = FindingNew
+				rec.FirstSeen, rec.ResolvedAt = now, time.Time{}
+			case sameDescription(rec.Finding, f):
+				next = FindingUnchanged
+			default:
+				next = FindingChanged
+			}
+			rec.Finding, rec.LastSeen, rec.LastRun, rec.Pos, rec.Check = f, now, r.Seq, r.Pos, r.Check
+			if err := tx.setFindingState(&rec, next, r.Seq); err != nil {
+				return nil, counts, err
+			}
+		case rec.State.Open():
+			rec.ResolvedAt = now
+			if err := tx.setFindingState(&rec, FindingResolved, r.Seq); err != nil {
+				return nil, counts, err
+			}
+		default:
+			continue // resolved earlier and still gone
+		}
+		counts.add(rec.State)
+		if rec.State != FindingUnchanged {
+			changes = append(changes, rec)
+		}
+	}
+	for _, fp := range order {
+		f, ok := current[fp]
+		if !ok {
+			continue
+		}
+		rec := FindingRecord{
+			Fingerprint: fp, Item: r.Item, Check: r.Check, Pos: r.Pos, Finding: f,
+			FirstSeen: now, LastSeen: now, LastRun: r.Seq,
+		}
+		if err := tx.setFindingState(&rec, FindingNew, r.Seq); err != nil {
+			return nil, counts, err
+		}
+		if err := tx.bucket(bucketFindingsByItem).Put(indexKey([]byte(r.Item), []byte(fp)), nil); err != nil {
+			return nil, counts, err
+		}
+		counts.add(FindingNew)
+		changes = append(changes, rec)
+	}
+	return changes, counts, nil
+}
+
+func (c *FindingCounts) add(s FindingState) {
+	switch s {
+	case FindingNew:
+		c.New++
+	case FindingUnchanged:
+		c.Unchanged++
+	case FindingChanged:
+		c.Changed++
+	case FindingResolved:
+		c.Resolved++
+	}
+}
+
+// sameDescription reports whether two findings with one fingerprint describe the
+// problem the same way.
+func sameDescription(a, b checks.Finding) bool {
+	if a.Severity != b.Severity || a.Summary != b.Summary || a.Fix != b.Fix || !maps.Equal(a.Evidence, b.Evidence) {
+		return false
+	}
+	if (a.MonthlyCostUSD == nil) != (b.MonthlyCostUSD == nil) {
+		return false
+	}
+	return a.MonthlyCostUSD == nil || *a.MonthlyCostUSD == *b.MonthlyCostUSD
+}
+
+// setFindingState stores rec in state next, set by run seq, and keeps the state and
+// run indexes in step.
+func (tx *Tx) setFindingState(rec *FindingRecord, next FindingState, seq uint64) error {
+	fp := []byte(rec.Fingerprint)
+	if rec.State != "" {
+		if err := tx.bucket(bucketFindingsByState).Delete(indexKey([]byte(rec.State), fp)); err != nil {
+			return err
+		}
+		if err := tx.bucket(bucketFindingsByRun).Delete(indexKey(seqKey(rec.StateRun), fp)); err != nil {
+			return err
+		}
+	}
+	rec.State, rec.StateRun = next, seq
+	if err := tx.bucket(bucketFindingsByState).Put(indexKey([]byte(next), fp), nil); err != nil {
+		return err
+	}
+	if next != FindingUnchanged {
+		if err := tx.bucket(bucketFindingsByRun).Put(indexKey(seqKey(seq), fp), nil); err != nil {
+			return err
+		}
+	}
+	return tx.put(bucketFindings, fp, rec)
+}
+
+func (tx *Tx) finding(fp string) (FindingRecord, error) {
+	var rec FindingRecord
+	found, err := tx.get(bucketFindings, []byte(fp), &rec)
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return rec, err
+}
+
+// Findings returns the findings matching f, most severe first, then by resource.
+func (tx *Tx) Findings(f FindingFilter) ([]FindingRecord, error) {
+	fps, err := tx.candidateFindings(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []FindingRecord
+	for _, fp := range fps {
+		rec, err := tx.finding(fp)
+		if err != nil {
+			return nil, err
+		}
+		if f.matches(rec) {
+			out = append(out, rec)
+		}
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+func (f FindingFilter) matches(rec FindingRecord) bool {
+	if f.Item != "" && rec.Item != f.Item || f.Check != "" && rec.Check != f.Check {
+		return false
+	}
+	if f.Severity != "" && rec.Severity.Rank() < f.Severity.Rank() {
+		return false
+	}
+	if len(f.States) > 0 {
+		ok := false
+		for _, s := range f.States {
+			ok = ok || s == rec.State
+		}
+		if !ok {
+			return false
+		}
+	}
+	if !f.Since.IsZero() && rec.LastSeen.Before(f.Since) && rec.ResolvedAt.Before(f.Since) {
+		return false
+	}
+	return true
+}
+
+// candidateFindings narrows the fingerprints to decode with the item or state index.
+func (tx *Tx) candidateFindings(f FindingFilter) ([]string, error) {
+	var fps []string
+	collect := func(fp []byte) error {
+		fps = append(fps, string(fp))
+		return nil
+	}
+	switch {
+	case f.Item != "":
+		return fps, tx.scanPrefix(bucketFindingsByItem, []byte(f.Item), collect)
+	case len(f.States) > 0:
+		for _, s := range f.States {
+			if err := tx.scanPrefix(bucketFindingsByState, []byte(s), collect); err != nil {
+				return nil, err
+			}
+		}
+		return fps, nil
+	}
+	err := tx.bucket(bucketFindings).ForEach(func(k, _ []byte) error { return collect(k) })
+	return fps, err
+}
+
+// Diff returns the findings that became new, changed or resolved in each item's
+// latest completed run: what is different since the run before it.
+func (tx *Tx) Diff() ([]FindingRecord, error) {
+	states, err := tx.ItemStates()
+	if err != nil {
+		return nil, err
+	}
+	var out []FindingRecord
+	for _, st := range states {
+		if st.LastCompleted == 0 {
+			continue
+		}
+		err := tx.scanPrefix(bucketFindingsByRun, seqKey(st.LastCompleted), func(fp []byte) error {
+			rec, err := tx.finding(string(fp))
+			if err != nil {
+				return err
+			}
+			out = append(out, rec)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+// pruneResolved deletes findings resolved before cutoff, with their index entries.
+func (tx *Tx) pruneResolved(cutoff time.Time) error {
+	var doomed []FindingRecord
+	err := tx.scanPrefix(bucketFindingsByState, []byte(FindingResolved), func(fp []byte) error {
+		rec, err := tx.finding(string(fp))
+		if err != nil {
+			return err
+		}
+		if rec.ResolvedAt.Before(cutoff) {
+			doomed = append(doomed, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, rec := range doomed {
+		fp := []byte(rec.Fingerprint)
+		for _, del := range []struct {
+			bucket, key []byte
+		}{
+			{bucketFindings, fp},
+			{bucketFindingsByState, indexKey([]byte(rec.State), fp)},
+			{bucketFindingsByRun, indexKey(seqKey(rec.StateRun), fp)},
+			{bucketFindingsByItem, indexKey([]byte(rec.Item), fp)},
+		} {
+			if err := tx.bucket(del.bucket).Delete(del.key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortFindings(fs []FindingRecord) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if a, b := fs[i].Severity.Rank(), fs[j].Severity.Rank(); a != b {
+			return a > b
+		}
+		if fs[i].Resource != fs[j].Resource {
+			return fs[i].Resource < fs[j].Resource
+		}
+		return fs[i].Fingerprint < fs[j].Fingerprint
+	})
+}

@@ -1,0 +1,304 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// pruneEvery is how many receipt writes pass between retention sweeps.
+const pruneEvery = 100
+
+// RunFilter selects receipts. Zero fields do not filter.
+type RunFilter struct {
+	Item  string    `json:"item,omitempty"`
+	Check string    `json:"check,omitempty"`
+	Limit int       `json:"limit,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+}
+
+// BeginRun appends a receipt for a run that starts now (status running) and returns
+// its sequence number.
+func (tx *Tx) BeginRun(r Receipt) (uint64, error) {
+	r.Status = StatusRunning
+	r.Ended = time.Time{}
+	return tx.appendReceipt(r)
+}
+
+// AddReceipt appends a complete receipt, for ticks that did not run.
+func (tx *Tx) AddReceipt(r Receipt) (uint64, error) {
+	if r.Status == StatusRunning || r.Status == "" {
+		return 0, fmt.Errorf("receipt for %s has no final status", r.Pos)
+	}
+	return tx.appendReceipt(r)
+}
+
+func (tx *Tx) appendReceipt(r Receipt) (uint64, error) {
+	if r.Item == "" {
+		return 0, fmt.Errorf("receipt for %s has no item key", r.Pos)
+	}
+	seq, err := tx.bucket(bucketRuns).NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	r.Seq = seq
+	if err := tx.put(bucketRuns, seqKey(seq), r); err != nil {
+		return 0, err
+	}
+	if err := tx.bucket(bucketRunsByItem).Put(indexKey([]byte(r.Item), seqKey(seq)), nil); err != nil {
+		return 0, err
+	}
+	if err := tx.noteRun(r, false); err != nil {
+		return 0, err
+	}
+	return seq, tx.maybePrune()
+}
+
+// Receipt returns the receipt with the sequence number.
+func (tx *Tx) Receipt(seq uint64) (Receipt, error) {
+	var r Receipt
+	found, err := tx.get(bucketRuns, seqKey(seq), &r)
+	if err == nil && !found {
+		err = fmt.Errorf("run %d: %w (it may have been pruned)", seq, ErrNotFound)
+	}
+	return r, err
+}
+
+// EndRun closes the receipt of a run. A run that ended pass or fail reconciles the
+// findings of its item: found ones are new, unchanged or changed, open ones not found
+// are resolved. A run that ended error or skipped changes no finding. It returns the
+// closed receipt and the findings that became new, changed or resolved.
+func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
+	r, err := tx.Receipt(seq)
+	if err != nil {
+		return r, nil, err
+	}
+	if r.Status != StatusRunning {
+		return r, nil, fmt.Errorf("run %d of %s already ended (%s)", seq, r.Pos, r.Status)
+	}
+	if end.Ended.IsZero() {
+		end.Ended = tx.now()
+	}
+	r.Ended, r.Status, r.Error, r.Evidence, r.Plan = end.Ended, end.Status, end.Error, end.Evidence, end.Plan
+	var changes []FindingRecord
+	completed := end.Status == checks.Pass || end.Status == checks.Fail
+	if completed {
+		changes, r.Findings, err = tx.reconcile(r, end.Findings)
+		if err != nil {
+			return r, nil, err
+		}
+	}
+	if err := tx.put(bucketRuns, seqKey(seq), r); err != nil {
+		return r, nil, err
+	}
+	if err := tx.noteRun(r, completed); err != nil {
+		return r, nil, err
+	}
+	return r, changes, tx.maybePrune()
+}
+
+// noteRun updates the item's state with a receipt.
+func (tx *Tx) noteRun(r Receipt, completed bool) error {
+	st, _, err := tx.ItemState(r.Item)
+	if err != nil {
+		return err
+	}
+	st.Item, st.Check, st.Pos = r.Item, r.Check, r.Pos
+	if r.Seq >= st.LastRun {
+		st.LastRun, st.LastStatus, st.LastError = r.Seq, r.Status, r.Error
+		st.LastStarted, st.LastEnded = r.Started, r.Ended
+		if r.Scheduled.After(st.LastScheduled) {
+			st.LastScheduled = r.Scheduled
+		}
+	}
+	if completed {
+		st.LastCompleted = r.Seq
+		st.OpenFindings = r.Findings.New + r.Findings.Unchanged + r.Findings.Changed
+	}
+	return tx.put(bucketItems, []byte(r.Item), st)
+}
+
+// ItemState returns the state of one item.
+func (tx *Tx) ItemState(item string) (ItemState, bool, error) {
+	var st ItemState
+	found, err := tx.get(bucketItems, []byte(item), &st)
+	return st, found, err
+}
+
+// ItemStates returns the state of every item that has run, sorted by position.
+func (tx *Tx) ItemStates() ([]ItemState, error) {
+	var out []ItemState
+	err := tx.bucket(bucketItems).ForEach(func(k, v []byte) error {
+		var st ItemState
+		if _, err := tx.get(bucketItems, k, &st); err != nil {
+			return err
+		}
+		out = append(out, st)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pos != out[j].Pos {
+			return out[i].Pos < out[j].Pos
+		}
+		return out[i].Item < out[j].Item
+	})
+	return out, err
+}
+
+// MarkInterrupted closes every receipt still running (its process died) as error
+// with the reason, and returns how many there were.
+func (tx *Tx) MarkInterrupted(reason string) (int, error) {
+	var running []Receipt
+	err := tx.bucket(bucketRuns).ForEach(func(k, v []byte) error {
+		var r Receipt
+		if _, err := tx.get(bucketRuns, k, &r); err != nil {
+			return err
+		}
+		if r.Status == StatusRunning {
+			running = append(running, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range running {
+		if _, _, err := tx.EndRun(r.Seq, RunEnd{Ended: tx.now(), Status: checks.Error, Error: reason}); err != nil {
+			return 0, err
+		}
+	}
+	return len(running), nil
+}
+
+// Runs returns receipts matching f, newest first.
+func (tx *Tx) Runs(f RunFilter) ([]Receipt, error) {
+	seqs, err := tx.runSeqs(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []Receipt
+	for _, seq := range seqs {
+		r, err := tx.Receipt(seq)
+		if err != nil {
+			return nil, err
+		}
+		if f.Check != "" && r.Check != f.Check {
+			continue
+		}
+		if !f.Since.IsZero() && r.Started.Before(f.Since) {
+			break
+		}
+		out = append(out, r)
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// runSeqs lists candidate receipt sequence numbers for f, newest first, using the
+// item index when the filter names items.
+func (tx *Tx) runSeqs(f RunFilter) ([]uint64, error) {
+	var items []string
+	switch {
+	case f.Item != "":
+		items = []string{f.Item}
+	case f.Check != "":
+		states, err := tx.ItemStates()
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range states {
+			if st.Check == f.Check {
+				items = append(items, st.Item)
+			}
+		}
+	default:
+		var seqs []uint64
+		c := tx.bucket(bucketRuns).Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			seqs = append(seqs, seqFromKey(k))
+		}
+		return seqs, nil
+	}
+	var seqs []uint64
+	for _, item := range items {
+		n := 0
+		tx.scanPrefixReverse(bucketRunsByItem, []byte(item), func(s []byte) bool {
+			seqs = append(seqs, seqFromKey(s))
+			n++
+			return f.Limit <= 0 || n < f.Limit
+		})
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
+	return seqs, nil
+}
+
+func (tx *Tx) maybePrune() error {
+	tx.db.mu.Lock()
+	tx.db.writes++
+	due := tx.db.writes%pruneEvery == 0
+	tx.db.mu.Unlock()
+	if !due {
+		return nil
+	}
+	_, err := tx.Prune()
+	return err
+}
+
+// Prune deletes the oldest receipts beyond the retention bounds, and resolved
+// findings that were resolved longer ago than the age bound. It returns how many
+// receipts it deleted.
+func (tx *Tx) Prune() (int, error) {
+	ret := tx.db.retention
+	runs := tx.bucket(bucketRuns)
+	c := runs.Cursor()
+	lastKey, _ := c.Last()
+	if lastKey == nil {
+		return 0, nil
+	}
+	last := seqFromKey(lastKey)
+	cutoff := time.Time{}
+	if ret.MaxAge > 0 {
+		cutoff = tx.now().Add(-ret.MaxAge)
+	}
+	var doomed []Receipt
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq := seqFromKey(k)
+		count := int(last - seq + 1)
+		tooMany := ret.MaxRuns > 0 && count > ret.MaxRuns
+		var r Receipt
+		if err := decodeReceipt(k, v, &r); err != nil {
+			return 0, err
+		}
+		tooOld := !cutoff.IsZero() && r.Started.Before(cutoff)
+		if !tooMany && !tooOld {
+			break
+		}
+		doomed = append(doomed, r)
+	}
+	for _, r := range doomed {
+		if err := runs.Delete(seqKey(r.Seq)); err != nil {
+			return 0, err
+		}
+		if err := tx.bucket(bucketRunsByItem).Delete(indexKey([]byte(r.Item), seqKey(r.Seq))); err != nil {
+			return 0, err
+		}
+	}
+	if !cutoff.IsZero() {
+		if err := tx.pruneResolved(cutoff); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
+}
+
+func decodeReceipt(k, v []byte, r *Receipt) error {
+	if err := json.Unmarshal(v, r); err != nil {
+		return fmt.Errorf("decoding %s/%d: %w (the record is corrupt; restore a backup)", bucketRuns, seqFromKey(k), err)
+	}
+	return nil
+}

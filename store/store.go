@@ -1,0 +1,258 @@
+// Package store keeps clankerd's state in one bbolt file: run receipts, findings with
+// their lifecycle, plans, and the hash-chained audit log. Every write happens in one
+// Update transaction, so a state change and its audit record commit together.
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the buckets this build reads and writes.
+const SchemaVersion = 1
+
+// Errors callers decide on.
+var (
+	// ErrLocked: another process holds the database.
+	ErrLocked = errors.New("state database is in use by another process")
+	// ErrNotFound: no record with that id.
+	ErrNotFound = errors.New("not found")
+)
+
+// Bucket names. Every bucket is created once, at Open.
+var (
+	bucketMeta            = []byte("meta")
+	bucketRuns            = []byte("runs")              // seq → Receipt
+	bucketRunsByItem      = []byte("runs_by_item")      // item \x00 seq → nil
+	bucketItems           = []byte("items")             // item → ItemState
+	bucketFindings        = []byte("findings")          // fingerprint → FindingRecord
+	bucketFindingsByItem  = []byte("findings_by_item")  // item \x00 fingerprint → nil
+	bucketFindingsByState = []byte("findings_by_state") // state \x00 fingerprint → nil
+	bucketFindingsByRun   = []byte("findings_by_run")   // StateRun \x00 fingerprint → nil, for new/changed/resolved
+	bucketPlans           = []byte("plans")             // id → PlanRecord
+	bucketPlansPending    = []byte("plans_pending")     // item → plan id
+	bucketAudit           = []byte("audit")             // seq → AuditRecord
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketRuns, bucketRunsByItem, bucketItems, bucketFindings, bucketFindingsByItem,
+		bucketFindingsByState, bucketFindingsByRun, bucketPlans, bucketPlansPending, bucketAudit,
+	}
+
+	keySchema    = []byte("schema")
+	keyAuditHead = []byte("audit_head")
+)
+
+// Retention bounds the receipts kept. Zero fields disable that bound.
+type Retention struct {
+	MaxRuns int
+	MaxAge  time.Duration
+}
+
+// DefaultRetention keeps at most 100,000 receipts and none older than 30 days.
+var DefaultRetention = Retention{MaxRuns: 100_000, MaxAge: 30 * 24 * time.Hour}
+
+// Options configure Open.
+type Options struct {
+	// Timeout is how long Open waits for the file lock (default 1s).
+	Timeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Retention for receipts; the zero value means DefaultRetention.
+	Retention Retention
+}
+
+// DB is an open state database.
+type DB struct {
+	bolt      *bolt.DB
+	path      string
+	now       func() time.Time
+	retention Retention
+
+	mu     sync.Mutex
+	writes int
+	closed bool
+}
+
+// Open opens (creating if needed) the database at path. The directory is created with
+// mode 0700 and the file with 0600.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Retention == (Retention{}) {
+		opts.Retention = DefaultRetention
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state directory for %s: %w", path, err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is locked (is `clankerd run` running without answering on its control socket? stop the other process, or use another --state-dir)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, retention: opts.Retention}
+	if err := db.init(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchema); v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("%s: unreadable schema version %q; restore a backup or move the file away", db.path, v)
+			}
+			if n > SchemaVersion {
+				return fmt.Errorf("%s has schema version %d, newer than this build understands (%d); upgrade clankerd", db.path, n, SchemaVersion)
+			}
+			return nil
+		}
+		return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+	})
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database; calling it again does nothing.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	return db.bolt.Close()
+}
+
+// Tx is a transaction; its methods read and write records.
+type Tx struct {
+	tx *bolt.Tx
+	db *DB
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns nil.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db}) })
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db}) })
+}
+
+// Backup writes a consistent copy of the database to w.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+func (tx *Tx) now() time.Time { return tx.db.now().UTC() }
+
+func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.tx.Bucket(name) }
+
+// get decodes the JSON value at key into v; found is false when the key is absent.
+func (tx *Tx) get(bucket, key []byte, v any) (found bool, err error) {
+	data := tx.bucket(bucket).Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("decoding %s/%q: %w (the record is corrupt; restore a backup)", bucket, key, err)
+	}
+	return true, nil
+}
+
+// put encodes v as JSON at key.
+func (tx *Tx) put(bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s/%q: %w", bucket, key, err)
+	}
+	return tx.bucket(bucket).Put(key, data)
+}
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+func seqFromKey(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
+
+// indexKey joins an index prefix and a suffix with a NUL byte.
+func indexKey(prefix, suffix []byte) []byte {
+	k := make([]byte, 0, len(prefix)+1+len(suffix))
+	k = append(k, prefix...)
+	k = append(k, 0)
+	return append(k, suffix...)
+}
+
+// scanPrefix calls fn with the suffix of every key in bucket that starts with prefix
+// followed by NUL, in key order.
+func (tx *Tx) scanPrefix(bucket, prefix []byte, fn func(suffix []byte) error) error {
+	p := indexKey(prefix, nil)
+	c := tx.bucket(bucket).Cursor()
+	for k, _ := c.Seek(p); k != nil && len(k) >= len(p) && string(k[:len(p)]) == string(p); k, _ = c.Next() {
+		if err := fn(append([]byte(nil), k[len(p):]...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanPrefixReverse is scanPrefix from the last key to the first; fn returns false to
+// stop.
+func (tx *Tx) scanPrefixReverse(bucket, prefix []byte, fn func(suffix []byte) bool) {
+	p := indexKey(prefix, nil)
+	end := append(append([]byte(nil), prefix...), 1)
+	c := tx.bucket(bucket).Cursor()
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && len(k) >= len(p) && string(k[:len(p)]) == string(p); k, _ = c.Prev() {
+		if !fn(append([]byte(nil), k[len(p):]...)) {
+			return
+		}
+	}
+}

@@ -1,0 +1,392 @@
+// Package tasks turns write requests into pending plans and moves plans through their
+// state machine. Nothing here applies a change on its own: only Approve leads to Apply,
+// and Apply re-reads live state first and refuses when it drifted from the plan.
+package tasks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/store"
+)
+
+// DefaultExpiry is how long a plan waits for approval when no expiry is configured.
+const DefaultExpiry = time.Hour
+
+// Errors an approval or rejection is refused with. Callers tell them apart with
+// errors.Is; the messages say what to do.
+var (
+	ErrNotPending = errors.New("plan is not pending")
+	ErrExpired    = errors.New("plan expired")
+	// ErrStale wraps the *checks.DriftError that made approve refuse.
+	ErrStale = errors.New("plan is stale")
+	// ErrTampered: the stored plan no longer matches the digest it was created with.
+	ErrTampered = errors.New("plan does not match its digest")
+	// ErrApplyFailed: the change was approved but applying it failed.
+	ErrApplyFailed = errors.New("apply failed")
+)
+
+// Store is the transactional state the plans live in; *store.DB implements it.
+type Store interface {
+	Update(ctx context.Context, fn func(*store.Tx) error) error
+	View(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+// TaskLookup finds write tasks by id; *checks.Registry implements it.
+type TaskLookup interface {
+	Task(id string) (checks.Task, bool)
+}
+
+// Planner drafts plans: it calls a task's Plan, which reads live state and changes
+// nothing. It needs no database, so a `clankerd check` run while the daemon holds the
+// database can draft here and queue through the daemon.
+type Planner struct {
+	Tasks  TaskLookup
+	Now    func() time.Time
+	NewID  func() string
+	Expiry time.Duration
+}
+
+// Request asks for a plan.
+type Request struct {
+	Task   string
+	Params checks.Params
+	// Item is the heartbeat task item's key ("" for ad-hoc requests): at most one plan
+	// per item is pending at a time.
+	Item string
+	// Source says where the request came from: "FILE:LINE", "cli", "mcp".
+	Source string
+}
+
+// Draft calls the task's Plan and returns an unsaved pending plan record.
+func (p *Planner) Draft(ctx context.Context, req Request) (store.PlanRecord, error) {
+	task, ok := p.Tasks.Task(req.Task)
+	if !ok {
+		return store.PlanRecord{}, fmt.Errorf("no write task %q in this build; see `clankerd lint --list`", req.Task)
+	}
+	plan, err := safePlan(ctx, task, req.Params)
+	if err != nil {
+		return store.PlanRecord{}, fmt.Errorf("planning %s: %w", req.Task, err)
+	}
+	plan.Task, plan.Params = req.Task, req.Params
+	if plan.Risk == "" {
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = append(plan.RiskReasons, "the task did not rate its risk")
+	}
+	now := p.now()
+	expiry := p.Expiry
+	if expiry <= 0 {
+		expiry = DefaultExpiry
+	}
+	newID := p.NewID
+	if newID == nil {
+		newID = NewID
+	}
+	return store.PlanRecord{
+		ID:        newID(),
+		Item:      req.Item,
+		Source:    req.Source,
+		Plan:      plan,
+		State:     store.PlanPending,
+		CreatedAt: now,
+		ExpiresAt: now.Add(expiry),
+		UpdatedAt: now,
+		Digest:    store.PlanDigest(plan),
+	}, nil
+}
+
+func (p *Planner) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+func safePlan(ctx context.Context, task checks.Task, params checks.Params) (plan checks.Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("task panicked while planning: %v", r)
+		}
+	}()
+	return task.Plan(ctx, params)
+}
+
+// NewID returns a random plan id such as "p-3f9a2c1b7d4e".
+func NewID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "p-" + hex.EncodeToString(b)
+}
+
+// Service moves stored plans through their state machine and audits every step.
+type Service struct {
+	Store  Store
+	Tasks  TaskLookup
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Queue stores a drafted plan as pending, unless its item already has a pending plan:
+// then that one is returned and created is false. The actor is audited.
+func (s *Service) Queue(ctx context.Context, rec store.PlanRecord, actor string) (_ store.PlanRecord, created bool, err error) {
+	err = s.Store.Update(ctx, func(tx *store.Tx) error {
+		if rec.Item != "" {
+			existing, ok, err := tx.PendingPlanFor(rec.Item)
+			if err != nil {
+				return err
+			}
+			if ok && existing.EffectiveState(s.now()) == store.PlanPending {
+				rec = existing
+				return nil
+			}
+		}
+		created = true
+		if err := tx.PutPlan(rec); err != nil {
+			return err
+		}
+		_, err := tx.Audit(planEntry(actor, "plan.created", rec, nil))
+		return err
+	})
+	if err != nil {
+		return store.PlanRecord{}, false, fmt.Errorf("queueing plan for %s: %w", rec.Task, err)
+	}
+	return rec, created, nil
+}
+
+// Approve approves a pending plan and applies it: the only way a change is made.
+// The task re-reads live state and the plan turns stale, without any change, when the
+// state drifted. Of concurrent approvals of one plan exactly one applies it; the others
+// get ErrNotPending.
+func (s *Service) Approve(ctx context.Context, id, actor string) (store.PlanRecord, error) {
+	rec, err := s.transition(ctx, id, func(tx *store.Tx, rec *store.PlanRecord) error {
+		if err := s.requirePending(tx, rec, actor); err != nil {
+			return err
+		}
+		if store.PlanDigest(rec.Plan) != rec.Digest {
+			return fmt.Errorf("%w: plan %s was modified after it was created; reject it and queue a new one", ErrTampered, rec.ID)
+		}
+		rec.State, rec.DecidedBy = store.PlanApproved, actor
+		if _, err := tx.Audit(planEntry(actor, "plan.approved", *rec, nil)); err != nil {
+			return err
+		}
+		rec.State = store.PlanApplying
+		_, err := tx.Audit(planEntry(actor, "plan.applying", *rec, nil))
+		return err
+	})
+	if err != nil {
+		return rec, err
+	}
+
+	applied, applyErr := s.apply(ctx, rec)
+	final, err := s.transition(context.WithoutCancel(ctx), id, func(tx *store.Tx, r *store.PlanRecord) error {
+		action, detail := "plan.applied", map[string]string{}
+		switch {
+		case errors.Is(applyErr, checks.ErrDrift):
+			r.State, r.Error, action = store.PlanStale, applyErr.Error(), "plan.stale"
+		case applyErr != nil:
+			r.State, r.Error, action = store.PlanFailed, applyErr.Error(), "plan.failed"
+		default:
+			r.State, r.Result = store.PlanApplied, &applied
+			detail["result"] = applied.Summary
+		}
+		if r.Error != "" {
+			detail["error"] = r.Error
+		}
+		_, err := tx.Audit(planEntry(actor, action, *r, detail))
+		return err
+	})
+	if err != nil {
+		return final, fmt.Errorf("recording the outcome of plan %s (apply error: %v): %w", id, applyErr, err)
+	}
+	s.logger().Info("plan decided", "plan", id, "state", final.State, "actor", actor)
+	switch final.State {
+	case store.PlanStale:
+		return final, fmt.Errorf("%w: %w", ErrStale, applyErr)
+	case store.PlanFailed:
+		return final, fmt.Errorf("%w: plan %s: %w", ErrApplyFailed, id, applyErr)
+	}
+	return final, nil
+}
+
+func (s *Service) apply(ctx context.Context, rec store.PlanRecord) (applied checks.Applied, err error) {
+	task, ok := s.Tasks.Task(rec.Task)
+	if !ok {
+		return checks.Applied{}, fmt.Errorf("no write task %q in this build; the plan cannot be applied", rec.Task)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("task panicked while applying: %v", r)
+		}
+	}()
+	return task.Apply(ctx, rec.Plan)
+}
+
+// Reject refuses a pending plan; reason is required.
+func (s *Service) Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error) {
+	if reason == "" {
+		return store.PlanRecord{}, errors.New("a rejection needs a reason: pass --reason \"...\"")
+	}
+	return s.transition(ctx, id, func(tx *store.Tx, rec *store.PlanRecord) error {
+		if err := s.requirePending(tx, rec, actor); err != nil {
+			return err
+		}
+		rec.State, rec.DecidedBy, rec.Reason = store.PlanRejected, actor, reason
+		_, err := tx.Audit(planEntry(actor, "plan.rejected", *rec, map[string]string{"reason": reason}))
+		return err
+	})
+}
+
+// requirePending refuses anything but a pending, unexpired plan. A plan found expired
+// is recorded as expired (and audited) on the way.
+func (s *Service) requirePending(tx *store.Tx, rec *store.PlanRecord, actor string) error {
+	switch rec.EffectiveState(s.now()) {
+	case store.PlanPending:
+		return nil
+	case store.PlanExpired:
+		if rec.State == store.PlanPending {
+			if err := s.expire(tx, rec, actor); err != nil {
+				return err
+			}
+		}
+		return &refusal{err: fmt.Errorf("%w: plan %s expired at %s; queue a new plan (`clankerd check` fires task items once)", ErrExpired, rec.ID, rec.ExpiresAt.Format(time.RFC3339)), rec: *rec}
+	default:
+		return fmt.Errorf("%w: plan %s is %s; only pending plans can be approved or rejected", ErrNotPending, rec.ID, rec.State)
+	}
+}
+
+func (s *Service) expire(tx *store.Tx, rec *store.PlanRecord, actor string) error {
+	rec.State = store.PlanExpired
+	rec.UpdatedAt = s.now()
+	if err := tx.PutPlan(*rec); err != nil {
+		return err
+	}
+	_, err := tx.Audit(planEntry(actor, "plan.expired", *rec, nil))
+	return err
+}
+
+// refusal carries a state change that must be committed although the operation is
+// refused (a plan found expired is recorded as expired).
+type refusal struct {
+	err error
+	rec store.PlanRecord
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// ExpireDue records every pending plan past its expiry as expired; the daemon calls it
+// periodically so the audit log says when plans lapsed.
+func (s *Service) ExpireDue(ctx context.Context, actor string) (int, error) {
+	n := 0
+	err := s.Store.Update(ctx, func(tx *store.Tx) error {
+		plans, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanExpired}})
+		if err != nil {
+			return err
+		}
+		for _, p := range plans {
+			if p.State != store.PlanPending {
+				continue
+			}
+			if err := s.expire(tx, &p, actor); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// RecoverInterrupted marks plans left approved or applying by a process that stopped
+// mid-apply as failed: whether the change was made is unknown, so the operator must
+// look at the target.
+func (s *Service) RecoverInterrupted(ctx context.Context, actor string) (int, error) {
+	n := 0
+	err := s.Store.Update(ctx, func(tx *store.Tx) error {
+		plans, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanApproved, store.PlanApplying}})
+		if err != nil {
+			return err
+		}
+		for _, p := range plans {
+			p.State = store.PlanFailed
+			p.Error = "interrupted while applying: clankerd stopped before the outcome was recorded; check the target's live state before planning again"
+			p.UpdatedAt = s.now()
+			if err := tx.PutPlan(p); err != nil {
+				return err
+			}
+			if _, err := tx.Audit(planEntry(actor, "plan.failed", p, map[string]string{"error": p.Error})); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// transition loads plan id, lets change modify it inside one transaction and stores
+// it. A *refusal from change commits the record it carries and returns its error.
+func (s *Service) transition(ctx context.Context, id string, change func(*store.Tx, *store.PlanRecord) error) (store.PlanRecord, error) {
+	var rec store.PlanRecord
+	var refused *refusal
+	err := s.Store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		rec, err = tx.Plan(id)
+		if err != nil {
+			return err
+		}
+		if err := change(tx, &rec); err != nil {
+			if errors.As(err, &refused) {
+				return nil
+			}
+			return err
+		}
+		rec.UpdatedAt = s.now()
+		return tx.PutPlan(rec)
+	})
+	if err != nil {
+		return rec, err
+	}
+	if refused != nil {
+		return refused.rec, refused.err
+	}
+	return rec, nil
+}
+
+func planEntry(actor, action string, p store.PlanRecord, extra map[string]string) store.AuditEntry {
+	detail := map[string]string{
+		"task":   p.Task,
+		"target": p.Target,
+		"change": p.Change,
+		"risk":   string(p.Risk),
+		"state":  string(p.State),
+		"digest": p.Digest,
+	}
+	if p.Source != "" {
+		detail["source"] = p.Source
+	}
+	for k, v := range extra {
+		detail[k] = v
+	}
+	return store.AuditEntry{Actor: actor, Action: action, Subject: p.ID, Detail: detail}
+}
