@@ -89,12 +89,12 @@ func TestCompareObserved(t *testing.T) {
 
 type fakeCheck struct{ spec Spec }
 
-func (f fakeCheck) Spec() Spec                                   { return f.spec }
+func (f fakeCheck) Spec() Spec                                  { return f.spec }
 func (f fakeCheck) Run(context.Context, Params) (Result, error) { return Result{}, nil }
 
 type fakeTask struct{ fakeCheck }
 
-func (fakeTask) Plan(context.Context, Params) (Plan, error)  { return Plan{}, nil }
+func (fakeTask) Plan(context.Context, Params) (Plan, error)   { return Plan{}, nil }
 func (fakeTask) Apply(context.Context, Plan) (Applied, error) { return Applied{}, nil }
 
 func TestRegistry(t *testing.T) {

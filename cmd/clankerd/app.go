@@ -30,7 +30,7 @@ var version = "dev"
 const (
 	exitOK       = 0
 	exitProblems = 1 // a check failed; the audit chain is broken
-	exitErr    = 2 // could not evaluate or could not do it
+	exitErr      = 2 // could not evaluate or could not do it
 	exitBadInput = 3 // invalid heartbeat, flags or arguments
 	exitRefused  = 4 // approve or reject refused
 )
