@@ -112,28 +112,55 @@ type Params struct {
 	identity map[string]bool
 }
 
+// Binder validates and binds parameter values for one spec; build it once with
+// Spec.Binder when binding many items of the same check.
+type Binder struct {
+	id     string
+	specs  []ParamSpec
+	byName map[string]ParamSpec
+}
+
+// Binder compiles the spec's parameters, common ones included.
+func (s Spec) Binder() *Binder {
+	specs := s.allParams()
+	byName := make(map[string]ParamSpec, len(specs))
+	for _, ps := range specs {
+		byName[ps.Name] = ps
+	}
+	return &Binder{id: s.ID, specs: specs, byName: byName}
+}
+
 // Bind validates raw parameter values against the spec, fills in file-wide defaults
 // (keyed by front-matter key) and declared defaults, and returns the bound Params.
 // Every problem found is returned, joined, as *ParamError values.
 func (s Spec) Bind(raw map[string]string, fileDefaults map[string]string) (Params, error) {
-	p := Params{values: map[string]string{}, identity: map[string]bool{}}
+	return s.Binder().Bind(raw, fileDefaults)
+}
+
+// Bind is Spec.Bind with the spec compiled once.
+func (b *Binder) Bind(raw map[string]string, fileDefaults map[string]string) (Params, error) {
+	p := Params{values: make(map[string]string, len(b.specs)), identity: make(map[string]bool, len(raw))}
 	var errs []error
-	specs := s.allParams()
+	var bad map[string]bool
 	for _, name := range sortedKeys(raw) {
-		ps, ok := s.Param(name)
+		ps, ok := b.byName[name]
 		if !ok {
-			errs = append(errs, &ParamError{Param: name, Msg: fmt.Sprintf("%s has no parameter %q; valid parameters: %s", s.ID, name, paramNames(specs))})
+			errs = append(errs, &ParamError{Param: name, Msg: fmt.Sprintf("%s has no parameter %q; valid parameters: %s", b.id, name, paramNames(b.specs))})
 			continue
 		}
 		v, err := ps.normalize(raw[name])
 		if err != nil {
 			errs = append(errs, &ParamError{Param: name, Msg: err.Error()})
+			if bad == nil {
+				bad = map[string]bool{}
+			}
+			bad[name] = true
 			continue
 		}
 		p.set(ps, v, true)
 	}
-	for _, ps := range specs {
-		if _, ok := p.values[ps.Name]; ok {
+	for _, ps := range b.specs {
+		if _, ok := p.values[ps.Name]; ok || bad[ps.Name] {
 			continue
 		}
 		if fv, ok := fileDefaults[ps.FrontMatter]; ok && ps.FrontMatter != "" {
@@ -150,7 +177,7 @@ func (s Spec) Bind(raw map[string]string, fileDefaults map[string]string) (Param
 			continue
 		}
 		if ps.Required {
-			errs = append(errs, &ParamError{Param: ps.Name, Msg: fmt.Sprintf("%s needs %s=<%s> (%s)", s.ID, ps.Name, ps.Type, ps.Doc)})
+			errs = append(errs, &ParamError{Param: ps.Name, Msg: fmt.Sprintf("%s needs %s=<%s> (%s)", b.id, ps.Name, ps.Type, ps.Doc)})
 		}
 	}
 	return p, errors.Join(errs...)

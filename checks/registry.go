@@ -124,7 +124,14 @@ func (r *Registry) Suggest(id string) []string {
 	var all []scored
 	for _, s := range r.Specs() {
 		d := editDistance(id, s.ID)
+		sameNS := false
 		if other, _, _ := strings.Cut(s.ID, "."); other == ns {
+			sameNS = true
+		}
+		if !sameNS && d > max(2, len(id)/3) {
+			continue
+		}
+		if sameNS {
 			d -= len(ns)
 		}
 		all = append(all, scored{s.ID, d})

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
+	mdparser "github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 
 	"github.com/clankerd/clankerd/checks"
@@ -90,6 +90,7 @@ func readFile(path string) ([]byte, error) {
 // parser holds the state of one Parse.
 type parser struct {
 	cat   Catalog
+	specs map[string]catalogEntry // lookups cached for this parse
 	file  *File
 	src   []byte
 	lines []int // byte offset of the start of each line
@@ -113,7 +114,7 @@ func Parse(path string, src []byte, cat Catalog) (*File, error) {
 	}
 	sum := sha256.Sum256(src)
 	f := &File{Path: path, AbsPath: abs, Digest: hex.EncodeToString(sum[:]), Defaults: map[string]string{}}
-	p := &parser{cat: cat, file: f}
+	p := &parser{cat: cat, file: f, specs: map[string]catalogEntry{}}
 	if err := p.checkText(src); err != nil {
 		return nil, Errors{{File: path, Line: lineAt(src, err.offset), Msg: err.msg}}
 	}
@@ -125,10 +126,7 @@ func Parse(path string, src []byte, cat Catalog) (*File, error) {
 			p.lines = append(p.lines, i+1)
 		}
 	}
-	fileSchedule := p.frontMatter()
-	if len(p.errs) == 0 {
-		p.body(fileSchedule)
-	}
+	p.body(p.frontMatter())
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
@@ -188,7 +186,10 @@ type section struct {
 
 // body walks the markdown after the front matter.
 func (p *parser) body(fileSchedule Schedule) {
-	doc := goldmark.New().Parser().Parse(text.NewReader(p.src))
+	// Only the block structure matters: items are read from their raw source lines, so
+	// no inline parsing is done at all.
+	md := mdparser.NewParser(mdparser.WithBlockParsers(mdparser.DefaultBlockParsers()...))
+	doc := md.Parse(text.NewReader(p.src))
 	var stack []section
 	keys := map[string]int{}
 	err := ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
@@ -252,7 +253,13 @@ func (p *parser) raw(n ast.Node) (string, int) {
 	return strings.Join(parts, " "), p.lineOf(lines.At(0).Start)
 }
 
-var checkbox = regexp.MustCompile(`^\[[ xX]\]\s+`)
+// stripCheckbox removes a GFM task-list box ("[ ] ", "[x] ") from an item.
+func stripCheckbox(s string) string {
+	if len(s) >= 4 && s[0] == '[' && (s[1] == ' ' || s[1] == 'x' || s[1] == 'X') && s[2] == ']' && (s[3] == ' ' || s[3] == '\t') {
+		return s[4:]
+	}
+	return s
+}
 
 func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedule, keys map[string]int) {
 	first := n.FirstChild()
@@ -260,7 +267,7 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 		return
 	}
 	raw, line := p.raw(first)
-	raw = strings.TrimSpace(checkbox.ReplaceAllString(raw, ""))
+	raw = strings.TrimSpace(stripCheckbox(raw))
 	if raw == "" {
 		return
 	}
@@ -305,7 +312,7 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 		p.add(it, keys)
 		return
 	}
-	spec, kind, ok := p.cat.Lookup(id)
+	binder, kind, ok := p.lookup(id)
 	if !ok {
 		msg := fmt.Sprintf("unknown check %q", id)
 		if s := p.cat.Suggest(id); len(s) > 0 {
@@ -318,7 +325,7 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 		p.errorf(line, "%s is a check, not a write task: move it out of the Tasks section", id)
 		return
 	}
-	bound, err := spec.Bind(params, p.file.Defaults)
+	bound, err := binder.Bind(params, p.file.Defaults)
 	if err != nil {
 		for _, e := range unwrapAll(err) {
 			p.errorf(line, "%s: %v", id, e)
@@ -331,6 +338,25 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 	}
 	it.Key = itemKey(p.file.AbsPath, id, bound.Identity())
 	p.add(it, keys)
+}
+
+type catalogEntry struct {
+	binder *checks.Binder
+	kind   checks.Kind
+	ok     bool
+}
+
+func (p *parser) lookup(id string) (*checks.Binder, checks.Kind, bool) {
+	e, cached := p.specs[id]
+	if !cached {
+		var spec checks.Spec
+		spec, e.kind, e.ok = p.cat.Lookup(id)
+		if e.ok {
+			e.binder = spec.Binder()
+		}
+		p.specs[id] = e
+	}
+	return e.binder, e.kind, e.ok
 }
 
 func (p *parser) add(it Item, keys map[string]int) {
@@ -354,10 +380,27 @@ func itemKey(abs, id, identity string) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-var (
-	idLike   = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
-	paramKey = regexp.MustCompile(`^[a-z][a-z0-9_]*`)
-)
+// idLike reports whether inline code looks like a check id rather than prose.
+func idLike(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// paramKey returns the parameter name at the start of s: [a-z][a-z0-9_]*.
+func paramKey(s string) string {
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || i > 0 && (s[i] >= '0' && s[i] <= '9' || s[i] == '_')) {
+		i++
+	}
+	return s[:i]
+}
 
 // splitItem reads "`id` key=value key="quoted value"". isCheck is false for plain text
 // (no leading inline code, or inline code with spaces in it).
@@ -372,7 +415,7 @@ func splitItem(raw string) (id string, params map[string]string, isCheck bool, e
 		return "", nil, false, fmt.Errorf("unclosed %s in %q", fence, raw)
 	}
 	id = strings.TrimSpace(raw[ticks : ticks+end])
-	if !idLike.MatchString(id) {
+	if !idLike(id) {
 		return "", nil, false, nil
 	}
 	params, err = splitParams(raw[ticks+end+ticks:])
@@ -388,7 +431,7 @@ func splitParams(s string) (map[string]string, error) {
 		if s == "" {
 			return params, nil
 		}
-		key := paramKey.FindString(s)
+		key := paramKey(s)
 		if key == "" || len(s) == len(key) || s[len(key)] != '=' {
 			tok, _, _ := strings.Cut(s, " ")
 			return nil, fmt.Errorf("unexpected %q: parameters are key=value (quote values with spaces: key=\"a b\")", tok)
