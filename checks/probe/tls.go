@@ -209,6 +209,10 @@ func chainProblem(leaf *x509.Certificate, chain []*x509.Certificate, roots *x509
 		return ""
 	case errors.As(err, &authErr):
 		return "signed by an unknown authority"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired && !at.Equal(now):
+		// A chain certificate was not valid when the leaf was: inconclusive, and the
+		// leaf's own validity is reported already.
+		return ""
 	case errors.As(err, &invalid):
 		return invalid.Error()
 	}
