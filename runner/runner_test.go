@@ -93,7 +93,9 @@ func TestStatuses(t *testing.T) {
 		funcCheck{"t.error", func(context.Context, checks.Params) (checks.Result, error) {
 			return checks.Result{}, errors.New("credentials expired: run aws sso login")
 		}},
-		funcCheck{"t.skip", func(context.Context, checks.Params) (checks.Result, error) { return checks.Result{}, checks.Skip("no kubeconfig") }},
+		funcCheck{"t.skip", func(context.Context, checks.Params) (checks.Result, error) {
+			return checks.Result{}, checks.Skip("no kubeconfig")
+		}},
 		funcCheck{"t.panic", func(context.Context, checks.Params) (checks.Result, error) { panic("nil map") }},
 		funcCheck{"t.badfinding", func(context.Context, checks.Params) (checks.Result, error) {
 			return checks.Result{Findings: []checks.Finding{{Resource: "x", Severity: checks.High}}}, nil

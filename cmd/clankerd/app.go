@@ -175,6 +175,9 @@ func newRegistry() (*checks.Registry, error) {
 	if err := probe.Register(r); err != nil {
 		return nil, fmt.Errorf("registering probe checks: %w", err)
 	}
+	if err := registerTestTasks(r); err != nil {
+		return nil, fmt.Errorf("registering test tasks: %w", err)
+	}
 	return r, nil
 }
 

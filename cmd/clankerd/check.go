@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,7 @@ import (
 func (a *app) checkCommand() *cobra.Command {
 	var output string
 	var only []string
+	var planExpiry time.Duration
 	cmd := &cobra.Command{
 		Use:   "check [FILE...]",
 		Short: "Run every item of the heartbeat files once, now, and record the results",
@@ -47,7 +49,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			err = a.withBackend(cmd.Context(), reg, func(b backend) error {
 				r := &runner.Runner{
 					Checks:   reg,
-					Planner:  &tasks.Planner{Tasks: reg},
+					Planner:  &tasks.Planner{Tasks: reg, Expiry: planExpiry},
 					Recorder: b,
 					Actor:    actorName(),
 					Logger:   a.logger,
@@ -68,6 +70,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only items of this check id (or item key); repeatable")
+	cmd.Flags().DurationVar(&planExpiry, "plan-expiry", tasks.DefaultExpiry, "how long plans queued by task items wait for approval")
 	outputFlag(cmd, &output, "text", "json", "junit")
 	return cmd
 }

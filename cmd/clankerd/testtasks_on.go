@@ -1,0 +1,11 @@
+//go:build clankerd_testtasks
+
+package main
+
+import (
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/filetask"
+)
+
+// registerTestTasks adds the tasks the end-to-end tests drive plans with.
+func registerTestTasks(r *checks.Registry) error { return r.AddTask(filetask.SetContent{}) }
