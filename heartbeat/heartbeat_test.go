@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/text"
+
 	"github.com/clankerd/clankerd/checks"
 )
 
@@ -521,11 +524,21 @@ func BenchmarkParse1000(b *testing.B) {
 	}
 	data := []byte(src.String())
 	cat := testCatalog(b)
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		f, err := Parse("bench.md", data, cat)
-		if err != nil || len(f.Items) != 1000 {
-			b.Fatalf("%v, %d items", err, len(f.Items))
+	b.Run("parse", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			f, err := Parse("bench.md", data, cat)
+			if err != nil || len(f.Items) != 1000 {
+				b.Fatalf("%v, %d items", err, len(f.Items))
+			}
 		}
-	}
+	})
+	// Baseline: goldmark's default markdown parse of the same bytes, nothing else.
+	b.Run("goldmark-baseline", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		md := goldmark.New()
+		for b.Loop() {
+			md.Parser().Parse(text.NewReader(data))
+		}
+	})
 }

@@ -85,6 +85,27 @@ func BenchmarkQueryNew(b *testing.B) {
 			}
 		}
 	})
+	// Baseline: decode every finding and filter in Go, as a store without indexes would.
+	b.Run("full-scan-baseline", func(b *testing.B) {
+		for b.Loop() {
+			err := db.View(context.Background(), func(tx *Tx) error {
+				all, err := tx.Findings(FindingFilter{})
+				n := 0
+				for _, f := range all {
+					if f.State == FindingNew {
+						n++
+					}
+				}
+				if n != benchItems {
+					b.Fatalf("got %d new findings, want %d", n, benchItems)
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("diff", func(b *testing.B) {
 		for b.Loop() {
 			err := db.View(context.Background(), func(tx *Tx) error {
