@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/testnet"
 	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
 )
@@ -188,15 +189,7 @@ func TestListen(t *testing.T) {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go testnet.AcceptAndClose(ln)
 	// One that answers belongs to a live daemon.
 	if _, err := Listen(socket); err == nil || !strings.Contains(err.Error(), "another clankerd daemon") {
 		t.Errorf("Listen while a daemon answers: %v", err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/testnet"
 )
 
 // bind binds raw params through the check's spec, as the heartbeat parser does.
@@ -192,15 +193,7 @@ func TestTCPConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go testnet.AcceptAndClose(ln)
 	addr := ln.Addr().String()
 	c := &TCPConnect{}
 	if res := run(t, c, map[string]string{"addr": addr}); len(res.Findings) != 0 || res.Evidence["remote"] != addr {

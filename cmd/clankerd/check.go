@@ -150,7 +150,7 @@ type resultJSON struct {
 	Text       string        `json:"text,omitempty"`
 	Status     checks.Status `json:"status"`
 	DurationMS int64         `json:"duration_ms"`
-	Error      string        `json:"error,omitempty"`
+	Error      string        `json:"error"`
 	Plan       *planRefJSON  `json:"plan,omitempty"`
 	Findings   []findingJSON `json:"findings"`
 }

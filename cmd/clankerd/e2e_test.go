@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/control"
+	"github.com/clankerd/clankerd/internal/testnet"
 )
 
 // binary is the clankerd binary the end-to-end tests run, built once by TestMain with
@@ -183,15 +184,7 @@ func listen(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go testnet.AcceptAndClose(ln)
 	return ln.Addr().String()
 }
 
