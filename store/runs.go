@@ -110,7 +110,9 @@ func (tx *Tx) noteRun(r Receipt, completed bool) error {
 	if r.Seq >= st.LastRun {
 		st.LastRun, st.LastStatus, st.LastError = r.Seq, r.Status, r.Error
 		st.LastStarted, st.LastEnded = r.Started, r.Ended
-		if r.Scheduled.After(st.LastScheduled) {
+		// Only the scheduler's ticks say where the schedule is: a manual run must not
+		// move the point from which missed ticks are counted after a restart.
+		if r.Trigger != TriggerManual && r.Scheduled.After(st.LastScheduled) {
 			st.LastScheduled = r.Scheduled
 		}
 	}

@@ -560,3 +560,23 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Error("a database with a newer schema was opened")
 	}
 }
+
+func TestManualRunsDoNotMoveTheSchedule(t *testing.T) {
+	db, clk := openTest(t, Options{})
+	tick := clk.Now()
+	err := db.Update(t.Context(), func(tx *Tx) error {
+		_, err := tx.AddReceipt(Receipt{Item: "a", Check: "c.x", Pos: "HB.md:1", Trigger: TriggerSchedule, Scheduled: tick, Started: tick, Ended: tick, Status: checks.Skipped, Error: "outside active hours"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, db, clk, "a", checks.Pass) // manual, a minute later
+	_ = db.View(t.Context(), func(tx *Tx) error {
+		st, _, _ := tx.ItemState("a")
+		if !st.LastScheduled.Equal(tick) || st.LastStatus != checks.Pass {
+			t.Errorf("state = %+v, want LastScheduled %s", st, tick)
+		}
+		return nil
+	})
+}
