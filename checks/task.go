@@ -102,3 +102,11 @@ func CompareObserved(target string, planned, live map[string]string) error {
 	}
 	return &DriftError{Target: target, Fields: fields}
 }
+
+// Remediator is a Task that can aim itself at a finding. A check item with fix=TASK
+// queues a plan of that task for every new finding the task can fix.
+type Remediator interface {
+	// FixParams returns the task parameters that target the finding's resource, or
+	// false when the task cannot fix this finding.
+	FixParams(f Finding) (map[string]string, bool)
+}

@@ -78,6 +78,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	d.local = local
 	run := &runner.Runner{
 		Checks:        cfg.Registry,
+		Tasks:         cfg.Registry,
 		Planner:       &tasks.Planner{Tasks: cfg.Registry, Expiry: cfg.PlanExpiry},
 		Recorder:      local,
 		Actor:         "scheduler",

@@ -78,6 +78,9 @@ type Item struct {
 	// ID is the check or task id; "" for questions.
 	ID     string
 	Params checks.Params
+	// Fix is the write task a check item's fix= names: each new finding queues a plan
+	// of it. Empty when the item has none.
+	Fix string
 	// Text is the item as written, without list marker or checkbox.
 	Text string
 	// Section is the text of the nearest heading above the item.

@@ -325,6 +325,14 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 		p.errorf(line, "%s is a check, not a write task: move it out of the Tasks section", id)
 		return
 	}
+	if fix, ok := params["fix"]; ok && kind == checks.KindCheck {
+		delete(params, "fix")
+		if _, fixKind, known := p.lookup(fix); !known || fixKind != checks.KindTask {
+			p.errorf(line, "%s: fix=%s is not a write task (see `clankerd lint --list`)", id, fix)
+			return
+		}
+		it.Fix = fix
+	}
 	bound, err := binder.Bind(params, p.file.Defaults)
 	if err != nil {
 		for _, e := range unwrapAll(err) {

@@ -32,6 +32,12 @@ type CheckLookup interface {
 	Check(id string) (checks.Check, bool)
 }
 
+// TaskLookup finds write tasks by id, for fix= remediation; *checks.Registry
+// implements it.
+type TaskLookup interface {
+	Task(id string) (checks.Task, bool)
+}
+
 // Drafter drafts the plan of a task item; *tasks.Planner implements it.
 type Drafter interface {
 	Draft(ctx context.Context, req tasks.Request) (store.PlanRecord, error)
@@ -39,7 +45,9 @@ type Drafter interface {
 
 // Runner runs items and records what happened.
 type Runner struct {
-	Checks   CheckLookup
+	Checks CheckLookup
+	// Tasks resolves fix= tasks; nil disables remediation plans.
+	Tasks    TaskLookup
 	Planner  Drafter
 	Recorder Recorder
 	// Actor is audited as the one who queued plans: "scheduler", or the local user.
@@ -72,6 +80,8 @@ type Outcome struct {
 	Plan     *store.PlanRecord
 	// PlanCreated is false when the item already had a pending plan.
 	PlanCreated bool
+	// FixPlans are the plans fix= queued for the run's new findings.
+	FixPlans []store.PlanRecord
 	// Err is set when the run could not be recorded; the receipt is then incomplete.
 	Err error
 }
@@ -189,6 +199,9 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	}
 	o.Receipt = receipt
 	o.Findings = withStates(item.Key, end.Findings, changes)
+	if item.Fix != "" {
+		o.FixPlans = r.queueFixes(ctx, item, changes)
+	}
 	r.logger().Debug("item ran", "item", item.Pos(), "check", item.ID, "status", receipt.Status,
 		"duration", receipt.Ended.Sub(receipt.Started), "new", receipt.Findings.New, "resolved", receipt.Findings.Resolved)
 	return o
@@ -311,4 +324,60 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// queueFixes queues a plan of the item's fix= task for every new finding the task can
+// aim at. Failures are logged: they must not hide the findings themselves.
+func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []store.FindingRecord) []store.PlanRecord {
+	log := r.logger().With("item", item.Pos(), "fix", item.Fix)
+	if r.Tasks == nil {
+		return nil
+	}
+	task, ok := r.Tasks.Task(item.Fix)
+	if !ok {
+		log.Error("fix= names no write task in this build")
+		return nil
+	}
+	rem, ok := task.(checks.Remediator)
+	if !ok {
+		log.Error("fix= names a task that cannot aim at findings")
+		return nil
+	}
+	spec := task.Spec()
+	var plans []store.PlanRecord
+	for _, f := range changes {
+		if f.State != store.FindingNew {
+			continue
+		}
+		raw, ok := rem.FixParams(f.Finding)
+		if !ok {
+			continue
+		}
+		// The task works where the check looked: same context, profile, region.
+		for k, v := range item.Params.Values() {
+			if _, has := raw[k]; !has && k != "timeout" {
+				if _, takes := spec.Param(k); takes {
+					raw[k] = v
+				}
+			}
+		}
+		params, err := spec.Bind(raw, nil)
+		if err != nil {
+			log.Error("fix parameters do not fit the task", "finding", f.Fingerprint, "err", err)
+			continue
+		}
+		draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.Fix, Params: params, Item: item.Key + "/fix/" + f.Fingerprint, Source: "fix:" + f.Fingerprint})
+		if err != nil {
+			log.Error("planning a fix failed", "finding", f.Fingerprint, "err", err)
+			continue
+		}
+		plan, _, err := r.Recorder.QueuePlan(ctx, draft, r.Actor)
+		if err != nil {
+			log.Error("queueing a fix failed", "finding", f.Fingerprint, "err", err)
+			continue
+		}
+		log.Info("fix queued as a plan", "finding", f.Fingerprint, "plan", plan.ID)
+		plans = append(plans, plan)
+	}
+	return plans
 }

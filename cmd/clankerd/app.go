@@ -18,6 +18,7 @@ import (
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/daemon"
+	"github.com/clankerd/clankerd/providers/kube"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -169,17 +170,32 @@ func heartbeatArgs(args []string) []string {
 	return args
 }
 
-// newRegistry returns every check and task this build knows.
-func newRegistry() (*checks.Registry, error) {
+// providers are the checks and tasks of this build, and what must be closed when the
+// command ends.
+type providers struct {
+	registry *checks.Registry
+	kube     *kube.Provider
+}
+
+// newProviders registers every check and task this build knows. watch is for the
+// daemon: providers keep watch-based caches instead of listing on every run.
+func (a *app) newProviders(watch bool) (*providers, error) {
 	r := checks.NewRegistry()
 	if err := probe.Register(r); err != nil {
 		return nil, fmt.Errorf("registering probe checks: %w", err)
 	}
+	k := kube.New(kube.Options{Watch: watch, Logger: a.logger})
+	if err := k.Register(r); err != nil {
+		return nil, fmt.Errorf("registering Kubernetes checks: %w", err)
+	}
 	if err := registerTestTasks(r); err != nil {
 		return nil, fmt.Errorf("registering test tasks: %w", err)
 	}
-	return r, nil
+	return &providers{registry: r, kube: k}, nil
 }
+
+// Close stops what the providers started.
+func (p *providers) Close() error { return p.kube.Close() }
 
 // actorName is the local user, for the audit log.
 func actorName() string {
@@ -229,9 +245,12 @@ func (a *app) openBackend(ctx context.Context, reg *checks.Registry) (backend, f
 // backend needs it only to apply approved plans.
 func (a *app) withBackend(ctx context.Context, reg *checks.Registry, fn func(backend) error) (err error) {
 	if reg == nil {
-		if reg, err = newRegistry(); err != nil {
+		provs, err := a.newProviders(false)
+		if err != nil {
 			return err
 		}
+		defer provs.Close()
+		reg = provs.registry
 	}
 	b, closeFn, err := a.openBackend(ctx, reg)
 	if err != nil {

@@ -33,10 +33,12 @@ Exit codes: 0 all passed or were skipped, 1 a check failed, 2 a check could not 
 evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 		ValidArgsFunction: markdownFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := newRegistry()
+			provs, err := a.newProviders(false)
 			if err != nil {
 				return err
 			}
+			defer provs.Close()
+			reg := provs.registry
 			files, err := heartbeat.Load(heartbeatArgs(args), reg)
 			if err != nil {
 				return withCode(exitBadInput, err)
@@ -49,6 +51,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			err = a.withBackend(cmd.Context(), reg, func(b backend) error {
 				r := &runner.Runner{
 					Checks:   reg,
+					Tasks:    reg,
 					Planner:  &tasks.Planner{Tasks: reg, Expiry: planExpiry},
 					Recorder: b,
 					Actor:    actorName(),
@@ -152,6 +155,7 @@ type resultJSON struct {
 	DurationMS int64         `json:"duration_ms"`
 	Error      string        `json:"error"`
 	Plan       *planRefJSON  `json:"plan,omitempty"`
+	FixPlans   []planRefJSON `json:"fix_plans,omitempty"`
 	Findings   []findingJSON `json:"findings"`
 }
 
@@ -173,6 +177,9 @@ func toResultJSON(o runner.Outcome) resultJSON {
 	}
 	if o.Plan != nil {
 		r.Plan = &planRefJSON{ID: o.Plan.ID, Created: o.PlanCreated, Target: o.Plan.Target, Change: o.Plan.Change, Risk: string(o.Plan.Risk)}
+	}
+	for _, p := range o.FixPlans {
+		r.FixPlans = append(r.FixPlans, planRefJSON{ID: p.ID, Created: true, Target: p.Target, Change: p.Change, Risk: string(p.Risk)})
 	}
 	for _, f := range o.Findings {
 		r.Findings = append(r.Findings, toFindingJSON(f))
@@ -210,6 +217,9 @@ func (a *app) printOutcomes(outcomes []runner.Outcome, output string) error {
 		}
 		for _, f := range r.Findings {
 			fmt.Fprintf(a.stdout, "        [%s] %s %s: %s\n", f.State, f.Severity, f.Resource, f.Summary)
+		}
+		for _, p := range r.FixPlans {
+			fmt.Fprintf(a.stdout, "        fix queued as plan %s: %s: %s (risk %s); approve with: clankerd approve %s\n", p.ID, p.Target, p.Change, p.Risk, p.ID)
 		}
 	}
 	fmt.Fprintf(a.stdout, "%d passed, %d failed, %d errors, %d skipped\n",

@@ -24,10 +24,12 @@ message, and the exit code is 3. With --list it prints the catalog of checks and
 this build knows, with their parameters.`,
 		ValidArgsFunction: markdownFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := newRegistry()
+			provs, err := a.newProviders(false)
 			if err != nil {
 				return err
 			}
+			defer provs.Close()
+			reg := provs.registry
 			if list {
 				return a.printCatalog(reg, output)
 			}

@@ -20,10 +20,12 @@ a unix socket (mode 0600) in the state directory. SIGTERM or SIGINT lets runs in
 finish within --grace, then closes the database cleanly.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := newRegistry()
+			provs, err := a.newProviders(true)
 			if err != nil {
 				return err
 			}
+			defer provs.Close()
+			reg := provs.registry
 			if len(cfg.Heartbeats) == 0 {
 				cfg.Heartbeats = []string{defaultHeartbeat()}
 			}

@@ -1,0 +1,141 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// Parameters shared by the Kubernetes checks and tasks.
+var (
+	contextParam = checks.ParamSpec{
+		Name: "context", Type: checks.String, FrontMatter: "kube_context",
+		Doc: "kubeconfig context (default: the current context)",
+	}
+	namespaceParam = checks.ParamSpec{
+		Name: "namespace", Type: checks.String,
+		Doc: "only this namespace (default: all namespaces)",
+	}
+	selectorParam = checks.ParamSpec{
+		Name: "selector", Type: checks.String, Validate: validateSelector,
+		Doc: "label selector, such as app=api,tier!=batch",
+	}
+	excludeParam = checks.ParamSpec{
+		Name: "exclude_namespaces", Type: checks.List, Default: "kube-system,kube-public,kube-node-lease",
+		Doc: "namespaces to leave out (comma-separated; \"none\" to include all)",
+	}
+)
+
+func validateSelector(s string) error {
+	if _, err := labels.Parse(s); err != nil {
+		return fmt.Errorf("not a label selector: %v", err)
+	}
+	return nil
+}
+
+// scope is the part of the cluster a check looks at.
+type scope struct {
+	namespace string
+	exclude   []string
+	selector  labels.Selector
+}
+
+func scopeOf(p checks.Params) scope {
+	s := scope{namespace: p.Get("namespace"), selector: labels.Everything()}
+	if sel := p.Get("selector"); sel != "" {
+		s.selector, _ = labels.Parse(sel) // validated at bind
+	}
+	// Naming a namespace wins over the default exclusions.
+	if ex := p.List("exclude_namespaces"); s.namespace == "" && !slices.Equal(ex, []string{"none"}) {
+		s.exclude = ex
+	}
+	return s
+}
+
+// has reports whether an object is in scope.
+func (s scope) has(o metav1.Object) bool {
+	ns := o.GetNamespace()
+	if s.namespace != "" && ns != s.namespace {
+		return false
+	}
+	if slices.Contains(s.exclude, ns) {
+		return false
+	}
+	return s.selector.Matches(labels.Set(o.GetLabels()))
+}
+
+// inScope keeps the objects in scope.
+func inScope[T any, PT interface {
+	*T
+	metav1.Object
+}](s scope, all []*T) []*T {
+	out := make([]*T, 0, len(all))
+	for _, o := range all {
+		if s.has(PT(o)) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ref names an object as "kind/namespace/name", or "kind/name" when it is
+// cluster-scoped.
+func ref(kind string, o metav1.Object) string {
+	if o.GetNamespace() == "" {
+		return kind + "/" + o.GetName()
+	}
+	return kind + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+// workload names what owns a pod: its Deployment (through the ReplicaSet), other
+// controller, or the pod itself.
+func workload(p *corev1.Pod) string {
+	owner := metav1.GetControllerOf(p)
+	if owner == nil {
+		return ref("pod", p)
+	}
+	kind, name := strings.ToLower(owner.Kind), owner.Name
+	if kind == "replicaset" {
+		if hash := p.Labels["pod-template-hash"]; hash != "" && strings.HasSuffix(name, "-"+hash) {
+			kind, name = "deployment", strings.TrimSuffix(name, "-"+hash)
+		}
+	}
+	return kind + "/" + p.Namespace + "/" + name
+}
+
+// run is the shape of every Kubernetes check: connect with the item's context, then
+// look at the cluster.
+func (p *Provider) run(ctx context.Context, params checks.Params, look func(ctx context.Context, c *conn, s scope) ([]checks.Finding, error)) (checks.Result, error) {
+	c, err := p.connect(params.Get("context"))
+	if err != nil {
+		return checks.Result{}, err
+	}
+	fs, err := look(ctx, c, scopeOf(params))
+	if err != nil {
+		return checks.Result{}, err
+	}
+	for i := range fs {
+		if fs[i].Evidence == nil {
+			fs[i].Evidence = map[string]string{}
+		}
+		fs[i].Evidence["context"] = c.name
+	}
+	return checks.Result{Findings: fs, Evidence: map[string]string{"context": c.name, "server": c.server}}, nil
+}
+
+// spec builds a check spec with the parameters every Kubernetes check takes.
+func spec(id, description string, keywords []string, params ...checks.ParamSpec) checks.Spec {
+	return checks.Spec{
+		ID:          id,
+		Description: description,
+		Params:      append([]checks.ParamSpec{contextParam, namespaceParam, selectorParam}, params...),
+		Keywords:    append([]string{"kubernetes", "k8s", "cluster"}, keywords...),
+	}
+}

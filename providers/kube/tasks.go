@@ -1,0 +1,409 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// task is one Kubernetes write task.
+type task struct {
+	spec  checks.Spec
+	p     *Provider
+	plan  func(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error)
+	apply func(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error)
+	fix   func(f checks.Finding) (map[string]string, bool)
+}
+
+var (
+	_ checks.Task       = (*task)(nil)
+	_ checks.Remediator = (*task)(nil)
+)
+
+func (t *task) Spec() checks.Spec { return t.spec }
+
+func (t *task) Plan(ctx context.Context, params checks.Params) (checks.Plan, error) {
+	c, err := t.p.connect(params.Get("context"))
+	if err != nil {
+		return checks.Plan{}, err
+	}
+	plan, err := t.plan(ctx, c, params)
+	if err != nil {
+		return checks.Plan{}, err
+	}
+	plan.Observed["context"] = c.name
+	if strings.Contains(strings.ToLower(c.name), "prod") {
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("the context %q looks like production", c.name))
+	}
+	return plan, nil
+}
+
+func (t *task) Apply(ctx context.Context, plan checks.Plan) (checks.Applied, error) {
+	c, err := t.p.connect(plan.Params.Get("context"))
+	if err != nil {
+		return checks.Applied{}, err
+	}
+	if c.name != plan.Observed["context"] {
+		return checks.Applied{}, &checks.DriftError{Target: plan.Target, Fields: []checks.Drift{{Field: "context", Planned: plan.Observed["context"], Live: c.name}}}
+	}
+	return t.apply(ctx, c, plan)
+}
+
+func (t *task) FixParams(f checks.Finding) (map[string]string, bool) {
+	if t.fix == nil {
+		return nil, false
+	}
+	return t.fix(f)
+}
+
+var namespacedName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func validateNamespacedName(s string) error {
+	if !namespacedName.MatchString(s) {
+		return fmt.Errorf("%q is not NAMESPACE/NAME", s)
+	}
+	return nil
+}
+
+func splitName(s string) (ns, name string) {
+	ns, name, _ = strings.Cut(s, "/")
+	return ns, name
+}
+
+func nonNegative(s string) error {
+	if n, err := strconv.Atoi(s); err == nil && n < 0 {
+		return errors.New("must not be negative")
+	}
+	return nil
+}
+
+// fixFor aims a task at findings on resources of one kind: "deployment/ns/name" gives
+// {param: "ns/name"}.
+func fixFor(kind, param string) func(checks.Finding) (map[string]string, bool) {
+	return func(f checks.Finding) (map[string]string, bool) {
+		rest, ok := strings.CutPrefix(f.Resource, kind+"/")
+		if !ok || rest == "" {
+			return nil, false
+		}
+		return map[string]string{param: rest}, true
+	}
+}
+
+func (p *Provider) taskList() []checks.Task {
+	deployment := checks.ParamSpec{Name: "deployment", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the Deployment"}
+	node := checks.ParamSpec{Name: "node", Type: checks.String, Required: true, Doc: "name of the node"}
+	taskSpec := func(id, desc string, keywords []string, params ...checks.ParamSpec) checks.Spec {
+		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{contextParam}, params...), Keywords: append([]string{"kubernetes", "k8s"}, keywords...)}
+	}
+	return []checks.Task{
+		&task{p: p, plan: p.planScale, apply: p.applyScale,
+			spec: taskSpec("k8s.deployment.scale", "scale a Deployment to a number of replicas", []string{"scale", "replicas", "scale up", "scale down"},
+				deployment, checks.ParamSpec{Name: "replicas", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired replicas"},
+				priceCPUParam, priceMemParam)},
+		&task{p: p, plan: p.planRestart, apply: p.applyRestart, fix: fixFor("deployment", "deployment"),
+			spec: taskSpec("k8s.deployment.restart", "rollout restart of a Deployment: replace its pods one by one", []string{"restart", "rollout", "bounce"}, deployment)},
+		&task{p: p, plan: p.planCordon(true), apply: p.applyCordon(true), fix: fixFor("node", "node"),
+			spec: taskSpec("k8s.node.cordon", "mark a node unschedulable", []string{"cordon", "drain", "maintenance"}, node)},
+		&task{p: p, plan: p.planCordon(false), apply: p.applyCordon(false), fix: fixFor("node", "node"),
+			spec: taskSpec("k8s.node.uncordon", "mark a node schedulable again", []string{"uncordon", "schedulable"}, node)},
+		&task{p: p, plan: p.planPodDelete, apply: p.applyPodDelete, fix: fixFor("pod", "pod"),
+			spec: taskSpec("k8s.pod.delete", "delete a pod (its controller, if any, replaces it)", []string{"delete pod", "kill pod", "evict"},
+				checks.ParamSpec{Name: "pod", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the pod"})},
+	}
+}
+
+// prodRisk raises risk for production-looking namespaces.
+func prodRisk(plan *checks.Plan, ns string) {
+	if strings.Contains(strings.ToLower(ns), "prod") {
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("the namespace %q looks like production", ns))
+	}
+}
+
+// drifted compares the fields Apply cares about (resourceVersion moves with every
+// status update, so it is shown but not compared).
+func drifted(plan checks.Plan, live map[string]string, keys ...string) error {
+	planned, now := map[string]string{}, map[string]string{}
+	for _, k := range keys {
+		planned[k], now[k] = plan.Observed[k], live[k]
+	}
+	return checks.CompareObserved(plan.Target, planned, now)
+}
+
+// casUpdate re-reads, compares and writes with the object's resourceVersion, retrying
+// when something else (a status update) wrote in between, and giving up with a drift
+// when the compared fields changed.
+func casUpdate[T any](ctx context.Context, get func(ctx context.Context) (*T, error), compare func(*T) error, write func(ctx context.Context, obj *T) error) error {
+	for attempt := 0; ; attempt++ {
+		obj, err := get(ctx)
+		if err != nil {
+			return err
+		}
+		if err := compare(obj); err != nil {
+			return err
+		}
+		err = write(ctx, obj)
+		if !apierrors.IsConflict(err) || attempt == 4 {
+			return err
+		}
+	}
+}
+
+func goneDrift(target string, err error) error {
+	if apierrors.IsNotFound(err) {
+		return &checks.DriftError{Target: target, Fields: []checks.Drift{{Field: "exists", Planned: "true", Live: ""}}}
+	}
+	return err
+}
+
+func deploymentState(d *appsv1.Deployment) map[string]string {
+	return map[string]string{
+		"replicas":         strconv.Itoa(replicas(d.Spec.Replicas)),
+		"generation":       strconv.FormatInt(d.Generation, 10),
+		"resource_version": d.ResourceVersion,
+		"uid":              string(d.UID),
+	}
+}
+
+func (p *Provider) planScale(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+	ns, name := splitName(params.Get("deployment"))
+	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return checks.Plan{}, c.apiError("reading", "deployment "+ns+"/"+name, err)
+	}
+	from, to := replicas(d.Spec.Replicas), params.Int("replicas")
+	plan := checks.Plan{
+		Target:   ref("deployment", d),
+		Observed: deploymentState(d),
+		Change:   fmt.Sprintf("replicas %d → %d", from, to),
+		Risk:     checks.RiskLow,
+	}
+	cpu, mem, complete := podRequests(&d.Spec.Template.Spec)
+	plan.Observed["pod_cpu_request"], plan.Observed["pod_memory_request"] = cpu.String(), mem.String()
+	delta := float64(to - from)
+	if complete {
+		plan.Change += fmt.Sprintf("; requests %+.3g CPU, %+.3g GiB memory", delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64()/(1<<30))
+		cost := p.prices(params).monthlyCost(delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64())
+		plan.MonthlyCostChangeUSD = &cost
+		plan.CostNote = "from the pods' requests at the configured prices per vCPU-hour and GiB-hour"
+	} else {
+		plan.CostNote = "the pod template does not request CPU and memory for every container"
+	}
+	switch {
+	case to == 0:
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = append(plan.RiskReasons, "scales to zero: the workload stops serving")
+	case to < from:
+		plan.Risk = checks.RiskMedium
+		plan.RiskReasons = append(plan.RiskReasons, "scales down: less capacity")
+	case to == from:
+		plan.RiskReasons = append(plan.RiskReasons, "no change in replicas")
+	default:
+		plan.RiskReasons = append(plan.RiskReasons, "scales up: more capacity and cost")
+	}
+	prodRisk(&plan, ns)
+	plan.Preconditions = []string{fmt.Sprintf("replicas is still %d and the spec generation still %d", from, d.Generation)}
+	return plan, nil
+}
+
+func (p *Provider) applyScale(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+	ns, name := splitName(plan.Params.Get("deployment"))
+	want := int32(plan.Params.Int("replicas"))
+	deps := c.client.AppsV1().Deployments(ns)
+	err := casUpdate(ctx,
+		func(ctx context.Context) (*appsv1.Deployment, error) {
+			d, err := deps.Get(ctx, name, metav1.GetOptions{})
+			return d, goneDrift(plan.Target, err)
+		},
+		func(d *appsv1.Deployment) error {
+			return drifted(plan, deploymentState(d), "uid", "replicas", "generation")
+		},
+		func(ctx context.Context, d *appsv1.Deployment) error {
+			_, err := deps.UpdateScale(ctx, name, &autoscalingv1.Scale{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: d.ResourceVersion},
+				Spec:       autoscalingv1.ScaleSpec{Replicas: want},
+			}, metav1.UpdateOptions{})
+			return err
+		})
+	if err != nil {
+		return checks.Applied{}, c.apiError("scaling", plan.Target, err)
+	}
+	return checks.Applied{Summary: fmt.Sprintf("scaled %s to %d replicas", plan.Target, want), After: map[string]string{"replicas": strconv.Itoa(int(want))}}, nil
+}
+
+// restartedAtAnnotation is what `kubectl rollout restart` sets.
+const restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+func (p *Provider) planRestart(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+	ns, name := splitName(params.Get("deployment"))
+	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return checks.Plan{}, c.apiError("reading", "deployment "+ns+"/"+name, err)
+	}
+	n := replicas(d.Spec.Replicas)
+	plan := checks.Plan{
+		Target:      ref("deployment", d),
+		Observed:    deploymentState(d),
+		Change:      fmt.Sprintf("rollout restart: replace %d pods one by one", n),
+		Risk:        checks.RiskMedium,
+		RiskReasons: []string{"every pod restarts; in-flight requests on old pods may fail"},
+	}
+	zero := 0.0
+	plan.MonthlyCostChangeUSD = &zero
+	if n < 2 {
+		plan.RiskReasons = append(plan.RiskReasons, "a single replica: a short gap is possible")
+	}
+	prodRisk(&plan, ns)
+	return plan, nil
+}
+
+func (p *Provider) applyRestart(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+	ns, name := splitName(plan.Params.Get("deployment"))
+	deps := c.client.AppsV1().Deployments(ns)
+	at := p.now().UTC().Format(time.RFC3339)
+	err := casUpdate(ctx,
+		func(ctx context.Context) (*appsv1.Deployment, error) {
+			d, err := deps.Get(ctx, name, metav1.GetOptions{})
+			return d, goneDrift(plan.Target, err)
+		},
+		func(d *appsv1.Deployment) error {
+			return drifted(plan, deploymentState(d), "uid", "replicas", "generation")
+		},
+		func(ctx context.Context, d *appsv1.Deployment) error {
+			if d.Spec.Template.Annotations == nil {
+				d.Spec.Template.Annotations = map[string]string{}
+			}
+			d.Spec.Template.Annotations[restartedAtAnnotation] = at
+			_, err := deps.Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
+	if err != nil {
+		return checks.Applied{}, c.apiError("restarting", plan.Target, err)
+	}
+	return checks.Applied{Summary: "restarted " + plan.Target, After: map[string]string{restartedAtAnnotation: at}}, nil
+}
+
+func nodeState(n *corev1.Node) map[string]string {
+	return map[string]string{"unschedulable": strconv.FormatBool(n.Spec.Unschedulable), "uid": string(n.UID), "resource_version": n.ResourceVersion}
+}
+
+func (p *Provider) planCordon(cordon bool) func(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+	return func(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+		name := params.Get("node")
+		n, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return checks.Plan{}, c.apiError("reading", "node "+name, err)
+		}
+		pods, err := c.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", name).String()})
+		if err != nil {
+			return checks.Plan{}, c.apiError("listing", "pods on node "+name, err)
+		}
+		running := 0
+		for _, pod := range pods.Items {
+			if pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodPending {
+				running++
+			}
+		}
+		plan := checks.Plan{Target: ref("node", n), Observed: nodeState(n), Risk: checks.RiskLow}
+		plan.Observed["pods"] = strconv.Itoa(running)
+		zero := 0.0
+		plan.MonthlyCostChangeUSD = &zero
+		if cordon {
+			plan.Change = "unschedulable false → true: no new pods land there"
+			plan.Risk = checks.RiskMedium
+			plan.RiskReasons = []string{"less capacity for new pods"}
+			if running > 0 {
+				plan.Risk = checks.RiskHigh
+				plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("%d pods run on the node; a drain would move them", running))
+			}
+		} else {
+			plan.Change = "unschedulable true → false: pods may land there again"
+			plan.RiskReasons = []string{"adds capacity back"}
+		}
+		return plan, nil
+	}
+}
+
+func (p *Provider) applyCordon(cordon bool) func(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+	return func(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+		nodes := c.client.CoreV1().Nodes()
+		name := plan.Params.Get("node")
+		err := casUpdate(ctx,
+			func(ctx context.Context) (*corev1.Node, error) {
+				n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+				return n, goneDrift(plan.Target, err)
+			},
+			func(n *corev1.Node) error { return drifted(plan, nodeState(n), "uid", "unschedulable") },
+			func(ctx context.Context, n *corev1.Node) error {
+				n.Spec.Unschedulable = cordon
+				_, err := nodes.Update(ctx, n, metav1.UpdateOptions{})
+				return err
+			})
+		if err != nil {
+			return checks.Applied{}, c.apiError("updating", plan.Target, err)
+		}
+		return checks.Applied{Summary: fmt.Sprintf("%s is now unschedulable=%t", plan.Target, cordon), After: map[string]string{"unschedulable": strconv.FormatBool(cordon)}}, nil
+	}
+}
+
+func podState(pod *corev1.Pod) map[string]string {
+	owner := "none"
+	if o := metav1.GetControllerOf(pod); o != nil {
+		owner = o.Kind + "/" + o.Name
+	}
+	return map[string]string{"uid": string(pod.UID), "phase": string(pod.Status.Phase), "node": pod.Spec.NodeName, "controller": owner}
+}
+
+func (p *Provider) planPodDelete(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+	ns, name := splitName(params.Get("pod"))
+	pod, err := c.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return checks.Plan{}, c.apiError("reading", "pod "+ns+"/"+name, err)
+	}
+	st := podState(pod)
+	plan := checks.Plan{Target: ref("pod", pod), Observed: st, Change: "delete the pod", Risk: checks.RiskMedium,
+		RiskReasons: []string{"its containers stop; the controller " + st["controller"] + " replaces it"}}
+	zero := 0.0
+	plan.MonthlyCostChangeUSD = &zero
+	if st["controller"] == "none" {
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = []string{"a bare pod: nothing recreates it"}
+	}
+	prodRisk(&plan, ns)
+	return plan, nil
+}
+
+func (p *Provider) applyPodDelete(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+	ns, name := splitName(plan.Params.Get("pod"))
+	pods := c.client.CoreV1().Pods(ns)
+	pod, err := pods.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return checks.Applied{}, c.apiError("reading", plan.Target, goneDrift(plan.Target, err))
+	}
+	if err := drifted(plan, podState(pod), "uid", "controller", "node"); err != nil {
+		return checks.Applied{}, err
+	}
+	uid := pod.UID
+	err = pods.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return checks.Applied{}, goneDrift(plan.Target, apierrors.NewNotFound(corev1.Resource("pods"), name))
+	}
+	if err != nil {
+		return checks.Applied{}, c.apiError("deleting", plan.Target, err)
+	}
+	return checks.Applied{Summary: "deleted " + plan.Target}, nil
+}
