@@ -431,7 +431,9 @@ func TestPodsPrivilegedImagesResources(t *testing.T) {
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "sidecar", Image: "registry.example:5000/tools/busybox",
 			SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr(true)}})
 	})
-	pod(t, ns, "pinned", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" })
+	pod(t, ns, "pinned", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Image = "nginx@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	})
 	// Three replicas of one Deployment make one finding.
 	for _, name := range []string{"web-5d8f7-a", "web-5d8f7-b", "web-5d8f7-c"} {
 		pod(t, ns, name, func(p *corev1.Pod) {

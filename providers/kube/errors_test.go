@@ -158,7 +158,6 @@ func TestPaginatedList(t *testing.T) {
 	}
 }
 
-
 func TestWatchCache(t *testing.T) {
 	p := cluster(t, Options{Watch: true})
 	ns := namespace(t)

@@ -136,4 +136,6 @@ func pod(t *testing.T, ns, name string, mutate func(*corev1.Pod)) *corev1.Pod {
 
 func ptr[T any](v T) *T { return &v }
 
-func ago(d time.Duration) metav1.Time { return metav1.NewTime(time.Now().Add(-d).Truncate(time.Second)) }
+func ago(d time.Duration) metav1.Time {
+	return metav1.NewTime(time.Now().Add(-d).Truncate(time.Second))
+}
