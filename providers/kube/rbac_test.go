@@ -1,0 +1,102 @@
+package kube
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// applyClusterRole creates the ClusterRole in a contrib/kubernetes file and binds it
+// to the user "nobody" (a token with no other grants).
+func applyClusterRole(t *testing.T, file string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(data, nil, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	role := obj.(*rbacv1.ClusterRole)
+	for _, r := range role.Rules {
+		if file == "clankerd-read.yaml" && !slices.Equal(r.Verbs, []string{"get", "list", "watch"}) {
+			t.Errorf("%s grants %v on %v: the read role must only read", file, r.Verbs, r.Resources)
+		}
+	}
+	rbac := env.Client.RbacV1()
+	if _, err := rbac.ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rbac.ClusterRoles().Delete(t.Context(), role.Name, metav1.DeleteOptions{}) })
+	b, err := rbac.ClusterRoleBindings().Create(t.Context(), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name + "-nobody"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "nobody"}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rbac.ClusterRoleBindings().Delete(t.Context(), b.Name, metav1.DeleteOptions{}) })
+}
+
+// The documented roles are enough: with only clankerd-read every check runs, with
+// clankerd-write every task applies. (Not parallel: it changes what "nobody" may do.)
+func TestDocumentedRBACIsEnough(t *testing.T) {
+	cluster(t, Options{})
+	ns := namespace(t)
+	applyClusterRole(t, "clankerd-read.yaml")
+	p := New(Options{Kubeconfig: env.NobodyKubeconfig})
+	defer p.Close()
+	for _, c := range p.checkList() {
+		if _, err := run(t, p, c.Spec().ID, nil); err != nil {
+			t.Errorf("%s with clankerd-read only: %v", c.Spec().ID, err)
+		}
+	}
+	watching := New(Options{Kubeconfig: env.NobodyKubeconfig, Watch: true})
+	defer watching.Close()
+	if _, err := run(t, watching, "k8s.pods.unhealthy", nil); err != nil {
+		t.Errorf("watching with clankerd-read only: %v", err)
+	}
+
+	deployment(t, ns, "api", 1, "", "")
+	node, err := env.Client.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: ns + "-n"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.CoreV1().Nodes().Delete(t.Context(), node.Name, metav1.DeleteOptions{}) })
+	pod(t, ns, "victim", nil)
+	m := newMachinery(t, p, time.Hour)
+	items := []struct {
+		id  string
+		raw map[string]string
+	}{
+		{"k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "2"}},
+		{"k8s.deployment.restart", map[string]string{"deployment": ns + "/api"}},
+		{"k8s.node.cordon", map[string]string{"node": node.Name}},
+		{"k8s.pod.delete", map[string]string{"pod": ns + "/victim"}},
+	}
+	// Read-only: plans can be made, not applied.
+	for _, it := range items {
+		plan := m.queue(t, m.item(t, it.id, it.raw, ""))
+		if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); err == nil {
+			t.Errorf("%s applied with the read role only", it.id)
+		}
+	}
+	// With the write role, each applies (planned right before its approval: applying
+	// one deployment change makes plans made before it stale).
+	applyClusterRole(t, "clankerd-write.yaml")
+	for _, it := range items {
+		plan := m.queue(t, m.item(t, it.id, it.raw, ""))
+		if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); err != nil {
+			t.Errorf("%s with clankerd-write: %v", it.id, err)
+		}
+	}
+}
