@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrAuditBroken is matched by every *AuditBreakError.
@@ -66,19 +68,29 @@ func auditHash(r AuditRecord) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// AuditLog returns audit records, oldest first.
+// AuditLog returns audit records, oldest first. With a Limit it reads only the last
+// Limit records.
 func (tx *Tx) AuditLog(f AuditFilter) ([]AuditRecord, error) {
 	var out []AuditRecord
 	c := tx.bucket(bucketAudit).Cursor()
-	for k, v := c.Seek(seqKey(f.Since + 1)); k != nil; k, v = c.Next() {
+	first := seqKey(f.Since + 1)
+	if f.Limit > 0 {
+		for k, v := c.Last(); k != nil && bytes.Compare(k, first) >= 0 && len(out) < f.Limit; k, v = c.Prev() {
+			var r AuditRecord
+			if err := tx.decode(bucketAudit, k, v, &r); err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		slices.Reverse(out)
+		return out, nil
+	}
+	for k, v := c.Seek(first); k != nil; k, v = c.Next() {
 		var r AuditRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decoding audit record %d: %w", seqFromKey(k), err)
+		if err := tx.decode(bucketAudit, k, v, &r); err != nil {
+			return nil, err
 		}
 		out = append(out, r)
-	}
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[len(out)-f.Limit:]
 	}
 	return out, nil
 }
@@ -112,8 +124,13 @@ func (tx *Tx) VerifyAudit() (int, error) {
 		}
 		prev, want, n = r.Hash, seq+1, n+1
 	}
-	if head.Seq != uint64(n) || head.Hash != prev {
-		return n, &AuditBreakError{Seq: head.Seq, Reason: fmt.Sprintf("the log ends at record %d but its head says %d: records were removed from the end", n, head.Seq)}
+	switch last := uint64(n); {
+	case head.Seq < last:
+		return n, &AuditBreakError{Seq: head.Seq + 1, Reason: fmt.Sprintf("the log ends at record %d but its head says %d: records were added after the head", last, head.Seq)}
+	case head.Seq > last:
+		return n, &AuditBreakError{Seq: last + 1, Reason: fmt.Sprintf("the log ends at record %d but its head says %d: records were removed from the end", last, head.Seq)}
+	case head.Hash != prev:
+		return n, &AuditBreakError{Seq: last, Reason: "its hash does not match the chain head"}
 	}
 	return n, nil
 }

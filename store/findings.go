@@ -1,7 +1,11 @@
 package store
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -46,10 +50,11 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, Fin
 		return nil, counts, err
 	}
 	for _, fp := range existing {
-		rec, err := tx.finding(fp)
+		stored, err := tx.finding(fp)
 		if err != nil {
 			return nil, counts, err
 		}
+		rec := stored
 		f, ok := current[fp]
 		switch {
 		case ok:
@@ -65,12 +70,12 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, Fin
 				next = FindingChanged
 			}
 			rec.Finding, rec.LastSeen, rec.LastRun, rec.Pos, rec.Check = f, now, r.Seq, r.Pos, r.Check
-			if err := tx.setFindingState(&rec, next, r.Seq); err != nil {
+			if err := tx.setFindingState(stored, &rec, next, r.Seq); err != nil {
 				return nil, counts, err
 			}
 		case rec.State.Open():
 			rec.ResolvedAt = now
-			if err := tx.setFindingState(&rec, FindingResolved, r.Seq); err != nil {
+			if err := tx.setFindingState(stored, &rec, FindingResolved, r.Seq); err != nil {
 				return nil, counts, err
 			}
 		default:
@@ -90,10 +95,7 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, Fin
 			Fingerprint: fp, Item: r.Item, Check: r.Check, Pos: r.Pos, Finding: f,
 			FirstSeen: now, LastSeen: now, LastRun: r.Seq,
 		}
-		if err := tx.setFindingState(&rec, FindingNew, r.Seq); err != nil {
-			return nil, counts, err
-		}
-		if err := tx.bucket(bucketFindingsByItem).Put(indexKey([]byte(r.Item), []byte(fp)), nil); err != nil {
+		if err := tx.setFindingState(FindingRecord{}, &rec, FindingNew, r.Seq); err != nil {
 			return nil, counts, err
 		}
 		counts.add(FindingNew)
@@ -127,35 +129,78 @@ func sameDescription(a, b checks.Finding) bool {
 	return a.MonthlyCostUSD == nil || *a.MonthlyCostUSD == *b.MonthlyCostUSD
 }
 
-// setFindingState stores rec in state next, set by run seq, and keeps the state and
-// run indexes in step.
-func (tx *Tx) setFindingState(rec *FindingRecord, next FindingState, seq uint64) error {
-	fp := []byte(rec.Fingerprint)
-	if rec.State != "" {
-		if err := tx.bucket(bucketFindingsByState).Delete(indexKey([]byte(rec.State), fp)); err != nil {
-			return err
-		}
-		if err := tx.bucket(bucketFindingsByRun).Delete(indexKey(seqKey(rec.StateRun), fp)); err != nil {
-			return err
-		}
-	}
+// setFindingState stores rec in state next, set by run seq, and moves its index
+// entries from those of stored, the version it replaces (the zero record for a new
+// finding).
+func (tx *Tx) setFindingState(stored FindingRecord, rec *FindingRecord, next FindingState, seq uint64) error {
 	rec.State, rec.StateRun = next, seq
-	if err := tx.bucket(bucketFindingsByState).Put(indexKey([]byte(next), fp), nil); err != nil {
+	if err := tx.reindexFinding(stored, *rec); err != nil {
 		return err
 	}
-	if next != FindingUnchanged {
-		if err := tx.bucket(bucketFindingsByRun).Put(indexKey(seqKey(seq), fp), nil); err != nil {
-			return err
+	return tx.put(bucketFindings, []byte(rec.Fingerprint), rec)
+}
+
+// bucketKey is one entry of an index bucket.
+type bucketKey struct {
+	bucket, key []byte
+}
+
+// findingIndexKeys lists the index entries of a stored finding: by item, by state, by
+// the run that set its state (unless unchanged) and, for resolved ones, by the time
+// they were resolved.
+func findingIndexKeys(rec FindingRecord) []bucketKey {
+	if rec.Fingerprint == "" {
+		return nil
+	}
+	fp := []byte(rec.Fingerprint)
+	keys := []bucketKey{
+		{bucketFindingsByItem, indexKey([]byte(rec.Item), fp)},
+		{bucketFindingsByState, indexKey([]byte(rec.State), fp)},
+	}
+	if rec.State != FindingUnchanged {
+		keys = append(keys, bucketKey{bucketFindingsByRun, indexKey(seqKey(rec.StateRun), fp)})
+	}
+	if rec.State == FindingResolved {
+		keys = append(keys, bucketKey{bucketFindingsResolved, indexKey(timeKey(rec.ResolvedAt), fp)})
+	}
+	return keys
+}
+
+// reindexFinding deletes the index entries of stored that next does not have and adds
+// the ones next has that stored did not, so an unchanged finding writes no index page.
+func (tx *Tx) reindexFinding(stored, next FindingRecord) error {
+	old, cur := findingIndexKeys(stored), findingIndexKeys(next)
+	for _, k := range old {
+		if !containsKey(cur, k) {
+			if err := tx.bucket(k.bucket).Delete(k.key); err != nil {
+				return fmt.Errorf("deleting %s/%q: %w", k.bucket, k.key, err)
+			}
 		}
 	}
-	return tx.put(bucketFindings, fp, rec)
+	for _, k := range cur {
+		if !containsKey(old, k) {
+			if err := tx.bucket(k.bucket).Put(k.key, nil); err != nil {
+				return fmt.Errorf("writing %s/%q: %w", k.bucket, k.key, err)
+			}
+		}
+	}
+	return nil
 }
+
+func containsKey(keys []bucketKey, k bucketKey) bool {
+	return slices.ContainsFunc(keys, func(o bucketKey) bool {
+		return bytes.Equal(o.bucket, k.bucket) && bytes.Equal(o.key, k.key)
+	})
+}
+
+// timeKey orders times in a key: big-endian nanoseconds since 1970.
+func timeKey(t time.Time) []byte { return seqKey(uint64(t.UnixNano())) }
 
 func (tx *Tx) finding(fp string) (FindingRecord, error) {
 	var rec FindingRecord
 	found, err := tx.get(bucketFindings, []byte(fp), &rec)
 	if err == nil && !found {
-		err = ErrNotFound
+		err = fmt.Errorf("finding %s: %w", fp, ErrNotFound)
 	}
 	return rec, err
 }
@@ -252,35 +297,30 @@ func (tx *Tx) Diff() ([]FindingRecord, error) {
 	return out, nil
 }
 
-// pruneResolved deletes findings resolved before cutoff, with their index entries.
+// pruneResolved deletes findings resolved before cutoff, with their index entries. It
+// reads only those findings, through the resolved-at index.
 func (tx *Tx) pruneResolved(cutoff time.Time) error {
-	var doomed []FindingRecord
-	err := tx.scanPrefix(bucketFindingsByState, []byte(FindingResolved), func(fp []byte) error {
-		rec, err := tx.finding(string(fp))
-		if err != nil {
-			return err
-		}
-		if rec.ResolvedAt.Before(cutoff) {
-			doomed = append(doomed, rec)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	var doomed [][]byte
+	end := timeKey(cutoff)
+	c := tx.bucket(bucketFindingsResolved).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+		doomed = append(doomed, bytes.Clone(k))
 	}
-	for _, rec := range doomed {
-		fp := []byte(rec.Fingerprint)
-		for _, del := range []struct {
-			bucket, key []byte
-		}{
-			{bucketFindings, fp},
-			{bucketFindingsByState, indexKey([]byte(rec.State), fp)},
-			{bucketFindingsByRun, indexKey(seqKey(rec.StateRun), fp)},
-			{bucketFindingsByItem, indexKey([]byte(rec.Item), fp)},
-		} {
-			if err := tx.bucket(del.bucket).Delete(del.key); err != nil {
-				return err
-			}
+	for _, k := range doomed {
+		fp := string(k[len(end)+1:])
+		rec, err := tx.finding(fp)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A dangling index entry: drop it.
+			err = tx.bucket(bucketFindingsResolved).Delete(k)
+		case err == nil:
+			err = tx.reindexFinding(rec, FindingRecord{})
+		}
+		if err != nil {
+			return fmt.Errorf("pruning resolved finding %s: %w", fp, err)
+		}
+		if err := tx.bucket(bucketFindings).Delete([]byte(fp)); err != nil {
+			return err
 		}
 	}
 	return nil

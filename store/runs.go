@@ -1,9 +1,13 @@
 package store
 
 import (
-	"encoding/json"
+	"bytes"
+	"cmp"
 	"fmt"
-	"sort"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
@@ -12,7 +16,8 @@ import (
 // pruneEvery is how many receipt writes pass between retention sweeps.
 const pruneEvery = 100
 
-// RunFilter selects receipts. Zero fields do not filter.
+// RunFilter selects receipts. Zero fields do not filter. Check is looked up through
+// the items that run that check (an item key includes its check id).
 type RunFilter struct {
 	Item  string    `json:"item,omitempty"`
 	Check string    `json:"check,omitempty"`
@@ -28,10 +33,12 @@ func (tx *Tx) BeginRun(r Receipt) (uint64, error) {
 	return tx.appendReceipt(r)
 }
 
-// AddReceipt appends a complete receipt, for ticks that did not run.
+// AddReceipt appends a complete receipt, for ticks that did not run: its status is
+// skipped or error. A pass or fail goes through BeginRun and EndRun, which reconcile
+// the item's findings.
 func (tx *Tx) AddReceipt(r Receipt) (uint64, error) {
-	if r.Status == StatusRunning || r.Status == "" {
-		return 0, fmt.Errorf("receipt for %s has no final status", r.Pos)
+	if r.Status != checks.Skipped && r.Status != checks.Error {
+		return 0, fmt.Errorf("receipt for %s has status %q: AddReceipt records only skipped or error ticks; record a run with BeginRun and EndRun", r.Pos, r.Status)
 	}
 	return tx.appendReceipt(r)
 }
@@ -78,6 +85,11 @@ func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
 	}
 	if r.Status != StatusRunning {
 		return r, nil, fmt.Errorf("run %d of %s already ended (%s)", seq, r.Pos, r.Status)
+	}
+	switch end.Status {
+	case checks.Pass, checks.Fail, checks.Error, checks.Skipped:
+	default:
+		return r, nil, fmt.Errorf("ending run %d of %s with status %q: a run ends pass, fail, error or skipped", seq, r.Pos, end.Status)
 	}
 	if end.Ended.IsZero() {
 		end.Ended = tx.now()
@@ -141,22 +153,47 @@ func (tx *Tx) ItemStates() ([]ItemState, error) {
 		out = append(out, st)
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Pos != out[j].Pos {
-			return out[i].Pos < out[j].Pos
-		}
-		return out[i].Item < out[j].Item
+	slices.SortFunc(out, func(a, b ItemState) int {
+		return cmp.Or(comparePos(a.Pos, b.Pos), strings.Compare(a.Item, b.Item))
 	})
 	return out, err
 }
+
+// comparePos orders "FILE:LINE" positions by file, then by line number, so that
+// HB.md:9 comes before HB.md:10.
+func comparePos(a, b string) int {
+	fa, la := splitPos(a)
+	fb, lb := splitPos(b)
+	return cmp.Or(strings.Compare(fa, fb), cmp.Compare(la, lb), strings.Compare(a, b))
+}
+
+// splitPos splits "FILE:LINE" at its last colon; line is -1 when there is none.
+func splitPos(pos string) (file string, line int) {
+	i := strings.LastIndexByte(pos, ':')
+	if i < 0 {
+		return pos, -1
+	}
+	n, err := strconv.Atoi(pos[i+1:])
+	if err != nil {
+		return pos, -1
+	}
+	return pos[:i], n
+}
+
+// runningMarker is how put encodes StatusRunning in a receipt. MarkInterrupted decodes
+// only the receipts that contain it (and then checks the decoded status).
+var runningMarker = []byte(`"status":"` + StatusRunning + `"`)
 
 // MarkInterrupted closes every receipt still running (its process died) as error
 // with the reason, and returns how many there were.
 func (tx *Tx) MarkInterrupted(reason string) (int, error) {
 	var running []Receipt
 	err := tx.bucket(bucketRuns).ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, runningMarker) {
+			return nil
+		}
 		var r Receipt
-		if _, err := tx.get(bucketRuns, k, &r); err != nil {
+		if err := tx.decode(bucketRuns, k, v, &r); err != nil {
 			return err
 		}
 		if r.Status == StatusRunning {
@@ -175,23 +212,25 @@ func (tx *Tx) MarkInterrupted(reason string) (int, error) {
 	return len(running), nil
 }
 
-// Runs returns receipts matching f, newest first.
+// Runs returns receipts matching f, newest first. A filter by item or check reads the
+// item index; an unfiltered query walks the receipts from the newest and stops at
+// Limit or at the first receipt started before Since.
 func (tx *Tx) Runs(f RunFilter) ([]Receipt, error) {
 	seqs, err := tx.runSeqs(f)
 	if err != nil {
 		return nil, err
 	}
 	var out []Receipt
-	for _, seq := range seqs {
+	for seq := range seqs {
 		r, err := tx.Receipt(seq)
 		if err != nil {
 			return nil, err
 		}
-		if f.Check != "" && r.Check != f.Check {
-			continue
-		}
 		if !f.Since.IsZero() && r.Started.Before(f.Since) {
 			break
+		}
+		if f.Check != "" && r.Check != f.Check {
+			continue
 		}
 		out = append(out, r)
 		if f.Limit > 0 && len(out) >= f.Limit {
@@ -201,42 +240,51 @@ func (tx *Tx) Runs(f RunFilter) ([]Receipt, error) {
 	return out, nil
 }
 
-// runSeqs lists candidate receipt sequence numbers for f, newest first, using the
-// item index when the filter names items.
-func (tx *Tx) runSeqs(f RunFilter) ([]uint64, error) {
-	var items []string
+// runSeqs yields the candidate receipt sequence numbers for f, newest first.
+func (tx *Tx) runSeqs(f RunFilter) (iter.Seq[uint64], error) {
 	switch {
 	case f.Item != "":
-		items = []string{f.Item}
+		return tx.itemRunSeqs(f.Item), nil
 	case f.Check != "":
 		states, err := tx.ItemStates()
 		if err != nil {
 			return nil, err
 		}
+		var seqs []uint64
 		for _, st := range states {
-			if st.Check == f.Check {
-				items = append(items, st.Item)
+			if st.Check != f.Check {
+				continue
+			}
+			n := 0
+			for seq := range tx.itemRunSeqs(st.Item) {
+				seqs = append(seqs, seq)
+				if n++; f.Limit > 0 && n >= f.Limit {
+					break
+				}
 			}
 		}
-	default:
-		var seqs []uint64
+		slices.SortFunc(seqs, func(a, b uint64) int { return cmp.Compare(b, a) })
+		return slices.Values(seqs), nil
+	}
+	return func(yield func(uint64) bool) {
 		c := tx.bucket(bucketRuns).Cursor()
 		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
-			seqs = append(seqs, seqFromKey(k))
+			if !yield(seqFromKey(k)) {
+				return
+			}
 		}
-		return seqs, nil
+	}, nil
+}
+
+// itemRunSeqs yields the sequence numbers of the item's receipts, newest first.
+func (tx *Tx) itemRunSeqs(item string) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		for suffix := range tx.scanPrefixReverse(bucketRunsByItem, []byte(item)) {
+			if !yield(seqFromKey(suffix)) {
+				return
+			}
+		}
 	}
-	var seqs []uint64
-	for _, item := range items {
-		n := 0
-		tx.scanPrefixReverse(bucketRunsByItem, []byte(item), func(s []byte) bool {
-			seqs = append(seqs, seqFromKey(s))
-			n++
-			return f.Limit <= 0 || n < f.Limit
-		})
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
-	return seqs, nil
 }
 
 func (tx *Tx) maybePrune() error {
@@ -273,7 +321,7 @@ func (tx *Tx) Prune() (int, error) {
 		count := int(last - seq + 1)
 		tooMany := ret.MaxRuns > 0 && count > ret.MaxRuns
 		var r Receipt
-		if err := decodeReceipt(k, v, &r); err != nil {
+		if err := tx.decode(bucketRuns, k, v, &r); err != nil {
 			return 0, err
 		}
 		tooOld := !cutoff.IsZero() && r.Started.Before(cutoff)
@@ -296,11 +344,4 @@ func (tx *Tx) Prune() (int, error) {
 		}
 	}
 	return len(doomed), nil
-}
-
-func decodeReceipt(k, v []byte, r *Receipt) error {
-	if err := json.Unmarshal(v, r); err != nil {
-		return fmt.Errorf("decoding %s/%d: %w (the record is corrupt; restore a backup)", bucketRuns, seqFromKey(k), err)
-	}
-	return nil
 }

@@ -4,12 +4,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,12 +22,15 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the layout of the buckets this build reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout of the buckets this build reads and writes. Version 2
+// added the index of resolved findings by the time they were resolved; Open migrates
+// a version 1 file.
+const SchemaVersion = 2
 
 // Errors callers decide on.
 var (
-	// ErrLocked: another process holds the database.
+	// ErrLocked: another process holds the database's file lock. Open returns it
+	// wrapped, together with bbolt's timeout error, in a message that says what to do.
 	ErrLocked = errors.New("state database is in use by another process")
 	// ErrNotFound: no record with that id.
 	ErrNotFound = errors.New("not found")
@@ -33,21 +38,22 @@ var (
 
 // Bucket names. Every bucket is created once, at Open.
 var (
-	bucketMeta            = []byte("meta")
-	bucketRuns            = []byte("runs")              // seq → Receipt
-	bucketRunsByItem      = []byte("runs_by_item")      // item \x00 seq → nil
-	bucketItems           = []byte("items")             // item → ItemState
-	bucketFindings        = []byte("findings")          // fingerprint → FindingRecord
-	bucketFindingsByItem  = []byte("findings_by_item")  // item \x00 fingerprint → nil
-	bucketFindingsByState = []byte("findings_by_state") // state \x00 fingerprint → nil
-	bucketFindingsByRun   = []byte("findings_by_run")   // StateRun \x00 fingerprint → nil, for new/changed/resolved
-	bucketPlans           = []byte("plans")             // id → PlanRecord
-	bucketPlansPending    = []byte("plans_pending")     // item → plan id
-	bucketAudit           = []byte("audit")             // seq → AuditRecord
+	bucketMeta             = []byte("meta")
+	bucketRuns             = []byte("runs")              // seq → Receipt
+	bucketRunsByItem       = []byte("runs_by_item")      // item \x00 seq → nil
+	bucketItems            = []byte("items")             // item → ItemState
+	bucketFindings         = []byte("findings")          // fingerprint → FindingRecord
+	bucketFindingsByItem   = []byte("findings_by_item")  // item \x00 fingerprint → nil
+	bucketFindingsByState  = []byte("findings_by_state") // state \x00 fingerprint → nil
+	bucketFindingsByRun    = []byte("findings_by_run")   // StateRun \x00 fingerprint → nil, for new/changed/resolved
+	bucketFindingsResolved = []byte("findings_resolved") // ResolvedAt (unix ns) \x00 fingerprint → nil, for resolved
+	bucketPlans            = []byte("plans")             // id → PlanRecord
+	bucketPlansPending     = []byte("plans_pending")     // item → plan id
+	bucketAudit            = []byte("audit")             // seq → AuditRecord
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketRuns, bucketRunsByItem, bucketItems, bucketFindings, bucketFindingsByItem,
-		bucketFindingsByState, bucketFindingsByRun, bucketPlans, bucketPlansPending, bucketAudit,
+		bucketFindingsByState, bucketFindingsByRun, bucketFindingsResolved, bucketPlans, bucketPlansPending, bucketAudit,
 	}
 
 	keySchema    = []byte("schema")
@@ -102,7 +108,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s is locked (is `clankerd run` running without answering on its control socket? stop the other process, or use another --state-dir)", ErrLocked, path)
+		return nil, &lockedError{path: path, wait: opts.Timeout, err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
@@ -115,6 +121,20 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// lockedError is what Open returns when the file lock was not granted in time: it
+// matches both ErrLocked and bbolt's timeout error.
+type lockedError struct {
+	path string
+	wait time.Duration
+	err  error
+}
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("the state database %s is in use by another process (is `clankerd run` running? stop it, or use its control socket / another --state-dir); waited %s for the lock", e.path, e.wait)
+}
+
+func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.err} }
+
 func (db *DB) init() error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -123,17 +143,35 @@ func (db *DB) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keySchema); v != nil {
-			n, err := strconv.Atoi(string(v))
-			if err != nil {
-				return fmt.Errorf("%s: unreadable schema version %q; restore a backup or move the file away", db.path, v)
-			}
-			if n > SchemaVersion {
-				return fmt.Errorf("%s has schema version %d, newer than this build understands (%d); upgrade clankerd", db.path, n, SchemaVersion)
-			}
-			return nil
+		v := meta.Get(keySchema)
+		if v == nil {
+			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
 		}
-		return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+		n, err := strconv.Atoi(string(v))
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: unreadable schema version %q; restore the file from a backup or move it away", db.path, v)
+		case n > SchemaVersion:
+			return fmt.Errorf("%s has schema version %d, newer than this build understands (%d); upgrade clankerd", db.path, n, SchemaVersion)
+		case n == 1:
+			if err := (&Tx{tx: tx, db: db}).indexResolved(); err != nil {
+				return fmt.Errorf("migrating %s from schema version 1: %w", db.path, err)
+			}
+			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+		}
+		return nil
+	})
+}
+
+// indexResolved adds every resolved finding to the resolved-at index (migration from
+// schema version 1, which did not have it).
+func (tx *Tx) indexResolved() error {
+	return tx.scanPrefix(bucketFindingsByState, []byte(FindingResolved), func(fp []byte) error {
+		rec, err := tx.finding(string(fp))
+		if err != nil {
+			return err
+		}
+		return tx.bucket(bucketFindingsResolved).Put(indexKey(timeKey(rec.ResolvedAt), fp), nil)
 	})
 }
 
@@ -194,10 +232,24 @@ func (tx *Tx) get(bucket, key []byte, v any) (found bool, err error) {
 	if data == nil {
 		return false, nil
 	}
+	return true, tx.decode(bucket, key, data, v)
+}
+
+// decode is the one place records are decoded; its error names the bucket and key.
+func (tx *Tx) decode(bucket, key, data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return true, fmt.Errorf("decoding %s/%q: %w (the record is corrupt; restore a backup)", bucket, key, err)
+		return fmt.Errorf("decoding %s/%s in %s: %w (the record is corrupt; restore the file from a backup, or move it away to start with an empty state)", bucket, keyString(bucket, key), tx.db.path, err)
 	}
-	return true, nil
+	return nil
+}
+
+// keyString shows a key readably: a sequence number for the seq-keyed buckets,
+// quoted text otherwise.
+func keyString(bucket, key []byte) string {
+	if (bytes.Equal(bucket, bucketRuns) || bytes.Equal(bucket, bucketAudit)) && len(key) == 8 {
+		return strconv.FormatUint(seqFromKey(key), 10)
+	}
+	return strconv.Quote(string(key))
 }
 
 // put encodes v as JSON at key.
@@ -230,7 +282,7 @@ func indexKey(prefix, suffix []byte) []byte {
 func (tx *Tx) scanPrefix(bucket, prefix []byte, fn func(suffix []byte) error) error {
 	p := indexKey(prefix, nil)
 	c := tx.bucket(bucket).Cursor()
-	for k, _ := c.Seek(p); k != nil && len(k) >= len(p) && string(k[:len(p)]) == string(p); k, _ = c.Next() {
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
 		if err := fn(append([]byte(nil), k[len(p):]...)); err != nil {
 			return err
 		}
@@ -238,21 +290,24 @@ func (tx *Tx) scanPrefix(bucket, prefix []byte, fn func(suffix []byte) error) er
 	return nil
 }
 
-// scanPrefixReverse is scanPrefix from the last key to the first; fn returns false to
-// stop.
-func (tx *Tx) scanPrefixReverse(bucket, prefix []byte, fn func(suffix []byte) bool) {
-	p := indexKey(prefix, nil)
-	end := append(append([]byte(nil), prefix...), 1)
-	c := tx.bucket(bucket).Cursor()
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	for ; k != nil && len(k) >= len(p) && string(k[:len(p)]) == string(p); k, _ = c.Prev() {
-		if !fn(append([]byte(nil), k[len(p):]...)) {
-			return
+// scanPrefixReverse yields the suffix of every key in bucket that starts with prefix
+// followed by NUL, from the last key to the first.
+func (tx *Tx) scanPrefixReverse(bucket, prefix []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		p := indexKey(prefix, nil)
+		// prefix followed by \x01 sorts right after every key of the form prefix \x00 ...
+		end := append(append([]byte(nil), prefix...), 1)
+		c := tx.bucket(bucket).Cursor()
+		k, _ := c.Seek(end)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
+			if !yield(append([]byte(nil), k[len(p):]...)) {
+				return
+			}
 		}
 	}
 }
