@@ -83,6 +83,9 @@ func (p *Provider) Requests() int64 { return p.requests.Load() }
 func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if n := p.requests.Load(); n > 0 {
+		p.log.Debug("kubernetes API requests", "requests", n)
+	}
 	for _, c := range p.conns {
 		c.close()
 	}
