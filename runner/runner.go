@@ -233,6 +233,10 @@ func withStates(itemKey string, found []checks.Finding, changes []store.FindingR
 
 func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome) store.RunEnd {
 	draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.ID, Params: item.Params, Item: item.Key, Source: item.Pos()})
+	if reason, ok := checks.IsSkip(err); ok {
+		// The provider is not configured here (no credentials): nothing to plan.
+		return store.RunEnd{Status: checks.Skipped, Error: reason}
+	}
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}

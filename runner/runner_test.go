@@ -28,11 +28,17 @@ func (c funcCheck) Run(ctx context.Context, p checks.Params) (checks.Result, err
 	return c.run(ctx, p)
 }
 
-type noopTask struct{ plans atomic.Int32 }
+type noopTask struct {
+	plans atomic.Int32
+	skip  string // Plan returns checks.Skip(skip) when set
+}
 
 func (*noopTask) Spec() checks.Spec { return checks.Spec{ID: "test.task"} }
 func (t *noopTask) Plan(context.Context, checks.Params) (checks.Plan, error) {
 	t.plans.Add(1)
+	if t.skip != "" {
+		return checks.Plan{}, checks.Skip(t.skip)
+	}
 	return checks.Plan{Target: "thing/x", Observed: map[string]string{"v": "1"}, Change: "v 1 → 2", Risk: checks.RiskLow}, nil
 }
 func (*noopTask) Apply(context.Context, checks.Plan) (checks.Applied, error) {
@@ -205,6 +211,15 @@ func TestTaskItemQueuesOnePlan(t *testing.T) {
 	plans, _ := e.local.Plans(t.Context(), store.PlanFilter{})
 	if len(plans) != 1 || plans[0].State != store.PlanPending || plans[0].Source != "HB.md:3" {
 		t.Errorf("plans = %+v", plans)
+	}
+}
+
+func TestTaskWithoutCredentialsIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	e.task.skip = "no AWS credentials"
+	o := e.runner.RunItem(t.Context(), item(t, "test.task", heartbeat.ItemTask, "1s"), Trigger{Kind: store.TriggerSchedule})
+	if o.Receipt.Status != checks.Skipped || o.Receipt.Error != "no AWS credentials" || o.Plan != nil {
+		t.Errorf("unconfigured provider: %+v", o.Receipt)
 	}
 }
 

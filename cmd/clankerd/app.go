@@ -18,6 +18,7 @@ import (
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/daemon"
+	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
@@ -175,6 +176,7 @@ func heartbeatArgs(args []string) []string {
 type providers struct {
 	registry *checks.Registry
 	kube     *kube.Provider
+	aws      *awsprovider.Provider
 }
 
 // newProviders registers every check and task this build knows. watch is for the
@@ -188,14 +190,18 @@ func (a *app) newProviders(watch bool) (*providers, error) {
 	if err := k.Register(r); err != nil {
 		return nil, fmt.Errorf("registering Kubernetes checks: %w", err)
 	}
+	aw := awsprovider.New(awsprovider.Options{Logger: a.logger})
+	if err := aw.Register(r); err != nil {
+		return nil, fmt.Errorf("registering AWS checks: %w", err)
+	}
 	if err := registerTestTasks(r); err != nil {
 		return nil, fmt.Errorf("registering test tasks: %w", err)
 	}
-	return &providers{registry: r, kube: k}, nil
+	return &providers{registry: r, kube: k, aws: aw}, nil
 }
 
 // Close stops what the providers started.
-func (p *providers) Close() error { return p.kube.Close() }
+func (p *providers) Close() error { return errors.Join(p.kube.Close(), p.aws.Close()) }
 
 // actorName is the local user, for the audit log.
 func actorName() string {

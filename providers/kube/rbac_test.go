@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/clankerd/clankerd/internal/plantest"
 )
 
 // applyClusterRole creates the ClusterRole in a contrib/kubernetes file and binds it
@@ -73,7 +75,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Client.CoreV1().Nodes().Delete(t.Context(), node.Name, metav1.DeleteOptions{}) })
 	pod(t, ns, "victim", nil)
-	m := newMachinery(t, p, time.Hour)
+	m := plantest.New(t, p, time.Hour)
 	items := []struct {
 		id  string
 		raw map[string]string
@@ -85,8 +87,8 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	}
 	// Read-only: plans can be made, not applied.
 	for _, it := range items {
-		plan := m.queue(t, m.item(t, it.id, it.raw, ""))
-		if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); err == nil {
+		plan := m.Queue(t, m.Item(t, it.id, it.raw, ""))
+		if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err == nil {
 			t.Errorf("%s applied with the read role only", it.id)
 		}
 	}
@@ -94,8 +96,8 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	// one deployment change makes plans made before it stale).
 	applyClusterRole(t, "clankerd-write.yaml")
 	for _, it := range items {
-		plan := m.queue(t, m.item(t, it.id, it.raw, ""))
-		if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); err != nil {
+		plan := m.Queue(t, m.Item(t, it.id, it.raw, ""))
+		if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err != nil {
 			t.Errorf("%s with clankerd-write: %v", it.id, err)
 		}
 	}

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,57 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/kubetest"
+	"github.com/clankerd/clankerd/internal/plantest"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
 )
-
-// machinery is the plan machinery of clankerd on a fresh database.
-type machinery struct {
-	reg     *checks.Registry
-	db      *store.DB
-	local   *control.Local
-	planner *tasks.Planner
-	runner  *runner.Runner
-}
-
-func newMachinery(t *testing.T, p *Provider, expiry time.Duration) *machinery {
-	t.Helper()
-	reg := checks.NewRegistry()
-	if err := p.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
-	planner := &tasks.Planner{Tasks: reg, Expiry: expiry}
-	return &machinery{reg: reg, db: db, local: local, planner: planner,
-		runner: &runner.Runner{Checks: reg, Tasks: reg, Planner: planner, Recorder: local, Actor: "test"}}
-}
-
-// item builds a heartbeat item the way the parser does.
-func (m *machinery) item(t *testing.T, id string, raw map[string]string, fix string) heartbeat.Item {
-	t.Helper()
-	spec, kind, ok := m.reg.Lookup(id)
-	if !ok {
-		t.Fatalf("no %s", id)
-	}
-	params, err := spec.Bind(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := heartbeat.ItemCheck
-	if kind == checks.KindTask {
-		k = heartbeat.ItemTask
-	}
-	return heartbeat.Item{Key: id + "|" + params.Identity(), File: "HEARTBEAT.md", Line: 7, Kind: k, ID: id, Params: params, Fix: fix}
-}
 
 func deployment(t *testing.T, ns, name string, n int32, cpu, mem string) *appsv1.Deployment {
 	t.Helper()
@@ -89,23 +43,14 @@ func liveReplicas(t *testing.T, ns, name string) int {
 	return replicas(d.Spec.Replicas)
 }
 
-func (m *machinery) queue(t *testing.T, it heartbeat.Item) store.PlanRecord {
-	t.Helper()
-	o := m.runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule})
-	if o.Err != nil || o.Plan == nil {
-		t.Fatalf("task item did not queue a plan: %+v %v", o.Receipt, o.Err)
-	}
-	return *o.Plan
-}
-
 func TestScalePlanApproveDrift(t *testing.T) {
 	p := cluster(t, Options{Prices: Prices{VCPUHour: 0.04, GiBHour: 0.005}})
 	ns := namespace(t)
 	deployment(t, ns, "api", 2, "500m", "1Gi")
-	m := newMachinery(t, p, time.Hour)
-	it := m.item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "5"}, "")
+	m := plantest.New(t, p, time.Hour)
+	it := m.Item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "5"}, "")
 
-	plan := m.queue(t, it)
+	plan := m.Queue(t, it)
 	if plan.State != store.PlanPending || plan.Target != "deployment/"+ns+"/api" || plan.Observed["replicas"] != "2" || plan.Observed["generation"] != "1" || plan.Observed["resource_version"] == "" {
 		t.Fatalf("plan = %+v", plan)
 	}
@@ -122,7 +67,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if liveReplicas(t, ns, "api") != 2 {
 		t.Fatal("queueing changed the deployment")
 	}
-	if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); err != nil {
+	if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if got := liveReplicas(t, ns, "api"); got != 5 {
@@ -130,8 +75,8 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	}
 
 	// The object changes after the plan: approve refuses and changes nothing.
-	it2 := m.item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "1"}, "")
-	stale := m.queue(t, it2)
+	it2 := m.Item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "1"}, "")
+	stale := m.Queue(t, it2)
 	if stale.Risk != checks.RiskMedium {
 		t.Errorf("scaling down: risk %s", stale.Risk)
 	}
@@ -141,7 +86,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if _, err := env.Client.AppsV1().Deployments(ns).Update(t.Context(), d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.local.Approve(t.Context(), stale.ID, "alice")
+	got, err := m.Local.Approve(t.Context(), stale.ID, "alice")
 	if !errors.Is(err, tasks.ErrStale) || got.State != store.PlanStale || !strings.Contains(got.Error, `replicas was "5" when planned, is "4" now`) {
 		t.Errorf("approve after drift: %v, %+v", err, got)
 	}
@@ -150,20 +95,20 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	}
 
 	// The object is deleted after the plan.
-	it3 := m.item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "0"}, "")
-	gone := m.queue(t, it3)
+	it3 := m.Item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "0"}, "")
+	gone := m.Queue(t, it3)
 	if gone.Risk != checks.RiskHigh || !strings.Contains(strings.Join(gone.RiskReasons, ";"), "scales to zero") {
 		t.Errorf("scale to zero: %s %v", gone.Risk, gone.RiskReasons)
 	}
 	if err := env.Client.AppsV1().Deployments(ns).Delete(t.Context(), "api", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.local.Approve(t.Context(), gone.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
+	if _, err := m.Local.Approve(t.Context(), gone.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
 		t.Errorf("approve after delete: %v", err)
 	}
 
 	var actions []string
-	_ = m.db.View(t.Context(), func(tx *store.Tx) error {
+	_ = m.DB.View(t.Context(), func(tx *store.Tx) error {
 		recs, _ := tx.AuditLog(store.AuditFilter{})
 		for _, r := range recs {
 			if r.Subject == plan.ID {
@@ -184,13 +129,13 @@ func TestExpiredPlanRefused(t *testing.T) {
 	p := cluster(t, Options{})
 	ns := namespace(t)
 	deployment(t, ns, "web", 1, "", "")
-	m := newMachinery(t, p, 200*time.Millisecond)
-	plan := m.queue(t, m.item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/web", "replicas": "3"}, ""))
+	m := plantest.New(t, p, 200*time.Millisecond)
+	plan := m.Queue(t, m.Item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/web", "replicas": "3"}, ""))
 	if plan.MonthlyCostChangeUSD != nil || !strings.Contains(plan.CostNote, "does not request") {
 		t.Errorf("cost without requests: %v %q", plan.MonthlyCostChangeUSD, plan.CostNote)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if _, err := m.local.Approve(t.Context(), plan.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
+	if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
 		t.Errorf("approve after expiry: %v", err)
 	}
 	if liveReplicas(t, ns, "web") != 1 {
@@ -202,10 +147,10 @@ func TestRestartCordonDelete(t *testing.T) {
 	p := cluster(t, Options{})
 	ns := namespace(t)
 	deployment(t, ns, "api", 3, "", "")
-	m := newMachinery(t, p, time.Hour)
+	m := plantest.New(t, p, time.Hour)
 
-	restart := m.queue(t, m.item(t, "k8s.deployment.restart", map[string]string{"deployment": ns + "/api"}, ""))
-	if _, err := m.local.Approve(t.Context(), restart.ID, "alice"); err != nil {
+	restart := m.Queue(t, m.Item(t, "k8s.deployment.restart", map[string]string{"deployment": ns + "/api"}, ""))
+	if _, err := m.Local.Approve(t.Context(), restart.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := env.Client.AppsV1().Deployments(ns).Get(t.Context(), "api", metav1.GetOptions{})
@@ -219,19 +164,19 @@ func TestRestartCordonDelete(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Client.CoreV1().Nodes().Delete(t.Context(), node.Name, metav1.DeleteOptions{}) })
 	pod(t, ns, "tenant", func(p *corev1.Pod) { p.Spec.NodeName = node.Name; p.Status.Phase = corev1.PodRunning })
-	cordon := m.queue(t, m.item(t, "k8s.node.cordon", map[string]string{"node": node.Name}, ""))
+	cordon := m.Queue(t, m.Item(t, "k8s.node.cordon", map[string]string{"node": node.Name}, ""))
 	if cordon.Risk != checks.RiskHigh || cordon.Observed["pods"] != "1" {
 		t.Errorf("cordon of a node with a pod: %s %v", cordon.Risk, cordon.Observed)
 	}
-	if _, err := m.local.Approve(t.Context(), cordon.ID, "alice"); err != nil {
+	if _, err := m.Local.Approve(t.Context(), cordon.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := env.Client.CoreV1().Nodes().Get(t.Context(), node.Name, metav1.GetOptions{})
 	if !n.Spec.Unschedulable {
 		t.Error("node not cordoned")
 	}
-	uncordon := m.queue(t, m.item(t, "k8s.node.uncordon", map[string]string{"node": node.Name}, ""))
-	if _, err := m.local.Approve(t.Context(), uncordon.ID, "alice"); err != nil {
+	uncordon := m.Queue(t, m.Item(t, "k8s.node.uncordon", map[string]string{"node": node.Name}, ""))
+	if _, err := m.Local.Approve(t.Context(), uncordon.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = env.Client.CoreV1().Nodes().Get(t.Context(), node.Name, metav1.GetOptions{})
@@ -239,11 +184,11 @@ func TestRestartCordonDelete(t *testing.T) {
 		t.Error("node not uncordoned")
 	}
 
-	del := m.queue(t, m.item(t, "k8s.pod.delete", map[string]string{"pod": ns + "/tenant"}, ""))
+	del := m.Queue(t, m.Item(t, "k8s.pod.delete", map[string]string{"pod": ns + "/tenant"}, ""))
 	if del.Risk != checks.RiskHigh || del.Observed["controller"] != "none" {
 		t.Errorf("deleting a bare pod: %s %v", del.Risk, del.Observed)
 	}
-	if _, err := m.local.Approve(t.Context(), del.ID, "alice"); err != nil {
+	if _, err := m.Local.Approve(t.Context(), del.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	// Bound to a node, the pod is deleted gracefully: marked, and gone once the
@@ -261,9 +206,9 @@ func TestFixQueuesPlansForNewFindings(t *testing.T) {
 	if _, err := env.Client.AppsV1().Deployments(ns).UpdateStatus(t.Context(), d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	m := newMachinery(t, p, time.Hour)
-	it := m.item(t, "k8s.workloads.unavailable", map[string]string{"namespace": ns}, "k8s.deployment.restart")
-	o := m.runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule})
+	m := plantest.New(t, p, time.Hour)
+	it := m.Item(t, "k8s.workloads.unavailable", map[string]string{"namespace": ns}, "k8s.deployment.restart")
+	o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule})
 	if o.Receipt.Status != checks.Fail || len(o.FixPlans) != 1 {
 		t.Fatalf("run = %+v, fix plans %+v", o.Receipt, o.FixPlans)
 	}
@@ -272,7 +217,7 @@ func TestFixQueuesPlansForNewFindings(t *testing.T) {
 		t.Errorf("fix plan = %+v", fix)
 	}
 	// The finding is unchanged on the next run: no second plan.
-	if o := m.runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule}); len(o.FixPlans) != 0 {
+	if o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule}); len(o.FixPlans) != 0 {
 		t.Errorf("second run queued %d more fix plans", len(o.FixPlans))
 	}
 }
@@ -286,7 +231,7 @@ func TestStoppedAPIServerResolvesNothing(t *testing.T) {
 	defer own.Stop()
 	p := New(Options{Kubeconfig: own.Kubeconfig})
 	defer p.Close()
-	m := newMachinery(t, p, time.Hour)
+	m := plantest.New(t, p, time.Hour)
 	_, err = own.Client.CoreV1().PersistentVolumeClaims("default").Create(t.Context(), &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "default"},
 		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
@@ -295,16 +240,16 @@ func TestStoppedAPIServerResolvesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := m.item(t, "k8s.pvc.pending", map[string]string{"timeout": "5s"}, "")
-	if o := m.runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerManual}); o.Receipt.Status != checks.Fail || o.Receipt.Findings.New != 1 {
+	it := m.Item(t, "k8s.pvc.pending", map[string]string{"timeout": "5s"}, "")
+	if o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerManual}); o.Receipt.Status != checks.Fail || o.Receipt.Findings.New != 1 {
 		t.Fatalf("first run = %+v", o.Receipt)
 	}
 	own.Stop()
-	o := m.runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerManual})
+	o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerManual})
 	if o.Receipt.Status != checks.Error || !strings.Contains(o.Receipt.Error, "cannot reach the apiserver") {
 		t.Errorf("run against the stopped apiserver = %+v", o.Receipt)
 	}
-	open, _ := m.local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged}})
+	open, _ := m.Local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged}})
 	if len(open) != 1 {
 		t.Errorf("after the error run %d findings are open, want the 1 still open", len(open))
 	}
