@@ -37,6 +37,9 @@ type Config struct {
 	Retention     store.Retention
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
+	// AfterRun is called with every recorded check outcome (the model's explanations
+	// of new failing findings, with `run --explain`).
+	AfterRun func(context.Context, *runner.Outcome)
 	Logger *slog.Logger
 }
 
@@ -83,6 +86,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Recorder:      local,
 		Actor:         "scheduler",
 		MaxConcurrent: cfg.MaxConcurrent,
+		AfterRun:      cfg.AfterRun,
 		Logger:        log,
 	}
 	sched, err := scheduler.New(scheduler.Options{Dispatcher: run, MaxConcurrent: cfg.MaxConcurrent, Logger: log})

@@ -59,8 +59,11 @@ type Runner struct {
 	Slack, Grace time.Duration
 	// MaxConcurrent bounds RunAll (default 4).
 	MaxConcurrent int
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// AfterRun, when set, is called with every recorded outcome of a check (the model
+	// explains its new failing findings there).
+	AfterRun func(ctx context.Context, o *Outcome)
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Trigger describes why and when an item runs.
@@ -84,6 +87,10 @@ type Outcome struct {
 	FixPlans []store.PlanRecord
 	// Err is set when the run could not be recorded; the receipt is then incomplete.
 	Err error
+	// Explanations are the model's explanations of findings, by fingerprint, and
+	// ExplainErrors what kept it from explaining others (AfterRun fills them).
+	Explanations  map[string]string
+	ExplainErrors []string
 }
 
 // Duration is how long the run took.
@@ -201,6 +208,9 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	o.Findings = withStates(item.Key, end.Findings, changes)
 	if item.Fix != "" {
 		o.FixPlans = r.queueFixes(ctx, item, changes)
+	}
+	if r.AfterRun != nil && item.Kind == heartbeat.ItemCheck {
+		r.AfterRun(ctx, &o)
 	}
 	r.logger().Debug("item ran", "item", item.Pos(), "check", item.ID, "status", receipt.Status,
 		"duration", receipt.Ended.Sub(receipt.Started), "new", receipt.Findings.New, "resolved", receipt.Findings.Resolved)

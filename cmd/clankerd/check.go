@@ -22,6 +22,7 @@ func (a *app) checkCommand() *cobra.Command {
 	var output string
 	var only []string
 	var planExpiry time.Duration
+	var mf modelFlags
 	cmd := &cobra.Command{
 		Use:   "check [FILE...]",
 		Short: "Run every item of the heartbeat files once, now, and record the results",
@@ -47,6 +48,10 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			if err != nil {
 				return withCode(exitBadInput, err)
 			}
+			afterRun, err := mf.afterRun(a.stateDir, a.logger)
+			if err != nil {
+				return withCode(exitBadInput, err)
+			}
 			var outcomes []runner.Outcome
 			err = a.withBackend(cmd.Context(), reg, func(b backend) error {
 				r := &runner.Runner{
@@ -55,6 +60,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 					Planner:  &tasks.Planner{Tasks: reg, Expiry: planExpiry},
 					Recorder: b,
 					Actor:    actorName(),
+					AfterRun: afterRun,
 					Logger:   a.logger,
 				}
 				outcomes = r.RunAll(cmd.Context(), items)
@@ -74,6 +80,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 	}
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only items of this check id (or item key); repeatable")
 	cmd.Flags().DurationVar(&planExpiry, "plan-expiry", tasks.DefaultExpiry, "how long plans queued by task items wait for approval")
+	mf.register(cmd)
 	outputFlag(cmd, &output, "text", "json", "junit")
 	return cmd
 }
@@ -129,6 +136,7 @@ type findingJSON struct {
 	Evidence    map[string]string  `json:"evidence,omitempty"`
 	Fix         string             `json:"fix,omitempty"`
 	MonthlyCost *float64           `json:"monthly_cost_usd,omitempty"`
+	Explanation string             `json:"explanation,omitempty"`
 }
 
 func toFindingJSON(f store.FindingRecord) findingJSON {
@@ -157,6 +165,8 @@ type resultJSON struct {
 	Plan       *planRefJSON  `json:"plan,omitempty"`
 	FixPlans   []planRefJSON `json:"fix_plans,omitempty"`
 	Findings   []findingJSON `json:"findings"`
+	// ExplainErrors say why the model explained no finding (over budget, no model).
+	ExplainErrors []string `json:"explain_errors,omitempty"`
 }
 
 type checkJSON struct {
@@ -182,8 +192,11 @@ func toResultJSON(o runner.Outcome) resultJSON {
 		r.FixPlans = append(r.FixPlans, planRefJSON{ID: p.ID, Created: true, Target: p.Target, Change: p.Change, Risk: string(p.Risk)})
 	}
 	for _, f := range o.Findings {
-		r.Findings = append(r.Findings, toFindingJSON(f))
+		fj := toFindingJSON(f)
+		fj.Explanation = o.Explanations[f.Fingerprint]
+		r.Findings = append(r.Findings, fj)
 	}
+	r.ExplainErrors = o.ExplainErrors
 	return r
 }
 
@@ -217,6 +230,12 @@ func (a *app) printOutcomes(outcomes []runner.Outcome, output string) error {
 		}
 		for _, f := range r.Findings {
 			fmt.Fprintf(a.stdout, "        [%s] %s %s: %s\n", f.State, f.Severity, f.Resource, f.Summary)
+			if f.Explanation != "" {
+				fmt.Fprintf(a.stdout, "          model: %s\n", strings.ReplaceAll(f.Explanation, "\n", "\n          "))
+			}
+		}
+		for _, e := range r.ExplainErrors {
+			fmt.Fprintf(a.stdout, "        not explained: %s\n", e)
 		}
 		for _, p := range r.FixPlans {
 			fmt.Fprintf(a.stdout, "        fix queued as plan %s: %s: %s (risk %s); approve with: clankerd approve %s\n", p.ID, p.Target, p.Change, p.Risk, p.ID)

@@ -85,13 +85,21 @@ type findingRecordJSON struct {
 	FirstSeen  time.Time `json:"first_seen"`
 	LastSeen   time.Time `json:"last_seen"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Explanation is the model's, when `--explain` produced one for this finding.
+	Explanation string `json:"explanation,omitempty"`
 }
 
 func (a *app) printFindings(fs []store.FindingRecord, output string) error {
+	cache := explanationCache(a.stateDir)
+	explained := func(fp string) string {
+		e, _ := cache.Get(fp)
+		return e.Text
+	}
 	if output == "json" {
 		out := make([]findingRecordJSON, len(fs))
 		for i, f := range fs {
-			out[i] = findingRecordJSON{findingJSON: toFindingJSON(f), Check: f.Check, Item: f.Pos, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt}
+			out[i] = findingRecordJSON{findingJSON: toFindingJSON(f), Check: f.Check, Item: f.Pos, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt,
+				Explanation: explained(f.Fingerprint)}
 		}
 		return printJSON(a.stdout, map[string]any{"findings": out})
 	}
@@ -103,7 +111,15 @@ func (a *app) printFindings(fs []store.FindingRecord, output string) error {
 	for _, f := range fs {
 		t.row(string(f.State), string(f.Severity), f.Check, oneLine(f.Resource, 60), oneLine(f.Summary, 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if text := explained(f.Fingerprint); text != "" {
+			fmt.Fprintf(a.stdout, "\n%s (%s on %s), explained by the model:\n  %s\n", f.Fingerprint, f.Problem, oneLine(f.Resource, 60), strings.ReplaceAll(text, "\n", "\n  "))
+		}
+	}
+	return nil
 }
 
 func (a *app) diffCommand() *cobra.Command {

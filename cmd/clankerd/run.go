@@ -10,6 +10,7 @@ import (
 
 func (a *app) runCommand() *cobra.Command {
 	var cfg daemon.Config
+	var mf modelFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: schedule the heartbeat items, reload on edits, serve the control socket",
@@ -31,6 +32,9 @@ finish within --grace, then closes the database cleanly.`,
 			}
 			cfg.StateDir, cfg.Registry, cfg.Version = a.stateDir, reg, version
 			cfg.Reload, cfg.Logger = a.reload, a.logger
+			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger); err != nil {
+				return withCode(exitBadInput, err)
+			}
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
@@ -41,6 +45,7 @@ finish within --grace, then closes the database cleanly.`,
 	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", time.Hour, "how long a queued plan waits for approval")
 	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", 100_000, "receipts to keep at most (0: no limit)")
 	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", 30*24*time.Hour, "receipts older than this are pruned (0: no limit)")
+	mf.register(cmd)
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }

@@ -42,7 +42,7 @@ func (p *Provider) checkList() []checks.Check {
 			checks.ParamSpec{Name: "for", Type: checks.Duration, Default: "5m", Doc: "report pods not ready or pending for longer than this"}),
 			p.podsUnhealthy},
 		{spec("k8s.pods.restarts", "pods whose containers restarted more than a threshold",
-			[]string{"restarts", "restarting", "restart count", "flapping"},
+			[]string{"pods", "restarts", "restarting", "restart count", "crashing", "flapping"},
 			checks.ParamSpec{Name: "threshold", Type: checks.Int, Default: "5", Doc: "report pods with more restarts than this"}),
 			p.podsRestarts},
 		{spec("k8s.workloads.unavailable", "Deployments, StatefulSets and DaemonSets with fewer available replicas than desired, or stuck rollouts",

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clankerd/clankerd/ask"
+	"github.com/clankerd/clankerd/route"
+	"github.com/clankerd/clankerd/runner"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+func (a *app) askCommand() *cobra.Command {
+	var output string
+	var maker, deep bool
+	var mf modelFlags
+	cmd := &cobra.Command{
+		Use:   `ask "QUESTION"`,
+		Short: "Answer a plain-language question by running the checks it maps to",
+		Long: `ask maps a question to checks (deterministic rules first; a model only when the rules
+are not confident and one is configured), runs them like ` + "`clankerd check`" + ` and answers
+with their results and findings.
+
+A change request ("scale payments/api to 5 replicas") is refused unless --maker is
+given; with it, it becomes a pending plan that only ` + "`clankerd approve`" + ` applies.
+
+Exit codes as check: 0 no problem, 1 a check failed, 2 a check could not be evaluated,
+3 the question could not be routed, asks for a change without --maker, or leaves out
+a required parameter.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			provs, err := a.newProviders(false)
+			if err != nil {
+				return err
+			}
+			defer provs.Close()
+			svc, err := a.askService(provs, mf)
+			if err != nil {
+				return withCode(exitBadInput, err)
+			}
+			var ans ask.Answer
+			err = a.withBackend(cmd.Context(), provs.registry, func(b backend) error {
+				var err error
+				ans, err = svc.Ask(cmd.Context(), b, ask.Request{Question: args[0], Maker: maker, Deep: deep})
+				return err
+			})
+			if errors.Is(err, ask.ErrUnroutable) || errors.Is(err, ask.ErrWriteRefused) || errors.Is(err, ask.ErrIncomplete) {
+				return withCode(exitBadInput, err)
+			}
+			if err != nil {
+				return err
+			}
+			if err := a.printAnswer(ans, output); err != nil {
+				return err
+			}
+			if code := outcomeExitCode(ans.Outcomes); code != exitOK {
+				return quietExit(code)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&maker, "maker", false, "let a change request become a pending plan (it is never applied without `clankerd approve`)")
+	cmd.Flags().BoolVar(&deep, "deep", false, "route with the escalation model when a model is needed")
+	mf.register(cmd)
+	outputFlag(cmd, &output, "text", "json")
+	return cmd
+}
+
+// askService builds the question answering service over the providers.
+func (a *app) askService(provs *providers, mf modelFlags) (*ask.Service, error) {
+	reg := provs.registry
+	svc := &ask.Service{
+		Router:  route.New(reg, route.Vocabularies{provs.kube, provs.aws}),
+		Catalog: reg,
+		Planner: &tasks.Planner{Tasks: reg},
+		Actor:   actorName(),
+	}
+	model, err := mf.router(reg, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	if model != nil {
+		svc.Model = model
+	}
+	if svc.AfterRun, err = mf.afterRun(a.stateDir, a.logger); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+type answerJSON struct {
+	Question string        `json:"question"`
+	RoutedBy string        `json:"routed_by"`
+	Routes   []route.Route `json:"routes"`
+	Results  []resultJSON  `json:"results"`
+	Plan     *planRefJSON  `json:"plan,omitempty"`
+	Answer   string        `json:"answer"`
+}
+
+func toAnswerJSON(ans ask.Answer) answerJSON {
+	out := answerJSON{Question: ans.Question, RoutedBy: ans.RoutedBy, Routes: ans.Routes, Results: []resultJSON{}, Answer: ans.Answer}
+	if out.Routes == nil {
+		out.Routes = []route.Route{}
+	}
+	for _, o := range ans.Outcomes {
+		out.Results = append(out.Results, toResultJSON(o))
+	}
+	if p := ans.Plan; p != nil {
+		out.Plan = &planRefJSON{ID: p.ID, Created: ans.PlanCreated, Target: p.Target, Change: p.Change, Risk: string(p.Risk)}
+	}
+	return out
+}
+
+func (a *app) printAnswer(ans ask.Answer, output string) error {
+	if output == "json" {
+		return printJSON(a.stdout, toAnswerJSON(ans))
+	}
+	for _, r := range ans.Routes {
+		fmt.Fprintf(a.stdout, "→ %s %s (%s)\n", r.Check, paramText(r.Params), r.Why)
+	}
+	fmt.Fprintln(a.stdout, ans.Answer)
+	if len(ans.Outcomes) > 0 {
+		fmt.Fprintln(a.stdout)
+		return a.printOutcomes(ans.Outcomes, "text")
+	}
+	return nil
+}
+
+var _ runner.Recorder = backend(nil)

@@ -1,0 +1,400 @@
+// Package route maps a plain-language question ("are all production pods healthy?") to
+// the checks and tasks that answer it, deterministically: each check declares its own
+// routing words next to its definition (checks.Spec.Keywords), so a new check routes
+// without touching the router. Parameters come from the question: names of contexts,
+// namespaces and profiles that exist, "production", thresholds, durations, amounts.
+package route
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// Catalog is what the router routes to: the registry.
+type Catalog interface {
+	Specs() []checks.Spec
+	Lookup(id string) (checks.Spec, checks.Kind, bool)
+}
+
+// Vocabulary names what exists, so that a word in a question can become a parameter
+// value: {"context": ["prod-eu", "staging"], "namespace": [...], "profile": [...]}.
+type Vocabulary interface {
+	Names(ctx context.Context) map[string][]string
+}
+
+// Route is one check or task a question maps to, with the parameters taken from the
+// question and why it was chosen.
+type Route struct {
+	Check  string            `json:"check"`
+	Kind   string            `json:"kind"`
+	Params map[string]string `json:"params"`
+	Why    string            `json:"why"`
+	Score  float64           `json:"score"`
+}
+
+// Result is the router's answer.
+type Result struct {
+	Routes []Route `json:"routes"`
+	// Confident is false when no check matched well enough; Closest then lists the
+	// best candidates.
+	Confident bool     `json:"confident"`
+	Closest   []string `json:"closest,omitempty"`
+	// Write is true when the question asks for a change (its best route is a task).
+	Write bool `json:"write"`
+	// Missing lists required parameters the question did not give, as "CHECK: NAME".
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Router routes questions. Build it once; it indexes the catalog's keywords.
+type Router struct {
+	catalog Catalog
+	vocab   Vocabulary
+	specs   []checks.Spec
+	kinds   map[string]checks.Kind
+	// keywords per spec, stemmed; weight per stemmed keyword (rarer is heavier).
+	keywords map[string][][]string
+	weight   map[string]float64
+}
+
+// MaxRoutes bounds how many checks one question runs.
+const MaxRoutes = 8
+
+// New indexes the catalog. vocab may be nil.
+func New(c Catalog, vocab Vocabulary) *Router {
+	r := &Router{catalog: c, vocab: vocab, kinds: map[string]checks.Kind{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
+	count := map[string]int{}
+	for _, s := range c.Specs() {
+		_, kind, _ := c.Lookup(s.ID)
+		r.specs = append(r.specs, s)
+		r.kinds[s.ID] = kind
+		seen := map[string]bool{}
+		for _, k := range append(slices.Clone(s.Keywords), idWords(s.ID)...) {
+			words := stems(k)
+			key := strings.Join(words, " ")
+			if len(words) == 0 || seen[key] {
+				continue
+			}
+			seen[key] = true
+			r.keywords[s.ID] = append(r.keywords[s.ID], words)
+			count[key]++
+		}
+	}
+	for k, n := range count {
+		r.weight[k] = (1 + 0.5*float64(strings.Count(k, " "))) / math.Sqrt(float64(n))
+	}
+	return r
+}
+
+// idWords are the words of a check id that say what it checks: "k8s.pods.unhealthy"
+// gives "unhealthy"; provider prefixes are covered by keywords.
+func idWords(id string) []string {
+	parts := strings.Split(id, ".")
+	if len(parts) < 2 {
+		return nil
+	}
+	return parts[len(parts)-1:]
+}
+
+// stopwords carry no routing meaning.
+var stopwords = map[string]bool{
+	"a": true, "an": true, "the": true, "is": true, "are": true, "am": true, "be": true, "been": true, "do": true, "does": true, "did": true,
+	"any": true, "all": true, "every": true, "there": true, "what": true, "which": true, "who": true, "how": true, "why": true, "when": true,
+	"of": true, "in": true, "on": true, "at": true, "to": true, "for": true, "from": true, "by": true, "with": true, "and": true, "or": true,
+	"my": true, "our": true, "we": true, "i": true, "me": true, "us": true, "it": true, "its": true, "this": true, "that": true, "these": true, "those": true,
+	"have": true, "has": true, "had": true, "anything": true, "something": true, "some": true, "please": true, "can": true, "you": true, "check": true,
+	"show": true, "list": true, "tell": true, "find": true, "get": true, "give": true, "right": true, "now": true, "currently": true, "still": true,
+	"than": true, "more": true, "less": true, "over": true, "last": true, "past": true, "too": true, "much": true, "many": true, "should": true,
+	"not": true, "no": true, "without": true, "lot": true, "so": true, "up": true, "any?": true, "ok": true, "okay": true, "fine": true,
+}
+
+var splitter = regexp.MustCompile(`[^a-z0-9:/._%$-]+`)
+
+// words lowercases and splits text, trimming punctuation at word ends.
+func words(s string) []string {
+	var out []string
+	for _, w := range splitter.Split(strings.ToLower(s), -1) {
+		w = strings.Trim(w, ".-:/")
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// stem folds plurals and -ing forms: pods → pod, policies → policy, restarting →
+// restart; addresses stays. Keywords and questions go through the same stem, so the
+// folding only has to be consistent, not correct English.
+func stem(w string) string {
+	switch {
+	case len(w) > 4 && strings.HasSuffix(w, "ies"):
+		w = w[:len(w)-3] + "y"
+	case len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
+		w = w[:len(w)-1]
+	}
+	if len(w) > 6 && strings.HasSuffix(w, "ing") {
+		w = w[:len(w)-3]
+	}
+	return w
+}
+
+// imperativeVerbs start a change request besides the tasks' own keywords.
+var imperativeVerbs = map[string]bool{
+	"scale": true, "restart": true, "bounce": true, "cordon": true, "uncordon": true, "drain": true, "delete": true, "kill": true,
+	"evict": true, "stop": true, "shut": true, "revoke": true, "close": true, "block": true, "set": true, "change": true,
+	"make": true, "turn": true, "resize": true,
+}
+
+func stems(s string) []string {
+	var out []string
+	for _, w := range words(s) {
+		out = append(out, stem(w))
+	}
+	return out
+}
+
+// scoredRoute is a candidate with its score and the keywords it matched.
+type scoredRoute struct {
+	id      string
+	score   float64
+	matched []string
+}
+
+// span is where a keyword matched: toks[start:end].
+type span struct{ start, end int }
+
+// matchSpans lists where every keyword of the catalog matches.
+func (r *Router) matchSpans(toks []string) []span {
+	var out []span
+	for _, kws := range r.keywords {
+		for _, kw := range kws {
+			for i := 0; i+len(kw) <= len(toks); i++ {
+				if slices.Equal(toks[i:i+len(kw)], kw) {
+					out = append(out, span{i, i + len(kw)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// matchedOutside reports whether phrase occurs in toks somewhere that no longer
+// keyword's match covers.
+func matchedOutside(toks, phrase []string, spans []span) bool {
+	for i := 0; i+len(phrase) <= len(toks); i++ {
+		if !slices.Equal(toks[i:i+len(phrase)], phrase) {
+			continue
+		}
+		inside := false
+		for _, s := range spans {
+			if s.end-s.start > len(phrase) && s.start <= i && i+len(phrase) <= s.end {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			return true
+		}
+	}
+	return false
+}
+
+// Route maps a question to checks (and tasks, for a change request).
+func (r *Router) Route(ctx context.Context, question string) Result {
+	toks := stems(question)
+	for _, t := range words(question) {
+		switch {
+		case strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://"):
+			toks = append(toks, "url")
+		case hostPort.MatchString(t):
+			toks = append(toks, "port")
+		}
+	}
+	var content []string
+	for _, t := range toks {
+		if !stopwords[t] {
+			content = append(content, t)
+		}
+	}
+	imperative := r.imperative(toks)
+	// A keyword inside a longer keyword that matched at the same place ("access keys"
+	// inside "root access keys") does not count: the longer one says more.
+	spans := r.matchSpans(toks)
+	var all []scoredRoute
+	for _, s := range r.specs {
+		// A question routes to checks; only a request phrased as one (it starts with
+		// a verb such as "scale" or "restart") routes to a task.
+		if (r.kinds[s.ID] == checks.KindTask) != imperative {
+			continue
+		}
+		var sc scoredRoute
+		sc.id = s.ID
+		for _, kw := range r.keywords[s.ID] {
+			if len(kw) == 1 && stopwords[kw[0]] {
+				continue
+			}
+			if matchedOutside(toks, kw, spans) {
+				key := strings.Join(kw, " ")
+				sc.score += r.weight[key]
+				sc.matched = append(sc.matched, key)
+			}
+		}
+		if sc.score > 0 {
+			all = append(all, sc)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].score != all[j].score {
+			return all[i].score > all[j].score
+		}
+		return all[i].id < all[j].id
+	})
+	var res Result
+	for i, s := range all {
+		if i < 3 {
+			res.Closest = append(res.Closest, s.id)
+		}
+	}
+	if len(all) == 0 || all[0].score < minScore || len(content) == 0 {
+		if len(res.Closest) == 0 {
+			res.Closest = r.suggest(content)
+		}
+		return res
+	}
+	// A change request routes to the best task only; a question to every check that
+	// scores close to the best.
+	if r.kinds[all[0].id] == checks.KindTask {
+		res.Write = true
+		all = r.bestTask(ctx, question, all[0].score, all)
+	} else {
+		var keep []scoredRoute
+		for _, s := range all {
+			if r.kinds[s.id] == checks.KindCheck && s.score >= all[0].score*closeness && len(keep) < MaxRoutes {
+				keep = append(keep, s)
+			}
+		}
+		all = keep
+	}
+	res.Confident = true
+	var names map[string][]string
+	if r.vocab != nil {
+		names = r.vocab.Names(ctx)
+	}
+	for _, s := range all {
+		spec, _, _ := r.catalog.Lookup(s.id)
+		params, why := extract(question, spec, names)
+		rt := Route{Check: s.id, Kind: r.kinds[s.id].String(), Params: params, Score: math.Round(s.score*100) / 100,
+			Why: "matched " + quoteAll(s.matched)}
+		if len(why) > 0 {
+			rt.Why += "; " + strings.Join(why, "; ")
+		}
+		for _, p := range spec.Params {
+			if p.Required && params[p.Name] == "" {
+				res.Missing = append(res.Missing, s.id+": "+p.Name)
+			}
+		}
+		res.Routes = append(res.Routes, rt)
+	}
+	return res
+}
+
+// bestTask picks, among the tasks that score close to the best, the one whose
+// required parameters the question gives most completely ("scale shop/api to 3" is a
+// Deployment, not an Auto Scaling group).
+func (r *Router) bestTask(ctx context.Context, question string, top float64, all []scoredRoute) []scoredRoute {
+	var names map[string][]string
+	if r.vocab != nil {
+		names = r.vocab.Names(ctx)
+	}
+	best, bestMissing := -1, 0
+	for i, s := range all {
+		if s.score < top*closeness {
+			break
+		}
+		spec, _, _ := r.catalog.Lookup(s.id)
+		params, _ := extract(question, spec, names)
+		missing := 0
+		for _, p := range spec.Params {
+			if p.Required && params[p.Name] == "" {
+				missing++
+			}
+		}
+		if best < 0 || missing < bestMissing {
+			best, bestMissing = i, missing
+		}
+	}
+	return all[best : best+1]
+}
+
+// imperative reports whether the question starts with a change verb (scale,
+// restart, revoke, set, ...).
+func (r *Router) imperative(toks []string) bool {
+	if len(toks) == 0 {
+		return false
+	}
+	first := toks[0]
+	if first == "please" && len(toks) > 1 {
+		first = toks[1]
+	}
+	return imperativeVerbs[first]
+}
+
+// minScore is the least score a confident route needs; closeness is how close to the
+// best a check must score to be routed too.
+const (
+	minScore  = 0.4
+	closeness = 0.6
+)
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// suggest lists checks whose ids share a word with the question.
+func (r *Router) suggest(content []string) []string {
+	var out []string
+	for _, s := range r.specs {
+		for _, part := range strings.Split(s.ID, ".") {
+			if slices.Contains(content, stem(part)) && !slices.Contains(out, s.ID) {
+				out = append(out, s.ID)
+			}
+		}
+	}
+	if len(out) > 5 {
+		out = out[:5]
+	}
+	return out
+}
+
+// Error says why a question could not be routed and what to try.
+func (res Result) Error(question string) error {
+	if len(res.Closest) == 0 {
+		return fmt.Errorf("no check matches %q: list them with `clankerd lint --list`, or configure a model (--model, CLANKERD_MODEL) to route free-form questions", question)
+	}
+	return fmt.Errorf("no check matches %q well enough; the closest are %s (run one with `clankerd check`-style items, or configure a model with --model / CLANKERD_MODEL)", question, strings.Join(res.Closest, ", "))
+}
+
+// Vocabularies merges the names several providers know.
+type Vocabularies []Vocabulary
+
+// Names merges the names of every vocabulary.
+func (vs Vocabularies) Names(ctx context.Context) map[string][]string {
+	out := map[string][]string{}
+	for _, v := range vs {
+		for k, names := range v.Names(ctx) {
+			out[k] = append(out[k], names...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package route
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/checks/probe"
+	awsprovider "github.com/clankerd/clankerd/providers/aws"
+	"github.com/clankerd/clankerd/providers/kube"
+)
+
+// catalog is the full catalog of this build.
+func catalog(t testing.TB) *checks.Registry {
+	t.Helper()
+	r := checks.NewRegistry()
+	for _, reg := range []func(*checks.Registry) error{probe.Register, kube.New(kube.Options{}).Register, awsprovider.New(awsprovider.Options{}).Register} {
+		if err := reg(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+type vocab map[string][]string
+
+func (v vocab) Names(context.Context) map[string][]string { return v }
+
+var testVocab = vocab{
+	"context":   {"prod-eu", "staging"},
+	"namespace": {"payments", "shop", "kube-system"},
+	"profile":   {"prod", "dev"},
+}
+
+type question struct {
+	line   int
+	text   string
+	routes []string
+	params map[string]string
+}
+
+func readQuestions(t testing.TB) []question {
+	t.Helper()
+	f, err := os.Open("testdata/questions.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []question
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.Split(line, "|")
+		q := question{line: n, text: strings.TrimSpace(parts[0]), params: map[string]string{}}
+		for _, r := range strings.Split(parts[1], ",") {
+			q.routes = append(q.routes, strings.TrimSpace(r))
+		}
+		if len(parts) > 2 {
+			for _, kv := range strings.Fields(parts[2]) {
+				k, v, _ := strings.Cut(kv, "=")
+				q.params[k] = v
+			}
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+// TestRoutingTable routes every question of testdata/questions.txt without a model and
+// compares the checks and parameters.
+func TestRoutingTable(t *testing.T) {
+	r := New(catalog(t), testVocab)
+	qs := readQuestions(t)
+	if len(qs) < 40 {
+		t.Fatalf("only %d questions in the routing table", len(qs))
+	}
+	for _, q := range qs {
+		res := r.Route(t.Context(), q.text)
+		var got []string
+		for _, rt := range res.Routes {
+			got = append(got, rt.Check)
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(q.routes))
+		if !res.Confident || !slices.Equal(got, want) {
+			t.Errorf("questions.txt:%d %q routed to %v (confident %v, closest %v), want %v", q.line, q.text, got, res.Confident, res.Closest, want)
+			continue
+		}
+		for k, v := range q.params {
+			found := false
+			for _, rt := range res.Routes {
+				if rt.Params[k] == v {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("questions.txt:%d %q: params %v, want %s=%s", q.line, q.text, res.Routes[0].Params, k, v)
+			}
+		}
+		// Every routed parameter binds.
+		for _, rt := range res.Routes {
+			spec, _, _ := r.catalog.Lookup(rt.Check)
+			if _, err := spec.Bind(rt.Params, nil); err != nil {
+				t.Errorf("questions.txt:%d %q: %s params %v do not bind: %v", q.line, q.text, rt.Check, rt.Params, err)
+			}
+		}
+		_, kind, _ := r.catalog.Lookup(want[0])
+		if res.Write != (kind == checks.KindTask) {
+			t.Errorf("questions.txt:%d %q: write = %v", q.line, q.text, res.Write)
+		}
+	}
+}
+
+func TestUnroutable(t *testing.T) {
+	r := New(catalog(t), nil)
+	for _, q := range []string{"", "hello there", "what is the meaning of life?", "????"} {
+		res := r.Route(t.Context(), q)
+		if res.Confident || len(res.Routes) > 0 {
+			t.Errorf("%q routed to %+v", q, res.Routes)
+		}
+		if err := res.Error(q); err == nil || !strings.Contains(err.Error(), "clankerd") {
+			t.Errorf("%q: error %v does not say what to do", q, err)
+		}
+	}
+}
+
+func TestWriteMissingTarget(t *testing.T) {
+	r := New(catalog(t), nil)
+	res := r.Route(t.Context(), "scale it up to 5")
+	if !res.Write || len(res.Routes) != 1 || len(res.Missing) == 0 {
+		t.Errorf("scale without a target: %+v", res)
+	}
+}
+
+func FuzzRoute(f *testing.F) {
+	for _, s := range []string{"are all production pods healthy?", "scale a/b to 5", "$$$ 5 days", "in the  namespace", "\x00\xff", "to 99999999999999999999"} {
+		f.Add(s)
+	}
+	r := New(catalog(f), testVocab)
+	f.Fuzz(func(t *testing.T, q string) {
+		res := r.Route(context.Background(), q)
+		if len(res.Routes) > MaxRoutes {
+			t.Errorf("%d routes", len(res.Routes))
+		}
+		if res.Confident != (len(res.Routes) > 0) {
+			t.Errorf("confident %v with %d routes", res.Confident, len(res.Routes))
+		}
+	})
+}
+
+func BenchmarkRoute(b *testing.B) {
+	r := New(catalog(b), testVocab)
+	qs := readQuestions(b)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r.Route(context.Background(), qs[i%len(qs)].text)
+	}
+}
