@@ -40,7 +40,7 @@ type Config struct {
 	// AfterRun is called with every recorded check outcome (the model's explanations
 	// of new failing findings, with `run --explain`).
 	AfterRun func(context.Context, *runner.Outcome)
-	Logger *slog.Logger
+	Logger   *slog.Logger
 }
 
 // DatabaseName is the database's file name in the state directory.

@@ -3,8 +3,8 @@ package route
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/clankerd/clankerd/checks"
