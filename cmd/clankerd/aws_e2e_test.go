@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -81,5 +85,105 @@ func TestAWSThroughCLI(t *testing.T) {
 	r = cliEnv(t, envs, state, "findings", "--state", "resolved", "-o", "json")
 	if r.code != 0 || !strings.Contains(r.stdout, "open_ingress:tcp:22:0.0.0.0/0") {
 		t.Errorf("resolved findings: %+v", r)
+	}
+}
+
+// TestAskThroughCLI asks questions of the built binary against moto: a question
+// routed by the rules runs its check; a change request is refused without --maker and
+// becomes a pending plan (never applied) with it; a question the rules cannot route
+// goes to the model (a wire-level Ollama stand-in) when one is configured.
+func TestAskThroughCLI(t *testing.T) {
+	moto, err := awstest.Start()
+	if err != nil {
+		awstest.Require(t, nil, err.Error())
+	}
+	defer moto.Stop()
+	envs := []string{"AWS_ENDPOINT_URL=" + moto.URL}
+	for k, v := range awstest.Env {
+		if k != "AWS_ENDPOINT_URL" {
+			envs = append(envs, k+"="+v)
+		}
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(t.Context(), config.WithBaseEndpoint(moto.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := ec2.NewFromConfig(cfg)
+	sg, err := ec.CreateSecurityGroup(t.Context(), &ec2.CreateSecurityGroupInput{GroupName: awssdk.String("bastion"), Description: awssdk.String("bastion")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := awssdk.ToString(sg.GroupId)
+	ssh := []ec2types.IpPermission{{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(22), ToPort: awssdk.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}}}
+	if _, err := ec.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: ssh}); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+
+	var ans struct {
+		Question string `json:"question"`
+		RoutedBy string `json:"routed_by"`
+		Routes   []struct {
+			Check  string            `json:"check"`
+			Params map[string]string `json:"params"`
+			Why    string            `json:"why"`
+		} `json:"routes"`
+		Results []struct {
+			Check    string `json:"check"`
+			Status   string `json:"status"`
+			Findings []struct {
+				Resource string `json:"resource"`
+			} `json:"findings"`
+		} `json:"results"`
+		Plan *struct {
+			ID string `json:"id"`
+		} `json:"plan"`
+		Answer string `json:"answer"`
+	}
+	r := cliEnv(t, envs, state, "ask", "is any security group open to the world on ssh?", "-o", "json")
+	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &ans) != nil {
+		t.Fatalf("ask: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if ans.RoutedBy != "rules" || len(ans.Routes) != 1 || ans.Routes[0].Check != "aws.ec2.sg.open" || ans.Routes[0].Why == "" ||
+		len(ans.Results) != 1 || ans.Results[0].Status != "fail" || len(ans.Results[0].Findings) != 1 || !strings.Contains(ans.Answer, "found 1 problem") {
+		t.Errorf("answer = %+v", ans)
+	}
+
+	revoke := "revoke the open ssh rule on " + group
+	if r := cliEnv(t, envs, state, "ask", revoke); r.code != 3 || !strings.Contains(r.stderr, "--maker") {
+		t.Errorf("a change without --maker: %+v", r)
+	}
+	ans.Plan = nil
+	r = cliEnv(t, envs, state, "ask", revoke, "--maker", "-o", "json")
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ans) != nil || ans.Plan == nil || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
+		t.Fatalf("ask --maker: %+v", r)
+	}
+	out, err := ec.DescribeSecurityGroups(t.Context(), &ec2.DescribeSecurityGroupsInput{GroupIds: []string{group}})
+	if err != nil || len(out.SecurityGroups[0].IpPermissions) != 1 {
+		t.Errorf("ask --maker changed the group: %+v %v", out, err)
+	}
+	if r := cliEnv(t, envs, state, "plans", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, ans.Plan.ID) || !strings.Contains(r.stdout, "pending") {
+		t.Errorf("plans: %+v", r)
+	}
+
+	if r := cliEnv(t, envs, state, "ask", "what is the meaning of life?"); r.code != 3 || !strings.Contains(r.stderr, "no check matches") {
+		t.Errorf("unroutable without a model: %+v", r)
+	}
+	// With a model, the model routes it (through tool calling).
+	var chats atomic.Int32
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/api/chat" {
+			http.NotFound(w, req)
+			return
+		}
+		chats.Add(1)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprint(w, `{"model":"tiny","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"aws__ec2__sg__open","arguments":{"allow":"443"}}}]},"done":true}`+"\n")
+	}))
+	defer ollama.Close()
+	r = cliEnv(t, envs, state, "ask", "what is the meaning of life?", "--model", "tiny", "--model-host", ollama.URL, "-o", "json")
+	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &ans) != nil || ans.RoutedBy != "model" || ans.Routes[0].Check != "aws.ec2.sg.open" || ans.Routes[0].Params["allow"] != "443" || chats.Load() != 1 {
+		t.Errorf("model routing: %d chats, %+v", chats.Load(), r)
 	}
 }
