@@ -119,7 +119,7 @@ through plans that you approve with 'clankerd approve'.`,
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir(), "directory for the database and control socket (env CLANKERD_STATE_DIR)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	root.AddCommand(
-		a.lintCommand(), a.checkCommand(), a.askCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
+		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
 	)

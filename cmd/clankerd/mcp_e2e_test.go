@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// callJSON calls a tool and decodes its structured output.
+func callJSON(t *testing.T, s *mcp.ClientSession, name string, args map[string]any, out any) *mcp.CallToolResult {
+	t.Helper()
+	res, err := s.CallTool(t.Context(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if out != nil && !res.IsError {
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: decoding %s: %v", name, b, err)
+		}
+	}
+	return res
+}
+
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// TestMCPOverStdio drives `clankerd mcp` through the official SDK client over stdio:
+// every tool is listed with honest annotations and called; a write stays a pending
+// plan; there is no tool that approves.
+func TestMCPOverStdio(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	target := filepath.Join(dir, "config.txt")
+	writeFile(t, target, "v1")
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cmd := exec.Command(binary, "--state-dir", state, "mcp")
+	cmd.Stderr = os.Stderr
+	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+
+	tools, err := session.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*mcp.Tool{}
+	for _, tool := range tools.Tools {
+		byName[tool.Name] = tool
+		if strings.Contains(tool.Name, "approve") || strings.Contains(tool.Name, "apply") {
+			t.Errorf("tool %s approves or applies", tool.Name)
+		}
+		if tool.Annotations == nil || tool.Annotations.DestructiveHint == nil || *tool.Annotations.DestructiveHint {
+			t.Errorf("%s: annotations %+v, want destructive=false set", tool.Name, tool.Annotations)
+		}
+	}
+	for _, want := range []struct {
+		name     string
+		readOnly bool
+	}{{"clanker_version", true}, {"clanker_route_question", false}, {"clanker_run_command", false}, {"clankerd_findings", true}, {"clankerd_plans", true}, {"clankerd_propose_plan", false}} {
+		tool, ok := byName[want.name]
+		if !ok {
+			t.Errorf("no tool %s", want.name)
+			continue
+		}
+		if tool.Annotations.ReadOnlyHint != want.readOnly {
+			t.Errorf("%s: readOnly = %v", want.name, tool.Annotations.ReadOnlyHint)
+		}
+	}
+
+	var ver struct {
+		Version string `json:"version"`
+		Checks  int    `json:"checks"`
+	}
+	callJSON(t, session, "clanker_version", nil, &ver)
+	if ver.Version == "" || ver.Checks < 30 {
+		t.Errorf("version = %+v", ver)
+	}
+
+	var ans struct {
+		Results []struct {
+			Status   string `json:"status"`
+			Findings []struct {
+				Resource string `json:"resource"`
+				State    string `json:"state"`
+			} `json:"findings"`
+		} `json:"results"`
+		Plan *struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"plan"`
+	}
+	callJSON(t, session, "clanker_run_command", map[string]any{"check": "http.status", "params": map[string]string{"url": down.URL}}, &ans)
+	if len(ans.Results) != 1 || ans.Results[0].Status != "fail" || len(ans.Results[0].Findings) != 1 || ans.Results[0].Findings[0].State != "new" {
+		t.Fatalf("run http.status: %+v", ans)
+	}
+	var fs struct {
+		Findings []struct{ Fingerprint string } `json:"findings"`
+	}
+	callJSON(t, session, "clankerd_findings", map[string]any{"state": "new"}, &fs)
+	if len(fs.Findings) != 1 {
+		t.Errorf("new findings = %+v", fs)
+	}
+
+	// A question routed by the rules.
+	callJSON(t, session, "clanker_route_question", map[string]any{"question": "does " + down.URL + "/healthz return 200?"}, &ans)
+	if len(ans.Results) != 1 || ans.Results[0].Status != "fail" {
+		t.Errorf("route_question: %+v", ans)
+	}
+
+	// A write task through run_command: only a pending plan.
+	ans.Plan = nil
+	callJSON(t, session, "clanker_run_command", map[string]any{"check": "test.file.set", "params": map[string]string{"path": target, "content": "v2"}}, &ans)
+	if ans.Plan == nil || ans.Plan.State != "pending" {
+		t.Fatalf("task through run_command: %+v", ans)
+	}
+	var plan struct {
+		ID string `json:"id"`
+	}
+	res := callJSON(t, session, "clankerd_propose_plan", map[string]any{"task": "test.file.set", "params": map[string]string{"path": target, "content": "v3"}}, &plan)
+	if res.IsError || !strings.Contains(resultText(res), "clankerd approve") {
+		t.Errorf("propose_plan: %s", resultText(res))
+	}
+	var plans struct {
+		Plans []struct{ ID, State string } `json:"plans"`
+	}
+	callJSON(t, session, "clankerd_plans", map[string]any{"state": "pending"}, &plans)
+	if len(plans.Plans) != 2 {
+		t.Errorf("pending plans = %+v", plans)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "v1" {
+		t.Errorf("an MCP call changed the file to %q", b)
+	}
+
+	// Errors are tool errors that say what to do, and the session goes on.
+	for _, bad := range []struct {
+		name string
+		args map[string]any
+		want string
+	}{
+		{"clanker_run_command", map[string]any{"check": "k8s.pods.unhealty"}, "did you mean k8s.pods.unhealthy"},
+		{"clanker_run_command", map[string]any{"check": "http.status", "params": map[string]string{"url": "not a url"}}, "url"},
+		{"clankerd_findings", map[string]any{"state": "sideways"}, "use new, changed"},
+		{"clankerd_propose_plan", map[string]any{"task": "http.status", "params": map[string]string{}}, "not a write task"},
+		{"clanker_route_question", map[string]any{"question": "what is the meaning of life?"}, "no check matches"},
+	} {
+		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: bad.name, Arguments: bad.args})
+		if err != nil || !res.IsError || !strings.Contains(resultText(res), bad.want) {
+			t.Errorf("%s %v: %v %s", bad.name, bad.args, err, func() string {
+				if res != nil {
+					return resultText(res)
+				}
+				return ""
+			}())
+		}
+	}
+	if _, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "clankerd_approve", Arguments: map[string]any{"id": plan.ID}}); err == nil {
+		t.Error("calling an approve tool did not fail")
+	}
+}
+
+// bearer adds a token (and maybe an Origin) to every request.
+type bearer struct {
+	token, origin string
+	next          http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if b.token != "" {
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	if b.origin != "" {
+		r.Header.Set("Origin", b.origin)
+	}
+	return b.next.RoundTrip(r)
+}
+
+// TestMCPOverHTTP serves MCP over HTTP from the binary: token, Origin, body size and
+// malformed JSON-RPC are handled, and 50 concurrent calls through the SDK client all
+// succeed.
+func TestMCPOverHTTP(t *testing.T) {
+	state := t.TempDir()
+	addr := closedPort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stderr syncBuffer
+	cmd := exec.CommandContext(ctx, binary, "--state-dir", state, "mcp", "--transport", "http", "--listen", addr)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	url := "http://" + addr + "/mcp"
+	waitFor(t, 20*time.Second, "the MCP HTTP server", func() bool {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	r := cli(t, state, "mcp", "token")
+	token := strings.TrimSpace(r.stdout)
+	if r.code != 0 || len(token) != 64 {
+		t.Fatalf("mcp token: %+v", r)
+	}
+	if fi, err := os.Stat(filepath.Join(state, tokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v %v", fi, err)
+	}
+
+	initBody := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`
+	post := func(body, token, origin string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, body, token, origin string
+		status                    int
+	}{
+		{"no token", initBody, "", "", http.StatusUnauthorized},
+		{"wrong token", initBody, strings.Repeat("0", 64), "", http.StatusUnauthorized},
+		{"foreign origin", initBody, token, "http://evil.example", http.StatusForbidden},
+		{"loopback origin", initBody, token, "http://127.0.0.1:3000", http.StatusOK},
+		{"too big", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pad":"` + strings.Repeat("x", 2<<20) + `"}}`, token, "", http.StatusRequestEntityTooLarge},
+	} {
+		if got, body := post(tc.body, tc.token, tc.origin); got != tc.status {
+			t.Errorf("%s: HTTP %d, want %d: %.200s", tc.name, got, tc.status, body)
+		}
+	}
+	// Malformed JSON-RPC gets a JSON-RPC error, and the server keeps serving.
+	for _, bad := range []struct {
+		body string
+		code int
+	}{{`{"jsonrpc":"2.0","id":7,"method":`, -32700}, {`[]`, -32600}, {`{"id":1,"method":"tools/list"}`, -32600}, {`"hello"`, -32600}} {
+		status, body := post(bad.body, token, "")
+		var rpc struct {
+			JSONRPC string `json:"jsonrpc"`
+			Error   struct {
+				Code int `json:"code"`
+			} `json:"error"`
+		}
+		if status != http.StatusBadRequest || json.Unmarshal([]byte(body), &rpc) != nil || rpc.JSONRPC != "2.0" || rpc.Error.Code != bad.code {
+			t.Errorf("malformed JSON-RPC %s: HTTP %d %s", bad.body, status, body)
+		}
+	}
+
+	hc := &http.Client{Transport: bearer{token: token, next: http.DefaultTransport}}
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	session, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)
+	if err != nil {
+		t.Fatalf("connecting with the token: %v\n%s", err, stderr.String())
+	}
+	defer session.Close()
+	tools, err := session.ListTools(t.Context(), nil)
+	if err != nil || len(tools.Tools) != 6 {
+		t.Fatalf("tools over HTTP: %v %v", tools, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			name, args := "clanker_version", map[string]any(nil)
+			if i%2 == 1 {
+				name, args = "clankerd_findings", map[string]any{"state": "all"}
+			}
+			res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: name, Arguments: args})
+			if err == nil && res.IsError {
+				err = fmt.Errorf("%s: %s", name, resultText(res))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	// Without the token the SDK client cannot connect.
+	if _, err := mcp.NewClient(&mcp.Implementation{Name: "x", Version: "1"}, nil).Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url}, nil); err == nil {
+		t.Error("connected without a token")
+	}
+
+	// A non-loopback address needs --allow-remote.
+	if r := cli(t, t.TempDir(), "mcp", "--transport", "http", "--listen", "0.0.0.0:0"); r.code != 3 || !strings.Contains(r.stderr, "--allow-remote") {
+		t.Errorf("non-loopback listen: %+v", r)
+	}
+}
