@@ -37,6 +37,8 @@ type Config struct {
 	Retention     store.Retention
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
+	// Resolve routes a loaded file's plain-language items to checks (optional).
+	Resolve func(context.Context, *heartbeat.File)
 	// AfterRun is called with every recorded check outcome (the model's explanations
 	// of new failing findings, with `run --explain`).
 	AfterRun func(context.Context, *runner.Outcome)
@@ -187,6 +189,9 @@ func (d *daemon) reload(ctx context.Context, why string) {
 			continue
 		}
 		f := files[0]
+		if d.cfg.Resolve != nil {
+			d.cfg.Resolve(ctx, f)
+		}
 		prev := d.good[path]
 		d.good[path] = f
 		for _, n := range f.Notices {

@@ -83,6 +83,8 @@ type Item struct {
 	Fix string
 	// Text is the item as written, without list marker or checkbox.
 	Text string
+	// Routed is set on a check item that a router made from a plain-language item.
+	Routed bool
 	// Section is the text of the nearest heading above the item.
 	Section     string
 	Schedule    Schedule

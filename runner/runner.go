@@ -177,7 +177,7 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 		o.Receipt = store.Receipt{
 			Item: item.Key, Pos: item.Pos(), Trigger: trig.Kind, Scheduled: trig.Scheduled,
 			Started: now, Ended: now, Status: checks.Skipped,
-			Error: fmt.Sprintf("%s: plain-language items need routing to checks; write a check id in backticks instead (see `clankerd lint --list`)", ErrNotRouted),
+			Error: fmt.Sprintf("%s: no check answers this plain-language item (`clankerd lint` says why); write a check id in backticks instead (see `clankerd lint --list`)", ErrNotRouted),
 		}
 		return o
 	}

@@ -18,8 +18,10 @@ import (
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/daemon"
+	"github.com/clankerd/clankerd/heartbeat"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
+	"github.com/clankerd/clankerd/route"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -177,6 +179,8 @@ type providers struct {
 	registry *checks.Registry
 	kube     *kube.Provider
 	aws      *awsprovider.Provider
+	rt       *route.Router
+	resolver *route.Resolver
 }
 
 // newProviders registers every check and task this build knows. watch is for the
@@ -198,6 +202,24 @@ func (a *app) newProviders(watch bool) (*providers, error) {
 		return nil, fmt.Errorf("registering test tasks: %w", err)
 	}
 	return &providers{registry: r, kube: k, aws: aw}, nil
+}
+
+// router routes questions over this build's catalog, with the names the providers
+// know (contexts, namespaces, profiles).
+func (p *providers) router() *route.Router {
+	if p.rt == nil {
+		p.rt = route.New(p.registry, route.Vocabularies{p.kube, p.aws})
+		p.resolver = &route.Resolver{Router: p.rt}
+	}
+	return p.rt
+}
+
+// resolve routes the plain-language items of the files to checks (once per text).
+func (p *providers) resolve(ctx context.Context, files []*heartbeat.File) {
+	p.router()
+	for _, f := range files {
+		p.resolver.Resolve(ctx, f)
+	}
 }
 
 // Close stops what the providers started.

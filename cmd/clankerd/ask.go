@@ -72,7 +72,7 @@ a required parameter.`,
 func (a *app) askService(provs *providers, mf modelFlags) (*ask.Service, error) {
 	reg := provs.registry
 	svc := &ask.Service{
-		Router:  route.New(reg, route.Vocabularies{provs.kube, provs.aws}),
+		Router:  provs.router(),
 		Catalog: reg,
 		Planner: &tasks.Planner{Tasks: reg},
 		Actor:   actorName(),

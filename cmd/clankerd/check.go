@@ -44,6 +44,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			if err != nil {
 				return withCode(exitBadInput, err)
 			}
+			provs.resolve(cmd.Context(), files)
 			items, err := selectItems(files, only)
 			if err != nil {
 				return withCode(exitBadInput, err)

@@ -34,6 +34,7 @@ this build knows, with their parameters.`,
 				return a.printCatalog(reg, output)
 			}
 			files, err := heartbeat.Load(heartbeatArgs(args), reg)
+			provs.resolve(cmd.Context(), files)
 			return a.printLint(files, err, output)
 		},
 	}
@@ -96,9 +97,10 @@ func (a *app) printLint(files []*heartbeat.File, loadErr error, output string) e
 				Item: it.Pos(), Key: it.Key, Kind: it.Kind.String(), Check: it.ID, Section: it.Section,
 				Schedule: it.Schedule.Text, ScheduleSpec: it.Schedule.Spec,
 			}
-			if it.Kind == heartbeat.ItemQuestion {
-				ij.Text = it.Text
-			} else {
+			if it.Kind == heartbeat.ItemQuestion || it.Routed {
+				ij.Text = it.Text // a question, or the question a check item was routed from
+			}
+			if it.Kind != heartbeat.ItemQuestion {
 				ij.Params = it.Params.Values()
 				ij.Next = it.Schedule.Next(now)
 			}
@@ -137,6 +139,9 @@ func (a *app) printLintText(files []*heartbeat.File, out lintJSON, now time.Time
 			} else {
 				if p := it.Params.Identity(); p != "" {
 					what += " " + oneLine(p, 60)
+				}
+				if it.Routed {
+					what = fmt.Sprintf("%q → %s", oneLine(it.Text, 40), what)
 				}
 				next = when(it.Schedule.Next(now))
 			}

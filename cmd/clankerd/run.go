@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/daemon"
+	"github.com/clankerd/clankerd/heartbeat"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -32,6 +34,7 @@ finish within --grace, then closes the database cleanly.`,
 			}
 			cfg.StateDir, cfg.Registry, cfg.Version = a.stateDir, reg, version
 			cfg.Reload, cfg.Logger = a.reload, a.logger
+			cfg.Resolve = func(ctx context.Context, f *heartbeat.File) { provs.resolve(ctx, []*heartbeat.File{f}) }
 			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger); err != nil {
 				return withCode(exitBadInput, err)
 			}
