@@ -354,3 +354,37 @@ func TestBudgetWindows(t *testing.T) {
 		t.Errorf("new hour: %v", err)
 	}
 }
+
+// BenchmarkModelRouteFloor is the floor of any model routing: one tool-calling round
+// trip to an Ollama stand-in on loopback that answers at once (a real model adds its
+// inference time). Compare with route.BenchmarkRoute, the rules.
+func BenchmarkModelRouteFloor(b *testing.B) {
+	f := newFakeB(b)
+	c, _ := New(f.URL, "", nil)
+	r := &Router{Client: c, Catalog: catalogB(b)}
+	for b.Loop() {
+		if _, err := r.RouteQuestion(b.Context(), "is the shop down?", false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newFakeB(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprint(w, `{"model":"qwen2.5:3b","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"aws__s3__public","arguments":{}}}]},"done":true}`+"\n")
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func catalogB(b *testing.B) *checks.Registry {
+	r := checks.NewRegistry()
+	for _, id := range []string{"aws.s3.public", "k8s.pods.unhealthy"} {
+		if err := r.AddCheck(stubCheck{checks.Spec{ID: id, Description: id}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,4 +324,67 @@ func TestMCPOverHTTP(t *testing.T) {
 	if r := cli(t, t.TempDir(), "mcp", "--transport", "http", "--listen", "0.0.0.0:0"); r.code != 3 || !strings.Contains(r.stderr, "--allow-remote") {
 		t.Errorf("non-loopback listen: %+v", r)
 	}
+}
+
+// TestExplainModelCalls counts model calls through the binary: a 50-check run where
+// everything passes makes none; a run with 10 new failures makes 10; the same run again
+// makes none (the findings are unchanged and their explanations cached).
+func TestExplainModelCalls(t *testing.T) {
+	var calls atomic.Int32
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/chat" {
+			http.NotFound(w, r)
+			return
+		}
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprint(w, `{"model":"tiny","message":{"role":"assistant","content":"Nothing listens on that port. Fix: start the service or correct the address."},"done":true}`+"\n")
+	}))
+	defer ollama.Close()
+	state, dir := t.TempDir(), t.TempDir()
+	var open, closed []string
+	for range 50 {
+		open = append(open, listen(t))
+	}
+	for range 10 {
+		closed = append(closed, closedPort(t))
+	}
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	write := func(failing int) {
+		var b strings.Builder
+		b.WriteString("## Every 5 minutes\n")
+		for i := range 50 {
+			addr := open[i]
+			if i < failing {
+				addr = closed[i]
+			}
+			fmt.Fprintf(&b, "- `tcp.connect` addr=%s\n", addr)
+		}
+		writeFile(t, hb, b.String())
+	}
+	run := func(wantCode int) {
+		t.Helper()
+		r := cli(t, state, "check", hb, "--explain", "--model", "tiny", "--model-host", ollama.URL, "-o", "json")
+		if r.code != wantCode {
+			t.Fatalf("check --explain: exit %d, want %d\n%s", r.code, wantCode, r.stderr)
+		}
+	}
+	write(0)
+	run(0)
+	if n := calls.Load(); n != 0 {
+		t.Errorf("all passing: %d model calls, want 0", n)
+	}
+	write(10)
+	run(1)
+	if n := calls.Load(); n != 10 {
+		t.Errorf("10 new failures: %d model calls, want 10", n)
+	}
+	run(1)
+	if n := calls.Load(); n != 10 {
+		t.Errorf("the same failures again: %d more model calls, want 0", n-10)
+	}
+	if r := cli(t, state, "findings", "-o", "json"); !strings.Contains(r.stdout, "Nothing listens on that port") {
+		t.Errorf("findings do not show the explanation: %s", r.stdout)
+	}
+	t.Logf("model calls: all-pass run 0, 10 new failures %d, same run again %d", 10, calls.Load()-10)
 }
