@@ -18,16 +18,16 @@ import (
 	"github.com/clankerd/clankerd/internal/awstest"
 )
 
-// TestAWSThroughCLI runs the built binary against moto, found through
-// AWS_ENDPOINT_URL as the AWS CLI would: an open security group is found, fix=
-// queues the revoke plan, approve applies it, and the next check resolves the
-// finding.
-func TestAWSThroughCLI(t *testing.T) {
+// motoWithGroup starts moto for one test, points the binary's environment at it
+// through AWS_ENDPOINT_URL (as the AWS CLI would be), and creates an empty security
+// group.
+func motoWithGroup(t *testing.T) ([]string, *ec2.Client, *ec2.CreateSecurityGroupOutput) {
+	t.Helper()
 	moto, err := awstest.Start()
 	if err != nil {
 		awstest.Require(t, nil, err.Error())
 	}
-	defer moto.Stop()
+	t.Cleanup(moto.Stop)
 	envs := []string{"AWS_ENDPOINT_URL=" + moto.URL}
 	for k, v := range awstest.Env {
 		if k != "AWS_ENDPOINT_URL" {
@@ -44,7 +44,16 @@ func TestAWSThroughCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ec.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: []ec2types.IpPermission{
+	return envs, ec, sg
+}
+
+// TestAWSThroughCLI runs the built binary against moto, found through
+// AWS_ENDPOINT_URL as the AWS CLI would: an open security group is found, fix=
+// queues the revoke plan, approve applies it, and the next check resolves the
+// finding.
+func TestAWSThroughCLI(t *testing.T) {
+	envs, ec, sg := motoWithGroup(t)
+	_, err := ec.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: []ec2types.IpPermission{
 		{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(22), ToPort: awssdk.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -93,27 +102,7 @@ func TestAWSThroughCLI(t *testing.T) {
 // becomes a pending plan (never applied) with it; a question the rules cannot route
 // goes to the model (a wire-level Ollama stand-in) when one is configured.
 func TestAskThroughCLI(t *testing.T) {
-	moto, err := awstest.Start()
-	if err != nil {
-		awstest.Require(t, nil, err.Error())
-	}
-	defer moto.Stop()
-	envs := []string{"AWS_ENDPOINT_URL=" + moto.URL}
-	for k, v := range awstest.Env {
-		if k != "AWS_ENDPOINT_URL" {
-			envs = append(envs, k+"="+v)
-		}
-		t.Setenv(k, v)
-	}
-	cfg, err := config.LoadDefaultConfig(t.Context(), config.WithBaseEndpoint(moto.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ec := ec2.NewFromConfig(cfg)
-	sg, err := ec.CreateSecurityGroup(t.Context(), &ec2.CreateSecurityGroupInput{GroupName: awssdk.String("bastion"), Description: awssdk.String("bastion")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	envs, ec, sg := motoWithGroup(t)
 	group := awssdk.ToString(sg.GroupId)
 	ssh := []ec2types.IpPermission{{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(22), ToPort: awssdk.Int32(22), IpRanges: []ec2types.IpRange{{CidrIp: awssdk.String("0.0.0.0/0")}}}}
 	if _, err := ec.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: ssh}); err != nil {

@@ -88,12 +88,18 @@ func parseCredentialReport(content []byte) ([]credentialRow, error) {
 	return out, nil
 }
 
-func (p *Provider) iamRoot(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
+// accountReport is the account id and its credential report.
+func (c *conn) accountReport(ctx context.Context) (string, []credentialRow, error) {
 	account, err := c.accountID(ctx)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	rows, err := c.credentialReport(ctx)
+	return account, rows, err
+}
+
+func (p *Provider) iamRoot(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
+	account, rows, err := c.accountReport(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +139,7 @@ func (p *Provider) iamRoot(ctx context.Context, c *conn, params checks.Params) (
 }
 
 func (p *Provider) iamKeysOld(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
-	account, err := c.accountID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := c.credentialReport(ctx)
+	account, rows, err := c.accountReport(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +182,7 @@ func (p *Provider) iamKeysOld(ctx context.Context, c *conn, params checks.Params
 }
 
 func (p *Provider) iamUsersNoMFA(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
-	account, err := c.accountID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := c.credentialReport(ctx)
+	account, rows, err := c.accountReport(ctx)
 	if err != nil {
 		return nil, err
 	}
