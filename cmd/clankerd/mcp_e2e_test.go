@@ -388,3 +388,38 @@ func TestExplainModelCalls(t *testing.T) {
 	}
 	t.Logf("model calls: all-pass run 0, 10 new failures %d, same run again %d", 10, calls.Load()-10)
 }
+
+// TestMCPWithDaemon: while the daemon runs, MCP calls go through its control socket
+// (the database stays the daemon's), and see the daemon's findings.
+func TestMCPWithDaemon(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("## Every 1 seconds\n- `tcp.connect` addr=%s\n", closedPort(t)))
+	startDaemon(t, state, "--heartbeat", hb)
+	waitFor(t, 20*time.Second, "the daemon's first finding", func() bool {
+		r := cli(t, state, "findings", "-o", "json")
+		return strings.Contains(r.stdout, `"state": "new"`) || strings.Contains(r.stdout, `"state":"new"`) || strings.Contains(r.stdout, "unchanged")
+	})
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cmd := exec.Command(binary, "--state-dir", state, "mcp")
+	cmd.Stderr = os.Stderr
+	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	var fs struct {
+		Findings []struct{ Resource string } `json:"findings"`
+	}
+	callJSON(t, session, "clankerd_findings", map[string]any{"state": "open"}, &fs)
+	if len(fs.Findings) != 1 || !strings.HasPrefix(fs.Findings[0].Resource, "tcp://") {
+		t.Errorf("findings through the daemon = %+v", fs)
+	}
+	var ans struct {
+		Results []struct{ Status string } `json:"results"`
+	}
+	callJSON(t, session, "clanker_run_command", map[string]any{"check": "tcp.connect", "params": map[string]string{"addr": closedPort(t)}}, &ans)
+	if len(ans.Results) != 1 || ans.Results[0].Status != "fail" {
+		t.Errorf("run through the daemon = %+v", ans)
+	}
+}
