@@ -84,7 +84,7 @@ func (a *app) askService(provs *providers, mf modelFlags) (*ask.Service, error) 
 	if model != nil {
 		svc.Model = model
 	}
-	if svc.AfterRun, err = mf.afterRun(a.stateDir, a.logger); err != nil {
+	if svc.AfterRun, err = mf.afterRun(a.stateDir, a.logger, false); err != nil {
 		return nil, err
 	}
 	return svc, nil

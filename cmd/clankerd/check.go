@@ -49,7 +49,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			if err != nil {
 				return withCode(exitBadInput, err)
 			}
-			afterRun, err := mf.afterRun(a.stateDir, a.logger)
+			afterRun, err := mf.afterRun(a.stateDir, a.logger, false)
 			if err != nil {
 				return withCode(exitBadInput, err)
 			}

@@ -66,8 +66,9 @@ func (m *modelFlags) router(reg *checks.Registry, log *slog.Logger) (*llm.Router
 }
 
 // afterRun returns the runner hook that explains failing findings, or nil without
-// --explain.
-func (m *modelFlags) afterRun(stateDir string, log *slog.Logger) (func(context.Context, *runner.Outcome), error) {
+// --explain. The per-run budget covers the whole command, or, in the daemon
+// (perItemRun), each item's run.
+func (m *modelFlags) afterRun(stateDir string, log *slog.Logger, perItemRun bool) (func(context.Context, *runner.Outcome), error) {
 	if !m.explain {
 		return nil, nil
 	}
@@ -83,6 +84,9 @@ func (m *modelFlags) afterRun(stateDir string, log *slog.Logger) (func(context.C
 	return func(ctx context.Context, o *runner.Outcome) {
 		if o.Receipt.Status != checks.Fail {
 			return // zero model calls when everything passes
+		}
+		if perItemRun {
+			c.Budget.NewRun()
 		}
 		exps, errs := ex.Explain(ctx, o.Item.ID, o.Findings)
 		for _, e := range exps {

@@ -35,7 +35,7 @@ finish within --grace, then closes the database cleanly.`,
 			cfg.StateDir, cfg.Registry, cfg.Version = a.stateDir, reg, version
 			cfg.Reload, cfg.Logger = a.reload, a.logger
 			cfg.Resolve = func(ctx context.Context, f *heartbeat.File) { provs.resolve(ctx, []*heartbeat.File{f}) }
-			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger); err != nil {
+			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger, true); err != nil {
 				return withCode(exitBadInput, err)
 			}
 			return daemon.Run(cmd.Context(), cfg)
