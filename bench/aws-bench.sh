@@ -33,7 +33,7 @@ echo "loaded in $(( $(date +%s) - start ))s"
 echo "== API calls of one clankerd check"
 "$work/clankerd" --state-dir "$work/state-count" --log-level debug check "$work/hb.md" >/dev/null 2>"$work/count.log" || true
 grep -o 'msg="AWS API requests" requests=[0-9]*' "$work/count.log" || echo "(no call count logged)"
-echo "(of which per-bucket reads: $((buckets * 3)) = 3 x $buckets buckets; S3 has no describe-all)"
+echo "(of which per-bucket reads: up to $((buckets * 4)) = ACL, policy, public access block and, when ListBuckets does not say, location, for $buckets buckets; S3 has no describe-all)"
 
 echo "== clankerd check (A) vs minimal describes (B)"
 farm-bench -n 3 --timeout 1200 \
