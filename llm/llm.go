@@ -33,8 +33,10 @@ type Client struct {
 	api  *api.Client
 	host string
 	// Model is used for routing and explanations; Deep, when set, for `ask --deep`
-	// and for findings at or above the escalation severity.
+	// and for findings at or above the escalation severity. A Deep model named
+	// "openai:NAME" is served by OpenAI.
 	Model, Deep string
+	OpenAI      *OpenAI
 	Budget      *Budget
 	// Timeout bounds one call (default 60s).
 	Timeout time.Duration
@@ -74,6 +76,12 @@ func (c *Client) chat(ctx context.Context, model string, msgs []api.Message, too
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if name, ok := strings.CutPrefix(model, DeepPrefix); ok {
+		if c.OpenAI == nil {
+			return api.Message{}, fmt.Errorf("model %s: no OpenAI-compatible endpoint configured (--deep-url)", model)
+		}
+		return c.OpenAI.chat(ctx, name, msgs, tools)
+	}
 	stream := false
 	var out api.Message
 	var content strings.Builder

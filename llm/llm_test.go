@@ -388,3 +388,35 @@ func catalogB(b *testing.B) *checks.Registry {
 	}
 	return r
 }
+
+// TestOpenAIDeepModel: a deep model named openai:NAME goes to an OpenAI-compatible
+// chat completions endpoint (served here in its documented wire format), with the key
+// from the environment; tool calls come back as routes.
+func TestOpenAIDeepModel(t *testing.T) {
+	var auth, path string
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth, path = r.Header.Get("Authorization"), r.URL.Path
+		body, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"k8s__pods__unhealthy","arguments":"{\"namespace\":\"shop\"}"}}]}}]}`)
+	}))
+	defer srv.Close()
+	t.Setenv("TEST_DEEP_KEY", "sk-test-123")
+	c := client(t, "http://127.0.0.1:1", nil) // Ollama is not involved
+	c.Deep, c.OpenAI = "openai:gpt-test", &OpenAI{URL: srv.URL + "/v1", KeyEnv: "TEST_DEEP_KEY"}
+	routes, err := (&Router{Client: c, Catalog: catalog(t)}).RouteQuestion(t.Context(), "anything wrong in the shop?", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routes) != 1 || routes[0].Check != "k8s.pods.unhealthy" || routes[0].Params["namespace"] != "shop" {
+		t.Errorf("routes = %+v", routes)
+	}
+	if auth != "Bearer sk-test-123" || path != "/v1/chat/completions" || !strings.Contains(string(body), `"model":"gpt-test"`) || !strings.Contains(string(body), `"type":"function"`) {
+		t.Errorf("request: %s %s %s", auth, path, body)
+	}
+	t.Setenv("TEST_DEEP_KEY", "")
+	if _, err := (&Router{Client: c, Catalog: catalog(t)}).RouteQuestion(t.Context(), "q", true); err == nil || !strings.Contains(err.Error(), "$TEST_DEEP_KEY") {
+		t.Errorf("without a key: %v", err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 // modelFlags configure the optional model: which one, where, how many calls.
 type modelFlags struct {
 	model, deep, host string
+	deepURL, deepKey  string
 	deepFrom          string
 	perHour, perRun   int
 	explain           bool
@@ -29,7 +30,9 @@ type modelFlags struct {
 func (m *modelFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&m.model, "model", os.Getenv("CLANKERD_MODEL"), "Ollama model for routing and explanations (env CLANKERD_MODEL; none: no model is called, except the default "+llm.DefaultModel+" for --explain)")
-	f.StringVar(&m.deep, "deep-model", os.Getenv("CLANKERD_DEEP_MODEL"), "larger Ollama model for ask --deep and for findings at or above --deep-from (env CLANKERD_DEEP_MODEL)")
+	f.StringVar(&m.deep, "deep-model", os.Getenv("CLANKERD_DEEP_MODEL"), "larger model for ask --deep and for findings at or above --deep-from: an Ollama model, or openai:NAME on an OpenAI-compatible endpoint (env CLANKERD_DEEP_MODEL)")
+	f.StringVar(&m.deepURL, "deep-url", envOr("CLANKERD_DEEP_URL", "https://api.openai.com/v1"), "OpenAI-compatible API base for a deep model named openai:NAME (env CLANKERD_DEEP_URL)")
+	f.StringVar(&m.deepKey, "deep-key-env", "OPENAI_API_KEY", "environment variable holding the API key of an openai: deep model")
 	f.StringVar(&m.deepFrom, "deep-from", "critical", "severity from which findings are explained by the deep model")
 	f.StringVar(&m.host, "model-host", "", "Ollama address (default: OLLAMA_HOST, then http://127.0.0.1:11434)")
 	f.IntVar(&m.perHour, "model-calls-per-hour", 60, "model calls allowed per hour (0: no limit)")
@@ -49,6 +52,9 @@ func (m *modelFlags) newClient(log *slog.Logger) (*llm.Client, error) {
 		return nil, err
 	}
 	c.Deep, c.Logger = m.deep, log
+	if strings.HasPrefix(m.deep, llm.DeepPrefix) {
+		c.OpenAI = &llm.OpenAI{URL: m.deepURL, KeyEnv: m.deepKey}
+	}
 	m.client = c
 	return c, nil
 }
@@ -105,6 +111,13 @@ func (m *modelFlags) afterRun(stateDir string, log *slog.Logger, perItemRun bool
 // explanationCache is where explanations are kept, in the state directory.
 func explanationCache(stateDir string) *llm.Cache {
 	return &llm.Cache{Path: filepath.Join(stateDir, "explanations.json")}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func paramText(p map[string]string) string {
