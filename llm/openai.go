@@ -46,7 +46,7 @@ type oaToolCall struct {
 }
 
 type oaTool struct {
-	Type     string          `json:"type"`
+	Type     string           `json:"type"`
 	Function api.ToolFunction `json:"function"`
 }
 
