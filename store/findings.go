@@ -133,7 +133,7 @@ func sameDescription(a, b checks.Finding) bool {
 // entries from those of stored, the version it replaces (the zero record for a new
 // finding).
 func (tx *Tx) setFindingState(stored FindingRecord, rec *FindingRecord, next FindingState, seq uint64) error {
-	rec.State, rec.StateRun = next, seq
+	rec.State, rec.StateRun, rec.MutedBy = next, seq, ""
 	if err := tx.reindexFinding(stored, *rec); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (tx *Tx) Findings(f FindingFilter) ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, nil
+	return out, tx.markMuted(out)
 }
 
 func (f FindingFilter) matches(rec FindingRecord) bool {
@@ -294,7 +294,7 @@ func (tx *Tx) Diff() ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, nil
+	return out, tx.markMuted(out)
 }
 
 // pruneResolved deletes findings resolved before cutoff, with their index entries. It

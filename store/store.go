@@ -50,10 +50,12 @@ var (
 	bucketPlans            = []byte("plans")             // id → PlanRecord
 	bucketPlansPending     = []byte("plans_pending")     // item → plan id
 	bucketAudit            = []byte("audit")             // seq → AuditRecord
+	bucketMutes            = []byte("mutes")             // id → Mute
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketRuns, bucketRunsByItem, bucketItems, bucketFindings, bucketFindingsByItem,
 		bucketFindingsByState, bucketFindingsByRun, bucketFindingsResolved, bucketPlans, bucketPlansPending, bucketAudit,
+		bucketMutes,
 	}
 
 	keySchema    = []byte("schema")
@@ -77,6 +79,9 @@ type Options struct {
 	Now func() time.Time
 	// Retention for receipts; the zero value means DefaultRetention.
 	Retention Retention
+	// NewID returns a fresh random identifier for mutes and notification events
+	// (default: 8 random bytes in hex).
+	NewID func() string
 }
 
 // DB is an open state database.
@@ -84,6 +89,7 @@ type DB struct {
 	bolt      *bolt.DB
 	path      string
 	now       func() time.Time
+	newID     func() string
 	retention Retention
 
 	mu     sync.Mutex
@@ -100,6 +106,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.NewID == nil {
+		opts.NewID = randomID
+	}
 	if opts.Retention == (Retention{}) {
 		opts.Retention = DefaultRetention
 	}
@@ -113,7 +122,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, retention: opts.Retention}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: opts.Retention}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, err
