@@ -28,6 +28,19 @@ type Status struct {
 	Items        []ItemStatus   `json:"items"`
 	OpenFindings map[string]int `json:"open_findings"`
 	PendingPlans int            `json:"pending_plans"`
+	// OutboxDepth counts notification events waiting for delivery; Targets sums up
+	// the deliveries to each target that was ever tried.
+	OutboxDepth int                 `json:"outbox_depth"`
+	Targets     []store.TargetState `json:"notify_targets,omitempty"`
+}
+
+// TargetInfo describes a configured notification target, secrets redacted.
+type TargetInfo struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Where       string `json:"where"`
+	Source      string `json:"source"`
+	MinSeverity string `json:"min_severity,omitempty"`
 }
 
 // ItemStatus is an item's last run and, in the daemon, its next.
@@ -49,6 +62,8 @@ type DaemonInfo struct {
 	LoadErrors []string `json:"load_errors,omitempty"`
 	// Next holds each scheduled item's next run, by item key.
 	Next map[string]time.Time `json:"-"`
+	// Targets are the notification targets the daemon delivers to.
+	Targets []TargetInfo `json:"notify_targets,omitempty"`
 }
 
 func (l *Local) now() time.Time {
@@ -85,6 +100,11 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 		}
 		pending, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanPending}})
 		st.PendingPlans = len(pending)
+		if err != nil {
+			return err
+		}
+		st.OutboxDepth = tx.OutboxDepth()
+		st.Targets, err = tx.TargetStates()
 		return err
 	})
 	return st, err

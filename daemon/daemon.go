@@ -16,6 +16,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/notify"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/scheduler"
 	"github.com/clankerd/clankerd/store"
@@ -38,6 +39,11 @@ type Config struct {
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
 	Logger *slog.Logger
+	// NotifyConfig is the notification config file (notify.yaml); "" or a missing
+	// file means targets come only from heartbeat front matter.
+	NotifyConfig string
+	// Getenv reads the variables notification targets name (default os.Getenv).
+	Getenv func(string) string
 }
 
 // DatabaseName is the database's file name in the state directory.
@@ -90,6 +96,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	d.sched = sched
+	if d.sender, err = notify.NewSender(notify.SenderOptions{Store: db, Logger: log}); err != nil {
+		return err
+	}
 
 	socket := filepath.Join(cfg.StateDir, control.SocketName)
 	ln, err := control.Listen(socket)
@@ -114,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	wg.Go(func() { serveErr = srv.Serve(runCtx, ln, cfg.Grace) })
 	wg.Go(func() { d.watch(runCtx, watcher) })
 	wg.Go(func() { d.sweep(runCtx, plans) })
+	wg.Go(func() { d.sender.Run(runCtx) })
 	log.Info("clankerd daemon ready", "socket", socket, "heartbeats", cfg.Heartbeats, "items", d.itemCount())
 
 	schedErr := sched.Run(runCtx)
@@ -157,6 +167,7 @@ type daemon struct {
 	db      *store.DB
 	local   *control.Local
 	sched   *scheduler.Scheduler
+	sender  *notify.Sender
 	log     *slog.Logger
 	started time.Time
 
@@ -164,6 +175,7 @@ type daemon struct {
 	good       map[string]*heartbeat.File // last good parse of each file, by path
 	lastLoad   time.Time
 	loadErrors []string
+	targets    []control.TargetInfo
 }
 
 // reload parses every heartbeat file; a file that fails keeps its last good version
@@ -197,9 +209,11 @@ func (d *daemon) reload(ctx context.Context, why string) {
 			d.log.Info("heartbeat loaded", "file", path, "items", len(f.Items), "reason", why)
 		}
 	}
-	d.lastLoad, d.loadErrors = time.Now(), problems
+	notifyCfg, notifyProblems := d.notifyConfig()
+	d.lastLoad, d.loadErrors, d.targets = time.Now(), append(problems, notifyProblems...), targetInfo(notifyCfg)
 	jobs := d.jobs(ctx)
 	d.mu.Unlock()
+	d.sender.SetConfig(notifyCfg)
 	d.sched.Update(jobs)
 }
 
@@ -276,6 +290,7 @@ func (d *daemon) info() *control.DaemonInfo {
 	return &control.DaemonInfo{
 		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.cfg.Heartbeats,
 		Items: d.itemCountLocked(), LastLoad: d.lastLoad, LoadErrors: d.loadErrors, Next: next,
+		Targets: d.targets,
 	}
 }
 

@@ -26,8 +26,9 @@ type FindingFilter struct {
 
 // reconcile compares the findings of a completed run with the item's stored ones and
 // records the lifecycle transitions. It returns the records that became new, changed
-// or resolved, and the counts for the receipt.
-func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, FindingCounts, error) {
+// or resolved, and the counts for the receipt. prevSeverity receives the severity each
+// changed finding had before.
+func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[string]checks.Severity) ([]FindingRecord, FindingCounts, error) {
 	now := r.Ended
 	current := make(map[string]checks.Finding, len(found))
 	order := make([]string, 0, len(found))
@@ -68,6 +69,7 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, Fin
 				next = FindingUnchanged
 			default:
 				next = FindingChanged
+				prevSeverity[fp] = rec.Severity
 			}
 			rec.Finding, rec.LastSeen, rec.LastRun, rec.Pos, rec.Check = f, now, r.Seq, r.Pos, r.Check
 			if err := tx.setFindingState(stored, &rec, next, r.Seq); err != nil {

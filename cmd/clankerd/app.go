@@ -122,7 +122,7 @@ through plans that you approve with 'clankerd approve'.`,
 		a.lintCommand(), a.checkCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
-		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(),
+		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(),
 	)
 	return root
 }

@@ -41,6 +41,7 @@ finish within --grace, then closes the database cleanly.`,
 	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", time.Hour, "how long a queued plan waits for approval")
 	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", 100_000, "receipts to keep at most (0: no limit)")
 	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", 30*24*time.Hour, "receipts older than this are pruned (0: no limit)")
+	f.StringVar(&cfg.NotifyConfig, "notify-config", defaultNotifyConfig(), "notification config file (targets; see docs/notifications.md)")
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }
