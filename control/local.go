@@ -19,6 +19,15 @@ type Local struct {
 	Now   func() time.Time
 	// Daemon describes the running daemon when Local serves one; nil otherwise.
 	Daemon func() *DaemonInfo
+	// Observe, when set, is called with every receipt recorded as ended (EndRun) or
+	// as a tick that did not run (AddReceipt), for metrics.
+	Observe func(store.Receipt)
+}
+
+func (l *Local) observe(r store.Receipt, err error) {
+	if err == nil && l.Observe != nil {
+		l.Observe(r)
+	}
 }
 
 // Status summarises the state: items and their last runs, open findings, pending plans.
@@ -212,6 +221,7 @@ func (l *Local) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (r sto
 		r, changes, err = tx.EndRun(seq, end)
 		return err
 	})
+	l.observe(r, err)
 	return r, changes, err
 }
 
@@ -221,6 +231,7 @@ func (l *Local) AddReceipt(ctx context.Context, r store.Receipt) (seq uint64, er
 		seq, err = tx.AddReceipt(r)
 		return err
 	})
+	l.observe(r, err)
 	return seq, err
 }
 

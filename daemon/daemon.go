@@ -44,6 +44,10 @@ type Config struct {
 	NotifyConfig string
 	// Getenv reads the variables notification targets name (default os.Getenv).
 	Getenv func(string) string
+	// MetricsListen is the HOST:PORT /metrics is served on; "" serves none. Only a
+	// loopback address is accepted unless MetricsAllowRemote.
+	MetricsListen      string
+	MetricsAllowRemote bool
 }
 
 // DatabaseName is the database's file name in the state directory.
@@ -79,8 +83,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
+	mtr, metricsLn, err := listenMetrics(cfg, db)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
+
 	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
 	local := &control.Local{DB: db, Tasks: plans, Daemon: d.info}
+	senderOpts := notify.SenderOptions{Store: db, Logger: log}
+	if mtr != nil {
+		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
+	}
 	d.local = local
 	run := &runner.Runner{
 		Checks:        cfg.Registry,
@@ -96,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	d.sched = sched
-	if d.sender, err = notify.NewSender(notify.SenderOptions{Store: db, Logger: log}); err != nil {
+	if d.sender, err = notify.NewSender(senderOpts); err != nil {
 		return err
 	}
 
@@ -124,6 +140,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	wg.Go(func() { d.watch(runCtx, watcher) })
 	wg.Go(func() { d.sweep(runCtx, plans) })
 	wg.Go(func() { d.sender.Run(runCtx) })
+	var metricsErr error
+	if mtr != nil {
+		wg.Go(func() { metricsErr = mtr.Serve(runCtx, metricsLn) })
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 	log.Info("clankerd daemon ready", "socket", socket, "heartbeats", cfg.Heartbeats, "items", d.itemCount())
 
 	schedErr := sched.Run(runCtx)
@@ -135,7 +156,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if errors.Is(schedErr, context.Canceled) {
 		schedErr = nil
 	}
-	return errors.Join(schedErr, waitErr, serveErr)
+	return errors.Join(schedErr, waitErr, serveErr, metricsErr)
 }
 
 // recoverInterrupted closes receipts and plans a killed daemon left open.
