@@ -23,8 +23,11 @@ type hookReceiver struct {
 	*httptest.Server
 	secret []byte
 
-	mu       sync.Mutex
-	down     bool
+	mu   sync.Mutex
+	down bool
+	// hold makes the receiver accept a notification and then not answer until the
+	// client goes away, as a receiver that processed it while the sender crashed.
+	hold     bool
 	attempts int
 	accepted map[string]int
 	bodies   []map[string]any
@@ -58,6 +61,11 @@ func newHookReceiver(t *testing.T, secret string) *hookReceiver {
 		}
 		r.accepted[key]++
 		r.bodies = append(r.bodies, m)
+		if r.hold {
+			r.mu.Unlock()
+			<-req.Context().Done()
+			r.mu.Lock()
+		}
 	}))
 	t.Cleanup(r.Close)
 	return r
@@ -66,6 +74,12 @@ func newHookReceiver(t *testing.T, secret string) *hookReceiver {
 func (r *hookReceiver) setDown(down bool) {
 	r.mu.Lock()
 	r.down = down
+	r.mu.Unlock()
+}
+
+func (r *hookReceiver) setHold(hold bool) {
+	r.mu.Lock()
+	r.hold = hold
 	r.mu.Unlock()
 }
 
