@@ -19,6 +19,15 @@ type Local struct {
 	Now   func() time.Time
 	// Daemon describes the running daemon when Local serves one; nil otherwise.
 	Daemon func() *DaemonInfo
+	// Observe, when set, is called with every receipt recorded as ended (EndRun) or
+	// as a tick that did not run (AddReceipt), for metrics.
+	Observe func(store.Receipt)
+}
+
+func (l *Local) observe(r store.Receipt, err error) {
+	if err == nil && l.Observe != nil {
+		l.Observe(r)
+	}
 }
 
 // Status summarises the state: items and their last runs, open findings, pending plans.
@@ -28,6 +37,19 @@ type Status struct {
 	Items        []ItemStatus   `json:"items"`
 	OpenFindings map[string]int `json:"open_findings"`
 	PendingPlans int            `json:"pending_plans"`
+	// OutboxDepth counts notification events waiting for delivery; Targets sums up
+	// the deliveries to each target that was ever tried.
+	OutboxDepth int                 `json:"outbox_depth"`
+	Targets     []store.TargetState `json:"notify_targets,omitempty"`
+}
+
+// TargetInfo describes a configured notification target, secrets redacted.
+type TargetInfo struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Where       string `json:"where"`
+	Source      string `json:"source"`
+	MinSeverity string `json:"min_severity,omitempty"`
 }
 
 // ItemStatus is an item's last run and, in the daemon, its next.
@@ -49,6 +71,8 @@ type DaemonInfo struct {
 	LoadErrors []string `json:"load_errors,omitempty"`
 	// Next holds each scheduled item's next run, by item key.
 	Next map[string]time.Time `json:"-"`
+	// Targets are the notification targets the daemon delivers to.
+	Targets []TargetInfo `json:"notify_targets,omitempty"`
 }
 
 func (l *Local) now() time.Time {
@@ -85,6 +109,11 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 		}
 		pending, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanPending}})
 		st.PendingPlans = len(pending)
+		if err != nil {
+			return err
+		}
+		st.OutboxDepth = tx.OutboxDepth()
+		st.Targets, err = tx.TargetStates()
 		return err
 	})
 	return st, err
@@ -192,6 +221,7 @@ func (l *Local) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (r sto
 		r, changes, err = tx.EndRun(seq, end)
 		return err
 	})
+	l.observe(r, err)
 	return r, changes, err
 }
 
@@ -201,6 +231,7 @@ func (l *Local) AddReceipt(ctx context.Context, r store.Receipt) (seq uint64, er
 		seq, err = tx.AddReceipt(r)
 		return err
 	})
+	l.observe(r, err)
 	return seq, err
 }
 

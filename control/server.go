@@ -63,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 		p, created, err := l.QueuePlan(ctx, r.Plan, r.Actor)
 		return queueResponse{Plan: p, Created: created}, err
 	})
+	handleMutes(mux, s)
 	return mux
 }
 

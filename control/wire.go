@@ -59,6 +59,8 @@ var errorCodes = []struct {
 	{"drift", checks.ErrDrift},
 	{"not_found", store.ErrNotFound},
 	{"audit_broken", store.ErrAuditBroken},
+	{"invalid_mute", store.ErrInvalidMute},
+	{"mute_ended", store.ErrMuteEnded},
 }
 
 func codeOf(err error) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/notify"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/scheduler"
 	"github.com/clankerd/clankerd/store"
@@ -43,6 +44,15 @@ type Config struct {
 	// of new failing findings, with `run --explain`).
 	AfterRun func(context.Context, *runner.Outcome)
 	Logger   *slog.Logger
+	// NotifyConfig is the notification config file (notify.yaml); "" or a missing
+	// file means targets come only from heartbeat front matter.
+	NotifyConfig string
+	// Getenv reads the variables notification targets name (default os.Getenv).
+	Getenv func(string) string
+	// MetricsListen is the HOST:PORT /metrics is served on; "" serves none. Only a
+	// loopback address is accepted unless MetricsAllowRemote.
+	MetricsListen      string
+	MetricsAllowRemote bool
 }
 
 // DatabaseName is the database's file name in the state directory.
@@ -78,8 +88,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
+	mtr, metricsLn, err := listenMetrics(cfg, db)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
+
 	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
 	local := &control.Local{DB: db, Tasks: plans, Daemon: d.info}
+	senderOpts := notify.SenderOptions{Store: db, Logger: log}
+	if mtr != nil {
+		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
+	}
 	d.local = local
 	run := &runner.Runner{
 		Checks:        cfg.Registry,
@@ -96,6 +118,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	d.sched = sched
+	if d.sender, err = notify.NewSender(senderOpts); err != nil {
+		return err
+	}
 
 	socket := filepath.Join(cfg.StateDir, control.SocketName)
 	ln, err := control.Listen(socket)
@@ -120,6 +145,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	wg.Go(func() { serveErr = srv.Serve(runCtx, ln, cfg.Grace) })
 	wg.Go(func() { d.watch(runCtx, watcher) })
 	wg.Go(func() { d.sweep(runCtx, plans) })
+	wg.Go(func() { d.sender.Run(runCtx) })
+	var metricsErr error
+	if mtr != nil {
+		wg.Go(func() { metricsErr = mtr.Serve(runCtx, metricsLn) })
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
 	log.Info("clankerd daemon ready", "socket", socket, "heartbeats", cfg.Heartbeats, "items", d.itemCount())
 
 	schedErr := sched.Run(runCtx)
@@ -131,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if errors.Is(schedErr, context.Canceled) {
 		schedErr = nil
 	}
-	return errors.Join(schedErr, waitErr, serveErr)
+	return errors.Join(schedErr, waitErr, serveErr, metricsErr)
 }
 
 // recoverInterrupted closes receipts and plans a killed daemon left open.
@@ -163,6 +194,7 @@ type daemon struct {
 	db      *store.DB
 	local   *control.Local
 	sched   *scheduler.Scheduler
+	sender  *notify.Sender
 	log     *slog.Logger
 	started time.Time
 
@@ -170,6 +202,7 @@ type daemon struct {
 	good       map[string]*heartbeat.File // last good parse of each file, by path
 	lastLoad   time.Time
 	loadErrors []string
+	targets    []control.TargetInfo
 }
 
 // reload parses every heartbeat file; a file that fails keeps its last good version
@@ -206,9 +239,11 @@ func (d *daemon) reload(ctx context.Context, why string) {
 			d.log.Info("heartbeat loaded", "file", path, "items", len(f.Items), "reason", why)
 		}
 	}
-	d.lastLoad, d.loadErrors = time.Now(), problems
+	notifyCfg, notifyProblems := d.notifyConfig()
+	d.lastLoad, d.loadErrors, d.targets = time.Now(), append(problems, notifyProblems...), targetInfo(notifyCfg)
 	jobs := d.jobs(ctx)
 	d.mu.Unlock()
+	d.sender.SetConfig(notifyCfg)
 	d.sched.Update(jobs)
 }
 
@@ -285,6 +320,7 @@ func (d *daemon) info() *control.DaemonInfo {
 	return &control.DaemonInfo{
 		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.cfg.Heartbeats,
 		Items: d.itemCountLocked(), LastLoad: d.lastLoad, LoadErrors: d.loadErrors, Next: next,
+		Targets: d.targets,
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 // The front-matter keys the parser itself reads; parameters add theirs through
 // Catalog.FrontMatterKeys.
-var ownKeys = []string{"active_hours", "jitter", "schedule", "timezone"}
+var ownKeys = []string{"active_hours", "jitter", "notify", "schedule", "timezone"}
 
 var activeHoursPattern = regexp.MustCompile(`^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$`)
 
@@ -95,6 +95,10 @@ func (p *parser) frontMatterKeys(m *yaml.Node) (schedule string, scheduleLine in
 			p.errorf(line, "unknown front matter key %q; valid keys: %s", k.Value, strings.Join(valid, ", "))
 			continue
 		}
+		if k.Value == "notify" {
+			p.file.Notify = withFileLines(v)
+			continue
+		}
 		if v.Kind != yaml.ScalarNode {
 			p.errorf(line, "front matter %s: want a single value", k.Value)
 			continue
@@ -152,4 +156,14 @@ func parseActiveHours(s string, loc *time.Location) (*ActiveHours, error) {
 		return nil, fmt.Errorf("%q is an empty window; leave active_hours out to run around the clock", s)
 	}
 	return a, nil
+}
+
+// withFileLines shifts the lines of a front-matter YAML node and its children by the
+// opening "---" line, so that they are line numbers in the file.
+func withFileLines(n *yaml.Node) *yaml.Node {
+	n.Line++
+	for _, c := range n.Content {
+		withFileLines(c)
+	}
+	return n
 }

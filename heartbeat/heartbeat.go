@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/clankerd/clankerd/checks"
 )
 
@@ -34,7 +36,11 @@ type File struct {
 	// Defaults holds front-matter values for parameters, keyed by front-matter key
 	// (kube_context, timeout, ...).
 	Defaults map[string]string
-	Items    []Item
+	// Notify is the front matter's notify: value (notification targets for this
+	// file's items), decoded and validated by package notify; its lines are file lines.
+	// Nil when the file has none.
+	Notify *yaml.Node
+	Items  []Item
 	// Notices are not errors: natural-language items that no router resolved yet.
 	Notices []Diagnostic
 	// Digest is the sha256 of the file's bytes, for the audit log.

@@ -302,7 +302,7 @@ func TestBrokenFileReportsEveryProblem(t *testing.T) {
 	want := []string{
 		`testdata/broken.md:2: front matter timezone: unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
 		`testdata/broken.md:3: front matter active_hours: "8-20" is not HH:MM-HH:MM`,
-		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, jitter, kube_context, schedule, timeout, timezone`,
+		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, jitter, kube_context, notify, schedule, timeout, timezone`,
 		`testdata/broken.md:8: heading "Every fortnight": cannot read the schedule after "every"`,
 		`testdata/broken.md:9: unknown check "http.stats"; did you mean http.status`,
 		`testdata/broken.md:10: http.status: parameter expect: ... placeholder`,

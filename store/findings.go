@@ -26,8 +26,9 @@ type FindingFilter struct {
 
 // reconcile compares the findings of a completed run with the item's stored ones and
 // records the lifecycle transitions. It returns the records that became new, changed
-// or resolved, and the counts for the receipt.
-func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, FindingCounts, error) {
+// or resolved, and the counts for the receipt. prevSeverity receives the severity each
+// changed finding had before.
+func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[string]checks.Severity) ([]FindingRecord, FindingCounts, error) {
 	now := r.Ended
 	current := make(map[string]checks.Finding, len(found))
 	order := make([]string, 0, len(found))
@@ -68,6 +69,7 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]FindingRecord, Fin
 				next = FindingUnchanged
 			default:
 				next = FindingChanged
+				prevSeverity[fp] = rec.Severity
 			}
 			rec.Finding, rec.LastSeen, rec.LastRun, rec.Pos, rec.Check = f, now, r.Seq, r.Pos, r.Check
 			if err := tx.setFindingState(stored, &rec, next, r.Seq); err != nil {
@@ -133,7 +135,7 @@ func sameDescription(a, b checks.Finding) bool {
 // entries from those of stored, the version it replaces (the zero record for a new
 // finding).
 func (tx *Tx) setFindingState(stored FindingRecord, rec *FindingRecord, next FindingState, seq uint64) error {
-	rec.State, rec.StateRun = next, seq
+	rec.State, rec.StateRun, rec.MutedBy = next, seq, ""
 	if err := tx.reindexFinding(stored, *rec); err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (tx *Tx) Findings(f FindingFilter) ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, nil
+	return out, tx.markMuted(out)
 }
 
 func (f FindingFilter) matches(rec FindingRecord) bool {
@@ -294,7 +296,7 @@ func (tx *Tx) Diff() ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, nil
+	return out, tx.markMuted(out)
 }
 
 // pruneResolved deletes findings resolved before cutoff, with their index entries. It

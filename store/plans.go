@@ -32,13 +32,20 @@ func PlanDigest(p checks.Plan) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// PutPlan inserts or updates a plan and keeps the pending-by-item index in step.
+// PutPlan inserts or updates a plan and keeps the pending-by-item index in step. A
+// new pending plan queues a notification event in the same transaction.
 func (tx *Tx) PutPlan(p PlanRecord) error {
 	if p.ID == "" {
 		return fmt.Errorf("plan for %s has no id", p.Task)
 	}
+	isNew := tx.bucket(bucketPlans).Get([]byte(p.ID)) == nil
 	if err := tx.put(bucketPlans, []byte(p.ID), p); err != nil {
 		return err
+	}
+	if isNew && p.State == PlanPending {
+		if err := tx.enqueuePlanEvent(p); err != nil {
+			return fmt.Errorf("queueing the notification of plan %s: %w", p.ID, err)
+		}
 	}
 	if p.Item == "" {
 		return nil

@@ -95,6 +95,9 @@ type FindingRecord struct {
 	// that saw it.
 	StateRun uint64 `json:"state_run"`
 	LastRun  uint64 `json:"last_run"`
+	// MutedBy is the id of the active mute that silences the finding. It follows from
+	// the mutes and the time, so it is filled in when findings are read, never stored.
+	MutedBy string `json:"muted_by,omitempty"`
 }
 
 // ItemState is the latest about one heartbeat item.

@@ -78,7 +78,16 @@ func (tx *Tx) Receipt(seq uint64) (Receipt, error) {
 // findings of its item: found ones are new, unchanged or changed, open ones not found
 // are resolved. A run that ended error or skipped changes no finding. It returns the
 // closed receipt and the findings that became new, changed or resolved.
+//
+// In the same transaction it queues a notification event in the outbox when the run
+// changed something worth telling (see enqueueRunEvent).
 func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
+	return tx.endRun(seq, end, true)
+}
+
+// endRun is EndRun; notify is false for runs closed because their process died,
+// which are not news about the checked systems.
+func (tx *Tx) endRun(seq uint64, end RunEnd, notify bool) (Receipt, []FindingRecord, error) {
 	r, err := tx.Receipt(seq)
 	if err != nil {
 		return r, nil, err
@@ -96,9 +105,10 @@ func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
 	}
 	r.Ended, r.Status, r.Error, r.Evidence, r.Plan = end.Ended, end.Status, end.Error, end.Evidence, end.Plan
 	var changes []FindingRecord
+	prevSeverity := map[string]checks.Severity{}
 	completed := end.Status == checks.Pass || end.Status == checks.Fail
 	if completed {
-		changes, r.Findings, err = tx.reconcile(r, end.Findings)
+		changes, r.Findings, err = tx.reconcile(r, end.Findings, prevSeverity)
 		if err != nil {
 			return r, nil, err
 		}
@@ -108,6 +118,11 @@ func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
 	}
 	if err := tx.noteRun(r, completed); err != nil {
 		return r, nil, err
+	}
+	if notify {
+		if err := tx.enqueueRunEvent(r, changes, prevSeverity); err != nil {
+			return r, nil, fmt.Errorf("queueing the notification of run %d of %s: %w", seq, r.Pos, err)
+		}
 	}
 	return r, changes, tx.maybePrune()
 }
@@ -205,7 +220,7 @@ func (tx *Tx) MarkInterrupted(reason string) (int, error) {
 		return 0, err
 	}
 	for _, r := range running {
-		if _, _, err := tx.EndRun(r.Seq, RunEnd{Ended: tx.now(), Status: checks.Error, Error: reason}); err != nil {
+		if _, _, err := tx.endRun(r.Seq, RunEnd{Ended: tx.now(), Status: checks.Error, Error: reason}, false); err != nil {
 			return 0, err
 		}
 	}

@@ -50,10 +50,17 @@ var (
 	bucketPlans            = []byte("plans")             // id → PlanRecord
 	bucketPlansPending     = []byte("plans_pending")     // item → plan id
 	bucketAudit            = []byte("audit")             // seq → AuditRecord
+	bucketMutes            = []byte("mutes")             // id → Mute
+	bucketOutbox           = []byte("outbox")            // seq → OutboxEvent
+	bucketDeliveries       = []byte("outbox_deliveries") // seq \x00 target → Delivery
+	bucketNotifyTargets    = []byte("notify_targets")    // target → TargetState
+	bucketNotifyErroring   = []byte("notify_erroring")   // item → time it started erroring
+	bucketNotifyMuted      = []byte("notify_muted")      // item \x00 fingerprint → mute id that held back its news
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketRuns, bucketRunsByItem, bucketItems, bucketFindings, bucketFindingsByItem,
 		bucketFindingsByState, bucketFindingsByRun, bucketFindingsResolved, bucketPlans, bucketPlansPending, bucketAudit,
+		bucketMutes, bucketOutbox, bucketDeliveries, bucketNotifyTargets, bucketNotifyErroring, bucketNotifyMuted,
 	}
 
 	keySchema    = []byte("schema")
@@ -77,6 +84,9 @@ type Options struct {
 	Now func() time.Time
 	// Retention for receipts; the zero value means DefaultRetention.
 	Retention Retention
+	// NewID returns a fresh random identifier for mutes and notification events
+	// (default: 8 random bytes in hex).
+	NewID func() string
 }
 
 // DB is an open state database.
@@ -84,7 +94,11 @@ type DB struct {
 	bolt      *bolt.DB
 	path      string
 	now       func() time.Time
+	newID     func() string
 	retention Retention
+
+	// outboxReady gets a value after a commit that queued notification events.
+	outboxReady chan struct{}
 
 	mu     sync.Mutex
 	writes int
@@ -100,6 +114,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.NewID == nil {
+		opts.NewID = randomID
+	}
 	if opts.Retention == (Retention{}) {
 		opts.Retention = DefaultRetention
 	}
@@ -113,7 +130,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, retention: opts.Retention}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: opts.Retention, outboxReady: make(chan struct{}, 1)}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -246,7 +263,7 @@ func (tx *Tx) decode(bucket, key, data []byte, v any) error {
 // keyString shows a key readably: a sequence number for the seq-keyed buckets,
 // quoted text otherwise.
 func keyString(bucket, key []byte) string {
-	if (bytes.Equal(bucket, bucketRuns) || bytes.Equal(bucket, bucketAudit)) && len(key) == 8 {
+	if (bytes.Equal(bucket, bucketRuns) || bytes.Equal(bucket, bucketAudit) || bytes.Equal(bucket, bucketOutbox)) && len(key) == 8 {
 		return strconv.FormatUint(seqFromKey(key), 10)
 	}
 	return strconv.Quote(string(key))

@@ -124,6 +124,7 @@ through plans that you approve with 'clankerd approve'.`,
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
+		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(),
 	)
 	return root
 }
@@ -250,6 +251,9 @@ type backend interface {
 	Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error)
 	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context) (int, error)
+	Mute(ctx context.Context, m store.Mute) (store.Mute, error)
+	Mutes(ctx context.Context, all bool) ([]store.Mute, error)
+	Unmute(ctx context.Context, id, actor string) (store.Mute, error)
 }
 
 // openBackend reaches the state through the daemon's socket when a daemon runs, and

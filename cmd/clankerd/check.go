@@ -65,7 +65,9 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 					Logger:   a.logger,
 				}
 				outcomes = r.RunAll(cmd.Context(), items)
-				return nil
+				mutes, err := b.Mutes(cmd.Context(), false)
+				markMuted(outcomes, mutes, time.Now())
+				return err
 			})
 			if err != nil {
 				return err
@@ -114,12 +116,37 @@ func selectItems(files []*heartbeat.File, only []string) ([]heartbeat.Item, erro
 	return picked, nil
 }
 
+// markMuted sets MutedBy on the findings of the outcomes that an active mute matches.
+func markMuted(outcomes []runner.Outcome, mutes []store.Mute, now time.Time) {
+	for _, o := range outcomes {
+		for i := range o.Findings {
+			f := &o.Findings[i]
+			f.Item, f.Check = o.Item.Key, o.Item.ID
+			if m, ok := store.MuteFor(mutes, *f, now); ok {
+				f.MutedBy = m.ID
+			}
+		}
+	}
+}
+
+// failsUnmuted reports whether a failed run has an open finding, more severe than
+// info, that no mute silences: muted findings do not fail check.
+func failsUnmuted(o runner.Outcome) bool {
+	for _, f := range o.Findings {
+		if f.State.Open() && f.Severity.Rank() > checks.Info.Rank() && f.MutedBy == "" {
+			return true
+		}
+	}
+	return false
+}
+
 func outcomeExitCode(outcomes []runner.Outcome) int {
 	code := exitOK
 	for _, o := range outcomes {
 		switch {
-		case o.Receipt.Status == checks.Fail:
+		case o.Receipt.Status == checks.Fail && failsUnmuted(o):
 			return exitProblems
+		case o.Receipt.Status == checks.Fail:
 		case o.Err != nil || o.Receipt.Status == checks.Error:
 			code = exitErr
 		}
@@ -138,12 +165,14 @@ type findingJSON struct {
 	Fix         string             `json:"fix,omitempty"`
 	MonthlyCost *float64           `json:"monthly_cost_usd,omitempty"`
 	Explanation string             `json:"explanation,omitempty"`
+	MutedBy     string             `json:"muted_by,omitempty"`
 }
 
 func toFindingJSON(f store.FindingRecord) findingJSON {
 	return findingJSON{
 		Fingerprint: f.Fingerprint, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity,
 		State: f.State, Summary: f.Summary, Evidence: f.Evidence, Fix: f.Fix, MonthlyCost: f.MonthlyCostUSD,
+		MutedBy: f.MutedBy,
 	}
 }
 
@@ -230,7 +259,7 @@ func (a *app) printOutcomes(outcomes []runner.Outcome, output string) error {
 			fmt.Fprintf(a.stdout, "        plan %s %s: %s: %s (risk %s); approve with: clankerd approve %s\n", r.Plan.ID, verb, r.Plan.Target, r.Plan.Change, r.Plan.Risk, r.Plan.ID)
 		}
 		for _, f := range r.Findings {
-			fmt.Fprintf(a.stdout, "        [%s] %s %s: %s\n", f.State, f.Severity, f.Resource, f.Summary)
+			fmt.Fprintf(a.stdout, "        [%s] %s %s: %s\n", stateText(f.State, f.MutedBy), f.Severity, f.Resource, f.Summary)
 			if f.Explanation != "" {
 				fmt.Fprintf(a.stdout, "          model: %s\n", strings.ReplaceAll(f.Explanation, "\n", "\n          "))
 			}

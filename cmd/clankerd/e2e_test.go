@@ -136,7 +136,14 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, stateDir string, args ...string) *daemonProc {
 	t.Helper()
+	return startDaemonEnv(t, nil, stateDir, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables ("KEY=value").
+func startDaemonEnv(t *testing.T, env []string, stateDir string, args ...string) *daemonProc {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--state-dir", stateDir, "--log-level", "debug", "run"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	d := &daemonProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	if err := cmd.Start(); err != nil {

@@ -109,7 +109,7 @@ func (a *app) printFindings(fs []store.FindingRecord, output string) error {
 	}
 	t := newTable(a.stdout, "STATE", "SEVERITY", "CHECK", "RESOURCE", "SUMMARY", "FIRST SEEN", "LAST SEEN", "FINGERPRINT")
 	for _, f := range fs {
-		t.row(string(f.State), string(f.Severity), f.Check, oneLine(f.Resource, 60), oneLine(f.Summary, 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
+		t.row(stateText(f.State, f.MutedBy), string(f.Severity), f.Check, oneLine(f.Resource, 60), oneLine(f.Summary, 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -140,4 +140,12 @@ func (a *app) diffCommand() *cobra.Command {
 	}
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
+}
+
+// stateText is a finding's state, marked when a mute silences it.
+func stateText(s store.FindingState, mutedBy string) string {
+	if mutedBy != "" {
+		return string(s) + " (muted " + mutedBy + ")"
+	}
+	return string(s)
 }

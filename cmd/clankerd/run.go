@@ -8,6 +8,7 @@ import (
 
 	"github.com/clankerd/clankerd/daemon"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/metrics"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -23,6 +24,11 @@ a unix socket (mode 0600) in the state directory. SIGTERM or SIGINT lets runs in
 finish within --grace, then closes the database cleanly.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.MetricsListen != "" {
+				if err := metrics.CheckListenAddr(cfg.MetricsListen, cfg.MetricsAllowRemote); err != nil {
+					return withCode(exitBadInput, err)
+				}
+			}
 			provs, err := a.newProviders(true)
 			if err != nil {
 				return err
@@ -49,6 +55,9 @@ finish within --grace, then closes the database cleanly.`,
 	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", 100_000, "receipts to keep at most (0: no limit)")
 	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", 30*24*time.Hour, "receipts older than this are pruned (0: no limit)")
 	mf.register(cmd)
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on HOST:PORT (loopback only, such as 127.0.0.1:9464)")
+	f.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-listen on a non-loopback address")
+	f.StringVar(&cfg.NotifyConfig, "notify-config", defaultNotifyConfig(), "notification config file (targets; see docs/notifications.md)")
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }

@@ -38,6 +38,13 @@ func (a *app) statusCommand() *cobra.Command {
 					st.OpenFindings[string(checks.Critical)], st.OpenFindings[string(checks.High)], st.OpenFindings[string(checks.Medium)],
 					st.OpenFindings[string(checks.Low)], st.OpenFindings[string(checks.Info)])
 				fmt.Fprintf(a.stdout, "pending plans: %d\n", st.PendingPlans)
+				var configured []string
+				if st.Daemon != nil {
+					for _, t := range st.Daemon.Targets {
+						configured = append(configured, t.Name)
+					}
+				}
+				printNotifyStatus(a.stdout, st.OutboxDepth, st.Targets, configured)
 				if len(st.Items) == 0 {
 					fmt.Fprintln(a.stdout, "no runs recorded yet")
 					return nil

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/store"
+)
+
+func (a *app) muteCommand() *cobra.Command {
+	var check, resource, reason, forText, output string
+	cmd := &cobra.Command{
+		Use:   "mute (FINGERPRINT | --check ID [--resource GLOB]) --for DURATION --reason TEXT",
+		Short: "Silence findings for a while: still recorded and listed, not notified, not failing check",
+		Long: `mute silences one finding (by the fingerprint 'clankerd findings' shows) or every
+finding of a check id or item key, optionally only on resources matching a glob (* is any
+run of characters, ? one character). A muted finding is still recorded and listed, marked
+muted; it is not notified and does not make 'clankerd check' exit 1. When the mute
+expires the finding notifies again. A reason and an expiry are required. The mute, with
+you as its owner, goes into the audit log.
+
+Exit codes: 0 muted, 3 bad input (no reason, no expiry, nothing to match).`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			m := store.Mute{Resource: resource, Reason: reason, Owner: actorName()}
+			if len(argv) == 1 {
+				m.Fingerprint = argv[0]
+			}
+			m.Check, m.Item = checkOrItem(check)
+			if forText == "" {
+				return withCode(exitBadInput, errors.New("mute needs --for DURATION (such as 4h or 7d): mutes do not last forever"))
+			}
+			d, err := checks.ParseDuration(forText)
+			if err != nil || d <= 0 {
+				return withCode(exitBadInput, fmt.Errorf("--for %q: give a positive duration such as 4h or 7d", forText))
+			}
+			m.ExpiresAt = time.Now().Add(d)
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				m, err := b.Mute(cmd.Context(), m)
+				if errors.Is(err, store.ErrInvalidMute) {
+					return withCode(exitBadInput, err)
+				}
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return printJSON(a.stdout, m)
+				}
+				fmt.Fprintf(a.stdout, "muted %s until %s: %s; lift it with: clankerd unmute %s\n", muteTarget(m), when(m.ExpiresAt), m.Reason, m.ID)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&check, "check", "", "mute every finding of this check id (contains a dot) or item key")
+	cmd.Flags().StringVar(&resource, "resource", "", "with --check: only findings whose resource matches this glob")
+	cmd.Flags().StringVar(&forText, "for", "", "how long the mute lasts, such as 4h, 7d or 2w (required)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the findings are muted (required)")
+	outputFlag(cmd, &output, "text", "json")
+	return cmd
+}
+
+// muteTarget says what a mute matches, for people.
+func muteTarget(m store.Mute) string {
+	if m.Fingerprint != "" {
+		return "finding " + m.Fingerprint
+	}
+	what := "check " + m.Check
+	if m.Item != "" {
+		what = "item " + m.Item
+	}
+	if m.Resource != "" {
+		what += " on " + m.Resource
+	}
+	return what
+}
+
+func (a *app) mutesCommand() *cobra.Command {
+	var all bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "mutes [--all]",
+		Short: "List active mutes (with --all also expired and lifted ones)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				ms, err := b.Mutes(cmd.Context(), all)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					if ms == nil {
+						ms = []store.Mute{}
+					}
+					return printJSON(a.stdout, map[string]any{"mutes": ms})
+				}
+				if len(ms) == 0 {
+					fmt.Fprintln(a.stdout, "no mutes")
+					return nil
+				}
+				now := time.Now()
+				t := newTable(a.stdout, "ID", "STATE", "MATCHES", "OWNER", "CREATED", "EXPIRES", "REASON")
+				for _, m := range ms {
+					state := "active"
+					switch {
+					case m.EndedBy != "":
+						state = "lifted by " + m.EndedBy
+					case !m.Active(now):
+						state = "expired"
+					}
+					t.row(m.ID, state, oneLine(muteTarget(m), 60), m.Owner, when(m.CreatedAt), when(m.ExpiresAt), oneLine(m.Reason, 60))
+				}
+				return t.flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "include expired and lifted mutes")
+	outputFlag(cmd, &output, "text", "json")
+	return cmd
+}
+
+func (a *app) unmuteCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "unmute ID",
+		Short: "Lift a mute now; its findings notify again on their next change",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			return a.withBackend(cmd.Context(), nil, func(b backend) error {
+				m, err := b.Unmute(cmd.Context(), argv[0], actorName())
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					return withCode(exitBadInput, err)
+				case errors.Is(err, store.ErrMuteEnded):
+					return withCode(exitRefused, err)
+				case err != nil:
+					return err
+				}
+				fmt.Fprintf(a.stdout, "unmuted %s (%s)\n", m.ID, muteTarget(m))
+				return nil
+			})
+		},
+	}
+	return cmd
+}

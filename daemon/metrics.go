@@ -1,0 +1,29 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/clankerd/clankerd/metrics"
+	"github.com/clankerd/clankerd/store"
+)
+
+// listenMetrics creates the metrics and opens their listener when cfg asks for them;
+// it returns nils otherwise. Loopback only, unless MetricsAllowRemote.
+func listenMetrics(cfg Config, db *store.DB) (*metrics.Metrics, net.Listener, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil, nil
+	}
+	if err := metrics.CheckListenAddr(cfg.MetricsListen, cfg.MetricsAllowRemote); err != nil {
+		return nil, nil, err
+	}
+	m, err := metrics.New(db, cfg.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening for metrics on %s: %w (is the port in use?)", cfg.MetricsListen, err)
+	}
+	return m, ln, nil
+}

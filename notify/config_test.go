@@ -1,0 +1,198 @@
+package notify
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/heartbeat"
+)
+
+var testEnv = Env{Getenv: func(k string) string {
+	return map[string]string{
+		"HOOK_URL":    "https://hooks.example.com/T0/SECRETTOKEN",
+		"HOOK_SECRET": "s3cret",
+		"BAD_URL":     "ftp://SECRETTOKEN@example.com",
+	}[k]
+}}
+
+func TestParseFile(t *testing.T) {
+	cfg, err := ParseFile("notify.yaml", []byte(`
+delivery:
+  max_age: 12h
+  retry_initial: 1s
+targets:
+  - name: ops
+    type: webhook
+    url_env: HOOK_URL
+    secret_env: HOOK_SECRET
+    min_severity: medium
+    rate_limit: 10/1h
+  - name: team
+    type: slack
+    url: https://hooks.slack.example/services/T0/B0/XYZ
+  - name: me
+    type: desktop
+  - name: pager
+    type: command
+    command: [/usr/local/bin/page, --team, ops]
+`), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Policy.MaxAge != 12*time.Hour || cfg.Policy.RetryInitial != time.Second || cfg.Policy.RetryMax != DefaultPolicy.RetryMax {
+		t.Errorf("policy = %+v", cfg.Policy)
+	}
+	if len(cfg.Destinations) != 4 {
+		t.Fatalf("destinations = %+v", cfg.Destinations)
+	}
+	ops := cfg.Destinations[0]
+	w, ok := ops.Target.(*Webhook)
+	if !ok || string(w.Secret) != "s3cret" || w.URL != "https://hooks.example.com/T0/SECRETTOKEN" || ops.MinSeverity != checks.Medium ||
+		ops.RateLimit != (RateLimit{N: 10, Per: time.Hour}) || ops.Where != "https://hooks.example.com/… (signed)" || ops.Source != "notify.yaml:6" || ops.Items != nil {
+		t.Errorf("ops = %+v", ops)
+	}
+	if cfg.Destinations[1].Where != "https://hooks.slack.example/…" {
+		t.Errorf("slack target shown as %q", cfg.Destinations[1].Where)
+	}
+	if c, ok := cfg.Destinations[3].Target.(*Command); !ok || strings.Join(c.Argv, " ") != "/usr/local/bin/page --team ops" {
+		t.Errorf("command = %+v", cfg.Destinations[3].Target)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	src := `delivery:
+  retry_max: 1s
+  retry_initial: 5s
+  colour: red
+targets:
+  - name: a b
+    type: pigeon
+  - type: webhook
+    url: https://x.example/
+  - name: s
+    type: slack
+  - name: w
+    type: webhook
+    url: https://x.example/
+    url_env: HOOK_URL
+  - name: w2
+    type: webhook
+    url_env: MISSING_URL
+    secret_env: MISSING_SECRET
+  - name: w3
+    type: webhook
+    url_env: BAD_URL
+  - name: c
+    type: command
+    command: run-me
+  - name: d
+    type: desktop
+    url: https://x.example/
+    min_severity: urgent
+    rate_limit: lots
+  - name: e
+    type: slack
+    url_env: lower-case-is-not-ok!
+`
+	_, err := ParseFile("n.yaml", []byte(src), testEnv)
+	want := []string{
+		"n.yaml:2: delivery.retry_max: 1s is shorter than retry_initial 5s",
+		"n.yaml:4: delivery.colour: unknown key; valid keys: max_age, retry_initial, retry_max, timeout",
+		`n.yaml:6: name: "a b": use letters, digits, '.', '_' and '-'`,
+		`n.yaml:7: type: "pigeon": use one of command, desktop, slack, webhook`,
+		"n.yaml:8: name: every target needs a name",
+		"n.yaml:10: url: a slack target needs url or url_env",
+		"n.yaml:15: url_env: give url or url_env, not both",
+		"n.yaml:18: url_env: $MISSING_URL is empty or not set",
+		"n.yaml:19: secret_env: $MISSING_SECRET is empty or not set",
+		"n.yaml:22: url_env: not an http or https URL",
+		"n.yaml:25: command: want a list: [PROGRAM, ARG...]",
+		"n.yaml:28: url: a desktop target takes no url",
+		`n.yaml:29: min_severity: unknown severity "urgent"`,
+		`n.yaml:30: rate_limit: "lots": write N/DURATION`,
+		`n.yaml:33: url_env: "lower-case-is-not-ok!" is not an environment variable name`,
+	}
+	var errs heartbeat.Errors
+	if err == nil {
+		t.Fatal("no error")
+	}
+	errs = err.(heartbeat.Errors)
+	text := err.Error()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("errors lack %q", w)
+		}
+	}
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(errs), len(want), text)
+	}
+	if strings.Contains(text, "SECRETTOKEN") {
+		t.Errorf("an error shows a secret:\n%s", text)
+	}
+}
+
+func TestFromHeartbeatAndMerge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "HB.md")
+	src := "---\ntimezone: UTC\nnotify:\n  - name: team\n    type: slack\n    url_env: HOOK_URL\n    min_severity: high\n---\n## Hourly\n- `test.check` x=1\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := checks.NewRegistry()
+	if err := reg.AddCheck(specCheck{}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := heartbeat.Load([]string{path}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dests, err := FromHeartbeat(files[0], testEnv)
+	if err != nil || len(dests) != 1 {
+		t.Fatalf("FromHeartbeat = %+v, %v", dests, err)
+	}
+	team := dests[0]
+	if team.Source != path+":4" || !team.Wants(files[0].Items[0].Key) || team.Wants("other") || !team.Wants(files[0].Items[0].Key+"/fix/abc") {
+		t.Errorf("team = %+v", team)
+	}
+	global, _ := ParseFile("notify.yaml", []byte("targets:\n  - name: team\n    type: desktop\n"), testEnv)
+	merged, err := Merge(global.Destinations, dests)
+	if len(merged) != 1 || err == nil || !strings.Contains(err.Error(), path+`:4: name: target "team" is already declared at notify.yaml:2`) {
+		t.Errorf("Merge = %+v, %v", merged, err)
+	}
+
+	// A broken notify: in front matter is reported at its file line.
+	bad := "---\nnotify:\n  - name: x\n    type: slack\n---\n## Hourly\n- `test.check` x=1\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err = heartbeat.Load([]string{path}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromHeartbeat(files[0], testEnv); err == nil || !strings.Contains(err.Error(), path+":3: url: a slack target needs url or url_env") {
+		t.Errorf("broken front matter: %v", err)
+	}
+}
+
+func TestLoadFileMissingIsEmpty(t *testing.T) {
+	cfg, err := LoadFile(filepath.Join(t.TempDir(), "notify.yaml"), testEnv)
+	if err != nil || len(cfg.Destinations) != 0 || cfg.Policy != DefaultPolicy {
+		t.Errorf("LoadFile of a missing file = %+v, %v", cfg, err)
+	}
+}
+
+// specCheck is a check with one parameter, for heartbeat files in tests.
+type specCheck struct{}
+
+func (specCheck) Spec() checks.Spec {
+	return checks.Spec{ID: "test.check", Params: []checks.ParamSpec{{Name: "x", Type: checks.String}}}
+}
+
+func (specCheck) Run(context.Context, checks.Params) (checks.Result, error) {
+	return checks.Result{}, nil
+}
