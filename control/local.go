@@ -73,6 +73,19 @@ type DaemonInfo struct {
 	Next map[string]time.Time `json:"-"`
 	// Targets are the notification targets the daemon delivers to.
 	Targets []TargetInfo `json:"notify_targets,omitempty"`
+	// Model is the model's call budget, when the daemon explains findings.
+	Model *ModelInfo `json:"model,omitempty"`
+}
+
+// ModelInfo is the model's budget as the daemon has spent it.
+type ModelInfo struct {
+	Model     string `json:"model"`
+	Calls     int    `json:"calls"`
+	ThisHour  int    `json:"this_hour"`
+	PerHour   int    `json:"per_hour_limit"`
+	PerRun    int    `json:"per_run_limit"`
+	Skipped   int    `json:"skipped_over_budget"`
+	Remaining int    `json:"remaining_this_hour"` // -1: no hourly limit
 }
 
 func (l *Local) now() time.Time {

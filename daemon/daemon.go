@@ -43,7 +43,9 @@ type Config struct {
 	// AfterRun is called with every recorded check outcome (the model's explanations
 	// of new failing findings, with `run --explain`).
 	AfterRun func(context.Context, *runner.Outcome)
-	Logger   *slog.Logger
+	// ModelStatus reports the model's budget for `clankerd status` (optional).
+	ModelStatus func() *control.ModelInfo
+	Logger      *slog.Logger
 	// NotifyConfig is the notification config file (notify.yaml); "" or a missing
 	// file means targets come only from heartbeat front matter.
 	NotifyConfig string
@@ -315,12 +317,16 @@ func (d *daemon) info() *control.DaemonInfo {
 	for _, e := range d.sched.Entries() {
 		next[e.Key] = e.Next
 	}
+	var model *control.ModelInfo
+	if d.cfg.ModelStatus != nil {
+		model = d.cfg.ModelStatus()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return &control.DaemonInfo{
 		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.cfg.Heartbeats,
 		Items: d.itemCountLocked(), LastLoad: d.lastLoad, LoadErrors: d.loadErrors, Next: next,
-		Targets: d.targets,
+		Targets: d.targets, Model: model,
 	}
 }
 

@@ -423,3 +423,37 @@ func TestMCPWithDaemon(t *testing.T) {
 		t.Errorf("run through the daemon = %+v", ans)
 	}
 }
+
+// TestDaemonExplainsAndShowsBudget: `run --explain` explains a new failing finding once
+// and `status` shows the model's budget.
+func TestDaemonExplainsAndShowsBudget(t *testing.T) {
+	var calls atomic.Int32
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprint(w, `{"model":"tiny","message":{"role":"assistant","content":"Nothing listens there. Fix: start it."},"done":true}`+"\n")
+	}))
+	defer ollama.Close()
+	state, dir := t.TempDir(), t.TempDir()
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("## Every 1 seconds\n- `tcp.connect` addr=%s\n", closedPort(t)))
+	startDaemon(t, state, "--heartbeat", hb, "--explain", "--model", "tiny", "--model-host", ollama.URL, "--model-calls-per-hour", "5")
+	var st struct {
+		Daemon struct {
+			Model *struct {
+				Model    string `json:"model"`
+				ThisHour int    `json:"this_hour"`
+				PerHour  int    `json:"per_hour_limit"`
+			} `json:"model"`
+		} `json:"daemon"`
+	}
+	waitFor(t, 20*time.Second, "an explanation", func() bool {
+		r := cli(t, state, "findings", "-o", "json")
+		return strings.Contains(r.stdout, "Nothing listens there")
+	})
+	time.Sleep(2 * time.Second) // more ticks: the finding is unchanged, no more calls
+	jsonOut(t, state, 0, &st, "status")
+	if m := st.Daemon.Model; m == nil || m.Model != "tiny" || m.ThisHour != 1 || m.PerHour != 5 || calls.Load() != 1 {
+		t.Errorf("status model = %+v, %d calls", m, calls.Load())
+	}
+}

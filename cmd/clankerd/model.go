@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/control"
 	"github.com/clankerd/clankerd/llm"
 	"github.com/clankerd/clankerd/runner"
 )
@@ -106,6 +107,16 @@ func (m *modelFlags) afterRun(stateDir string, log *slog.Logger, perItemRun bool
 			o.ExplainErrors = append(o.ExplainErrors, err.Error())
 		}
 	}, nil
+}
+
+// status reports the model's budget, or nil when no model is in use.
+func (m *modelFlags) status() *control.ModelInfo {
+	if m.client == nil {
+		return nil
+	}
+	st := m.client.Budget.Status()
+	return &control.ModelInfo{Model: m.client.Model, Calls: st.Calls, ThisHour: st.ThisHour, PerHour: st.PerHour,
+		PerRun: st.PerRun, Skipped: st.Skipped, Remaining: st.Remaining}
 }
 
 // explanationCache is where explanations are kept, in the state directory.

@@ -44,6 +44,7 @@ finish within --grace, then closes the database cleanly.`,
 			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger, true); err != nil {
 				return withCode(exitBadInput, err)
 			}
+			cfg.ModelStatus = mf.status
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}

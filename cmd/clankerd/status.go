@@ -30,6 +30,13 @@ func (a *app) statusCommand() *cobra.Command {
 					for _, e := range d.LoadErrors {
 						fmt.Fprintf(a.stdout, "  reload error (last good version running): %s\n", e)
 					}
+					if m := d.Model; m != nil {
+						limit := "no hourly limit"
+						if m.PerHour > 0 {
+							limit = fmt.Sprintf("limit %d, %d left", m.PerHour, m.Remaining)
+						}
+						fmt.Fprintf(a.stdout, "model: %s, %d calls this hour (%s), %d in all, %d skipped over budget\n", m.Model, m.ThisHour, limit, m.Calls, m.Skipped)
+					}
 				} else {
 					fmt.Fprintln(a.stdout, "daemon: not running (start it with `clankerd run`)")
 				}
