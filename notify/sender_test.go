@@ -4,31 +4,16 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/checktest"
 	"github.com/clankerd/clankerd/store"
 )
 
 // clock is a settable test clock shared by the store and the sender.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = checktest.Clock
 
 type env struct {
 	db  *store.DB
@@ -37,7 +22,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)}
+	clk := checktest.NewClock(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
 	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +276,7 @@ func TestRunDeliversWhenEventsAreQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer clkDB.Close()
-	e := &env{db: clkDB, clk: &clock{t: time.Now()}}
+	e := &env{db: clkDB, clk: checktest.NewClock(time.Now())}
 	rcv := newReceiver(t, "")
 	s, err := NewSender(SenderOptions{Store: clkDB, Config: Config{Policy: fastPolicy, Destinations: []Destination{hook("ops", rcv, "")}}})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +18,15 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/checktest"
 )
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = checktest.Clock
 
 func openTest(t *testing.T, opts Options) (*DB, *clock) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	clk := checktest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}

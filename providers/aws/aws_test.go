@@ -16,6 +16,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/awstest"
+	"github.com/clankerd/clankerd/internal/checktest"
 )
 
 // moto is the moto_server shared by the package's tests (see TestMain). Tests that
@@ -99,13 +100,7 @@ func describeFindings(t *testing.T, id string, fs []checks.Finding) []string {
 	return out
 }
 
-func expect(t *testing.T, id string, got []string, want ...string) {
-	t.Helper()
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("%s findings:\n got %q\nwant %q", id, got, want)
-	}
-}
+var expect = checktest.Expect
 
 func must[T any](t *testing.T) func(v T, err error) T {
 	return func(v T, err error) T {

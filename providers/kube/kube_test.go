@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/checktest"
 	"github.com/clankerd/clankerd/internal/kubetest"
 )
 
@@ -93,13 +94,7 @@ func found(t *testing.T, p *Provider, id string, raw map[string]string) []string
 	return out
 }
 
-func expect(t *testing.T, id string, got []string, want ...string) {
-	t.Helper()
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("%s findings:\n got %q\nwant %q", id, got, want)
-	}
-}
+var expect = checktest.Expect
 
 // pod creates a pod and then writes the status.
 func pod(t *testing.T, ns, name string, mutate func(*corev1.Pod)) *corev1.Pod {
