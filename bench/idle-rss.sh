@@ -29,13 +29,13 @@ rss_of() { # heartbeat → RSS in KiB after the daemon settled
   local pid=$!
   for _ in $(seq 1 100); do [ -S "$state/clankerd.sock" ] && break; sleep 0.1; done
   sleep "$settle"
-  awk '/^VmRSS/ {print $2}' "/proc/$pid/status"
+  awk '/^VmRSS/ {r=$2} /^RssAnon/ {a=$2} END {print r, a}' "/proc/$pid/status"
   kill -TERM "$pid"; wait "$pid" || true
 }
 
-base=$(rss_of "$work/hb1.md")
-full=$(rss_of "$work/hb100.md")
-awk -v b="$base" -v f="$full" 'BEGIN {
-  printf "idle RSS, 1 check (baseline): %.1f MiB\n", b/1024
-  printf "idle RSS, 100 checks:         %.1f MiB (%.2fx the baseline; goal <= 30 MiB)\n", f/1024, f/b
+read -r base base_anon <<<"$(rss_of "$work/hb1.md")"
+read -r full full_anon <<<"$(rss_of "$work/hb100.md")"
+awk -v b="$base" -v f="$full" -v ba="$base_anon" -v fa="$full_anon" 'BEGIN {
+  printf "idle RSS, 1 check (baseline): %.1f MiB (private %.1f MiB)\n", b/1024, ba/1024
+  printf "idle RSS, 100 checks:         %.1f MiB (private %.1f MiB; %.2fx the baseline; goal <= 30 MiB)\n", f/1024, fa/1024, f/b
 }'
