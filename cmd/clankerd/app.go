@@ -21,6 +21,7 @@ import (
 	"github.com/clankerd/clankerd/heartbeat"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
+	"github.com/clankerd/clankerd/redact"
 	"github.com/clankerd/clankerd/route"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
@@ -134,7 +135,7 @@ func (a *app) setup() error {
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return withCode(exitBadInput, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
 	}
-	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}))
 	return nil
 }
 
@@ -172,6 +173,18 @@ func heartbeatArgs(args []string) []string {
 		return []string{defaultHeartbeat()}
 	}
 	return args
+}
+
+// redactAttr keeps secrets out of the log: string values are redacted, and so are
+// errors, whose messages may quote what a server said.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		a.Value = slog.StringValue(redact.String(v))
+	case error:
+		a.Value = slog.StringValue(redact.String(v.Error()))
+	}
+	return a
 }
 
 // providers are the checks and tasks of this build, and what must be closed when the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/redact"
 	"github.com/clankerd/clankerd/runner"
 	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -168,10 +169,11 @@ type findingJSON struct {
 	MutedBy     string             `json:"muted_by,omitempty"`
 }
 
+// toFindingJSON is a finding as clankerd prints it: secrets in its text redacted.
 func toFindingJSON(f store.FindingRecord) findingJSON {
 	return findingJSON{
-		Fingerprint: f.Fingerprint, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity,
-		State: f.State, Summary: f.Summary, Evidence: f.Evidence, Fix: f.Fix, MonthlyCost: f.MonthlyCostUSD,
+		Fingerprint: f.Fingerprint, Resource: redact.String(f.Resource), Problem: f.Problem, Severity: f.Severity,
+		State: f.State, Summary: redact.String(f.Summary), Evidence: redact.Map(f.Evidence), Fix: redact.String(f.Fix), MonthlyCost: f.MonthlyCostUSD,
 		MutedBy: f.MutedBy,
 	}
 }
@@ -207,13 +209,13 @@ type checkJSON struct {
 func toResultJSON(o runner.Outcome) resultJSON {
 	r := resultJSON{
 		Check: o.Item.ID, Item: o.Item.Pos(), Key: o.Item.Key, Status: o.Receipt.Status,
-		DurationMS: ms(o.Duration()), Error: o.Receipt.Error, Findings: []findingJSON{},
+		DurationMS: ms(o.Duration()), Error: redact.String(o.Receipt.Error), Findings: []findingJSON{},
 	}
 	if o.Item.Kind == heartbeat.ItemQuestion {
 		r.Text = o.Item.Text
 	}
 	if o.Err != nil {
-		r.Status, r.Error = checks.Error, errors.Join(errors.New(r.Error), o.Err).Error()
+		r.Status, r.Error = checks.Error, redact.String(errors.Join(errors.New(r.Error), o.Err).Error())
 	}
 	if o.Plan != nil {
 		r.Plan = &planRefJSON{ID: o.Plan.ID, Created: o.PlanCreated, Target: o.Plan.Target, Change: o.Plan.Change, Risk: string(o.Plan.Risk)}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/redact"
 	"github.com/clankerd/clankerd/store"
 )
 
@@ -109,7 +110,7 @@ func (a *app) printFindings(fs []store.FindingRecord, output string) error {
 	}
 	t := newTable(a.stdout, "STATE", "SEVERITY", "CHECK", "RESOURCE", "SUMMARY", "FIRST SEEN", "LAST SEEN", "FINGERPRINT")
 	for _, f := range fs {
-		t.row(stateText(f.State, f.MutedBy), string(f.Severity), f.Check, oneLine(f.Resource, 60), oneLine(f.Summary, 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
+		t.row(stateText(f.State, f.MutedBy), string(f.Severity), f.Check, oneLine(redact.String(f.Resource), 60), oneLine(redact.String(f.Summary), 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
 	}
 	if err := t.flush(); err != nil {
 		return err

@@ -457,3 +457,25 @@ func TestDaemonExplainsAndShowsBudget(t *testing.T) {
 		t.Errorf("status model = %+v, %d calls", m, calls.Load())
 	}
 }
+
+// TestSecretsRedactedInOutput: a probe whose target URL carries credentials and whose
+// server answers with a token shows neither in check output, findings or logs.
+func TestSecretsRedactedInOutput(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	state, dir := t.TempDir(), t.TempDir()
+	u := strings.Replace(srv.URL, "http://", "http://admin:hunter2hunter2@", 1)
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("## Hourly\n- `http.status` url=%s/health?token=abc\n", u))
+	for _, args := range [][]string{{"--log-level", "debug", "check", hb}, {"check", hb, "-o", "json"}, {"findings"}, {"findings", "-o", "json"}} {
+		r := cli(t, state, args...)
+		if strings.Contains(r.stdout+r.stderr, "hunter2hunter2") {
+			t.Errorf("clankerd %v printed the password:\n%s\n%s", args, r.stdout, r.stderr)
+		}
+		if args[len(args)-1] == "json" && !strings.Contains(r.stdout, "[REDACTED]@") {
+			t.Errorf("clankerd %v does not show the redacted URL:\n%s", args, r.stdout)
+		}
+	}
+}
