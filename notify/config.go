@@ -80,10 +80,19 @@ type Config struct {
 type Env struct {
 	Getenv func(string) string
 	Client *http.Client
+	// SkipLookup checks the configuration without reading the variables it names
+	// (for lint): they count as set to a valid value, and no target is usable.
+	SkipLookup bool
 }
 
+// placeholderURL stands for a variable's value when lookups are skipped.
+const placeholderURL = "https://unread.invalid/"
+
 func (e Env) getenv(k string) string {
-	if e.Getenv == nil {
+	switch {
+	case e.SkipLookup:
+		return placeholderURL
+	case e.Getenv == nil:
 		return os.Getenv(k)
 	}
 	return e.Getenv(k)

@@ -196,3 +196,11 @@ func (specCheck) Spec() checks.Spec {
 func (specCheck) Run(context.Context, checks.Params) (checks.Result, error) {
 	return checks.Result{}, nil
 }
+
+func TestSkipLookupChecksStructureOnly(t *testing.T) {
+	src := "targets:\n  - name: ops\n    type: webhook\n    url_env: NOT_SET\n    secret_env: NOT_SET_EITHER\n  - name: bad\n    type: webhook\n    url_env: bad-name\n"
+	_, err := ParseFile("n.yaml", []byte(src), Env{SkipLookup: true})
+	if err == nil || strings.Contains(err.Error(), "NOT_SET") || !strings.Contains(err.Error(), `n.yaml:8: url_env: "bad-name" is not an environment variable name`) {
+		t.Errorf("ParseFile with SkipLookup: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/notify"
 )
 
 func (a *app) lintCommand() *cobra.Command {
@@ -109,6 +110,15 @@ func (a *app) printLint(files []*heartbeat.File, loadErr error, output string) e
 		for _, n := range f.Notices {
 			out.Notices = append(out.Notices, n.Error())
 		}
+		// notify: front matter, checked without reading the variables it names (lint
+		// may run where they are not set).
+		var notifyErrs heartbeat.Errors
+		if _, err := notify.FromHeartbeat(f, notify.Env{SkipLookup: true}); errors.As(err, &notifyErrs) {
+			for _, d := range notifyErrs {
+				out.Errors = append(out.Errors, d.Error())
+			}
+			out.Valid = false
+		}
 		out.Files = append(out.Files, fj)
 	}
 	if output == "json" {
@@ -157,6 +167,8 @@ func (a *app) printLintText(files []*heartbeat.File, out lintJSON, now time.Time
 	}
 	if out.Valid {
 		fmt.Fprintln(a.stdout, "valid")
+	} else if len(files) > 0 {
+		fmt.Fprintf(a.stderr, "%d problem(s) in notification targets; the daemon leaves those targets out\n", len(out.Errors))
 	} else {
 		fmt.Fprintf(a.stderr, "%d problem(s); the file(s) above were not loaded\n", len(out.Errors))
 	}

@@ -129,6 +129,26 @@ func TestNotifyTestCommand(t *testing.T) {
 	}
 }
 
+func TestLintChecksNotifyFrontMatter(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	// The variable is not set here: lint checks the structure, not the environment.
+	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    url_env: UNSET_IN_THIS_TEST\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
+	if r := cli(t, state, "lint", hb); r.code != 0 || !strings.Contains(r.stdout, "valid") {
+		t.Errorf("lint of good notify front matter: %+v", r)
+	}
+	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    min_severity: loud\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
+	r := cli(t, state, "lint", hb)
+	for _, want := range []string{hb + ":3: url: a slack target needs url or url_env", hb + `:5: min_severity: unknown severity "loud"`, "2 problem(s) in notification targets"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("lint stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.code != 3 {
+		t.Errorf("lint of broken notify front matter exit %d, want 3", r.code)
+	}
+}
+
 func TestDaemonNotifiesOnChange(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
 	hook := newHookReceiver(t, "s3cret")
