@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/redact"
 	"github.com/clankerd/clankerd/store"
 )
 
@@ -64,16 +65,20 @@ func Build(ev store.OutboxEvent, min checks.Severity) (n Notification, ok bool) 
 		Status: ev.Status, Findings: []store.FindingNotice{},
 	}
 	reaches := func(s checks.Severity) bool { return s.Rank() >= min.Rank() }
+	// Notifications leave the machine: every text in them is redacted.
 	if ev.Erroring != "" && reaches(erroringSeverity) {
-		n.Erroring, n.Error = ev.Erroring, ev.Error
+		n.Erroring, n.Error = ev.Erroring, redact.String(ev.Error)
 	}
 	for _, f := range ev.Findings {
 		if reaches(f.Severity) {
+			f.Resource, f.Summary = redact.String(f.Resource), redact.String(f.Summary)
 			n.Findings = append(n.Findings, f)
 		}
 	}
 	if ev.Plan != nil && reaches(planSeverity(ev.Plan.Risk)) {
-		n.Plan = ev.Plan
+		p := *ev.Plan
+		p.Target, p.Change = redact.String(p.Target), redact.String(p.Change)
+		n.Plan = &p
 	}
 	if n.Erroring == "" && len(n.Findings) == 0 && n.Plan == nil && ev.Kind != store.EventTest {
 		return Notification{}, false

@@ -177,3 +177,20 @@ func TestHTTPStatusesAndRedaction(t *testing.T) {
 		t.Errorf("unreachable receiver: %v", err)
 	}
 }
+
+// TestNotificationsRedacted: secrets in a finding never reach a receiver.
+func TestNotificationsRedacted(t *testing.T) {
+	ev := store.OutboxEvent{ID: "k1", Kind: store.EventRun, Check: "http.status", Error: "GET https://u:hunter2hunter2@x/ failed",
+		Erroring: "started", Findings: []store.FindingNotice{{Fingerprint: "f", Resource: "https://admin:s3cr3tpass@db.internal/", Problem: "down",
+			Severity: checks.High, Summary: "token: abcdef0123456789 rejected"}}}
+	n, ok := Build(ev, "")
+	if !ok {
+		t.Fatal("nothing built")
+	}
+	b, _ := json.Marshal(n)
+	for _, secret := range []string{"hunter2hunter2", "s3cr3tpass", "abcdef0123456789"} {
+		if strings.Contains(string(b)+SlackText(n), secret) {
+			t.Errorf("the notification carries %q: %s", secret, b)
+		}
+	}
+}
