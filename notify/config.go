@@ -159,7 +159,7 @@ func FromHeartbeat(f *heartbeat.File, env Env) ([]Destination, error) {
 	for _, it := range f.Items {
 		items[it.Key] = true
 	}
-	d := &decoder{file: f.Path, env: env}
+	d := &decoder{file: f.Path, env: env, noCommands: true}
 	dests := d.targets(f.Notify, items)
 	return dests, d.err()
 }
@@ -200,7 +200,10 @@ func splitSource(src string) (string, int) {
 type decoder struct {
 	file string
 	env  Env
-	errs heartbeat.Errors
+	// noCommands refuses command targets: a heartbeat file, which may be shared, must
+	// not make the daemon run programs; only notify.yaml may.
+	noCommands bool
+	errs       heartbeat.Errors
 }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
@@ -321,8 +324,11 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 			}
 		case "type":
 			spec.typ, _ = d.scalar(v, key)
-			if !slices.Contains(targetTypes, spec.typ) {
+			switch {
+			case !slices.Contains(targetTypes, spec.typ):
 				d.errorf(v, key, "%q: use one of %s", spec.typ, strings.Join(targetTypes, ", "))
+			case spec.typ == "command" && d.noCommands:
+				d.errorf(v, key, "command targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file")
 			}
 		case "url":
 			spec.url, _ = d.scalar(v, key)

@@ -165,6 +165,18 @@ func TestFromHeartbeatAndMerge(t *testing.T) {
 		t.Errorf("Merge = %+v, %v", merged, err)
 	}
 
+	// A heartbeat file may not make the daemon run programs.
+	cmdTarget := "---\nnotify:\n  - name: x\n    type: command\n    command: [/bin/true]\n---\n## Hourly\n- `test.check` x=1\n"
+	if err := os.WriteFile(path, []byte(cmdTarget), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if files, err = heartbeat.Load([]string{path}, reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromHeartbeat(files[0], testEnv); err == nil || !strings.Contains(err.Error(), path+":4: type: command targets run programs, so they are allowed only in notify.yaml") {
+		t.Errorf("a command target in front matter: %v", err)
+	}
+
 	// A broken notify: in front matter is reported at its file line.
 	bad := "---\nnotify:\n  - name: x\n    type: slack\n---\n## Hourly\n- `test.check` x=1\n"
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {

@@ -194,7 +194,7 @@ func (tx *Tx) findingNews(r Receipt, changes []FindingRecord, prevSeverity map[s
 	changed := map[string]bool{}
 	for _, f := range changes {
 		changed[f.Fingerprint] = true
-		n := FindingNotice{Fingerprint: f.Fingerprint, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity, Summary: f.Summary}
+		n := noticeOf(f, "")
 		switch f.State {
 		case FindingNew:
 			n.Change = ChangeNew
@@ -263,10 +263,14 @@ func (tx *Tx) unmutedNews(item string, changed map[string]bool, mutes []Mute, no
 			return nil, err
 		}
 		if err == nil && f.State.Open() {
-			out = append(out, FindingNotice{Fingerprint: f.Fingerprint, Change: ChangeUnmuted, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity, Summary: f.Summary})
+			out = append(out, noticeOf(f, ChangeUnmuted))
 		}
 	}
 	return out, nil
+}
+
+func noticeOf(f FindingRecord, c Change) FindingNotice {
+	return FindingNotice{Fingerprint: f.Fingerprint, Change: c, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity, Summary: f.Summary}
 }
 
 // enqueuePlanEvent queues the news of a new pending plan.
