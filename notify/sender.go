@@ -258,7 +258,9 @@ func orNone(s string) string {
 }
 
 // deliver sends a destination's due jobs in order, as its rate limit allows, and
-// returns the earliest time it has more to do.
+// returns the earliest time it has more to do. After a failure that will be retried
+// it stops for this pass: the other jobs wait for the next attempt, so a receiver
+// that is down costs one attempt (and at most one timeout) per pass, not one per job.
 func (s *Sender) deliver(ctx context.Context, p Policy, d Destination, lim *limiter, js []job) (time.Time, error) {
 	var next time.Time
 	later := func(t time.Time) {
@@ -302,6 +304,9 @@ func (s *Sender) deliver(ctx context.Context, p Policy, d Destination, lim *limi
 		s.observe(a)
 		if err := s.store.Update(context.WithoutCancel(ctx), s.record(j.ev.Seq, d.Name, dl, j.routed)); err != nil {
 			return next, fmt.Errorf("recording the delivery of %s to %s: %w", j.ev.ID, d.Name, err)
+		}
+		if dl.Outcome == "" {
+			return next, nil
 		}
 	}
 	return next, nil
