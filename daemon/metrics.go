@@ -21,6 +21,17 @@ func listenMetrics(cfg Config, db *store.DB) (*metrics.Metrics, net.Listener, er
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.ModelStatus != nil {
+		err := m.ModelCalls(func() (int, int) {
+			if st := cfg.ModelStatus(); st != nil {
+				return st.Calls, st.Skipped
+			}
+			return 0, 0
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.MetricsListen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening for metrics on %s: %w (is the port in use?)", cfg.MetricsListen, err)

@@ -235,3 +235,22 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrorDesc, prometheus.GaugeValue, failed)
 }
+
+// ModelCalls counts the model's calls and the calls the budget skipped, read from
+// status at each scrape (the daemon's `--explain`).
+func (m *Metrics) ModelCalls(status func() (calls, skipped int)) error {
+	made := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "clankerd_model_calls_total",
+		Help: "Calls made to the model (explanations), since the daemon started.",
+	}, func() float64 { c, _ := status(); return float64(c) })
+	skipped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "clankerd_model_calls_skipped_total",
+		Help: "Model calls the budget refused; those findings were kept without explanation.",
+	}, func() float64 { _, s := status(); return float64(s) })
+	for _, c := range []prometheus.Collector{made, skipped} {
+		if err := m.registry.Register(c); err != nil {
+			return fmt.Errorf("registering model metrics: %w", err)
+		}
+	}
+	return nil
+}

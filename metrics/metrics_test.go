@@ -113,6 +113,9 @@ func TestScrape(t *testing.T) {
 	m.ObserveRun(store.Receipt{Check: "http.status", Status: checks.Skipped, Started: now, Ended: now})
 	m.ObserveDelivery(notify.Attempt{Target: "ops", Outcome: store.Delivered, Latency: 3 * time.Second})
 	m.ObserveDelivery(notify.Attempt{Target: "ops"})
+	if err := m.ModelCalls(func() (int, int) { return 7, 2 }); err != nil {
+		t.Fatal(err)
+	}
 
 	fams := scrape(t, m.Handler())
 	tests := []struct {
@@ -130,6 +133,8 @@ func TestScrape(t *testing.T) {
 		{"clankerd_notification_attempts_total", []string{"result=delivered,target=ops 1", "result=retry,target=ops 1"}},
 		{"clankerd_notification_delivery_seconds", []string{"target=ops 1"}},
 		{"clankerd_state_scrape_error", []string{" 0"}},
+		{"clankerd_model_calls_total", []string{" 7"}},
+		{"clankerd_model_calls_skipped_total", []string{" 2"}},
 	}
 	for _, tt := range tests {
 		if got := values(fams, tt.name); strings.Join(got, "|") != strings.Join(tt.want, "|") {
