@@ -122,3 +122,16 @@ func plistProgramArguments(t *testing.T, path string) []string {
 	}
 	return argv
 }
+
+// TestExamplesLint: every example heartbeat is valid.
+func TestExamplesLint(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.md"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		if r := cli(t, t.TempDir(), "lint", f); r.code != 0 || !strings.Contains(r.stdout, "valid") {
+			t.Errorf("lint %s: exit %d\n%s%s", f, r.code, r.stdout, r.stderr)
+		}
+	}
+}
