@@ -208,16 +208,7 @@ func listen(t *testing.T) string {
 }
 
 // closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+var closedPort = testnet.ClosedPort
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
