@@ -3,17 +3,16 @@ package ask
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/control"
+	"github.com/clankerd/clankerd/internal/plantest"
 	"github.com/clankerd/clankerd/internal/testnet"
 	"github.com/clankerd/clankerd/route"
 	"github.com/clankerd/clankerd/store"
-	"github.com/clankerd/clankerd/tasks"
 )
 
 // writeTask is a write task that records whether it was ever applied.
@@ -45,21 +44,11 @@ func (m *modelStub) RouteQuestion(context.Context, string, bool) ([]route.Route,
 
 func setup(t *testing.T) (*Service, *control.Local, *writeTask) {
 	t.Helper()
-	reg := checks.NewRegistry()
-	if err := probe.Register(reg); err != nil {
-		t.Fatal(err)
-	}
 	task := &writeTask{}
-	if err := reg.AddTask(task); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
-	return &Service{Router: route.New(reg, nil), Catalog: reg, Planner: &tasks.Planner{Tasks: reg}, Actor: "test"}, local, task
+	m := plantest.New(t, plantest.RegistrarFunc(func(r *checks.Registry) error {
+		return errors.Join(probe.Register(r), r.AddTask(task))
+	}), 0)
+	return &Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Planner: m.Planner, Actor: "test"}, m.Local, task
 }
 
 func TestAskRunsRoutedChecks(t *testing.T) {

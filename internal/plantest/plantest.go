@@ -20,6 +20,13 @@ type Registrar interface {
 	Register(r *checks.Registry) error
 }
 
+// RegistrarFunc registers checks and tasks; it lets a test register a set that is no
+// provider.
+type RegistrarFunc func(r *checks.Registry) error
+
+// Register calls f.
+func (f RegistrarFunc) Register(r *checks.Registry) error { return f(r) }
+
 // Machinery is the plan machinery of clankerd on a fresh database.
 type Machinery struct {
 	Reg     *checks.Registry
