@@ -131,6 +131,14 @@ func TestRegistry(t *testing.T) {
 	if len(specs) != 4 || specs[0].ID != "http.status" || specs[3].ID != "tls.expiry" {
 		t.Errorf("Specs not sorted: %v", specs)
 	}
+	// AddAll adds what it can and names every id it could not.
+	err := r.AddAll([]Check{fakeCheck{Spec{ID: "dns.resolve"}}, fakeCheck{Spec{ID: "http.status"}}}, []Task{fakeTask{fakeCheck{Spec{ID: "test.scale"}}}})
+	if err == nil || !strings.Contains(err.Error(), "http.status") || !strings.Contains(err.Error(), "test.scale") {
+		t.Errorf("AddAll duplicates: %v", err)
+	}
+	if _, _, ok := r.Lookup("dns.resolve"); !ok {
+		t.Error("AddAll dropped the valid check")
+	}
 }
 
 func TestMemoSharesOneFetchPerRound(t *testing.T) {

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -40,6 +41,19 @@ func (r *Registry) AddTask(t Task) error {
 	}
 	r.tasks[id] = t
 	return nil
+}
+
+// AddAll registers a provider's checks and tasks, and reports every id that could
+// not be added.
+func (r *Registry) AddAll(cs []Check, ts []Task) error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, r.AddCheck(c))
+	}
+	for _, t := range ts {
+		errs = append(errs, r.AddTask(t))
+	}
+	return errors.Join(errs...)
 }
 
 func (r *Registry) free(id string) error {

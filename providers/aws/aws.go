@@ -74,14 +74,7 @@ func New(opts Options) *Provider {
 
 // Register adds the AWS checks and tasks to r.
 func (p *Provider) Register(r *checks.Registry) error {
-	var errs []error
-	for _, c := range p.checkList() {
-		errs = append(errs, r.AddCheck(c))
-	}
-	for _, t := range p.taskList() {
-		errs = append(errs, r.AddTask(t))
-	}
-	return errors.Join(errs...)
+	return r.AddAll(p.checkList(), p.taskList())
 }
 
 // Calls is how many HTTP requests the provider has sent to AWS (retries included).
