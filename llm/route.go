@@ -15,19 +15,14 @@ import (
 	"github.com/clankerd/clankerd/route"
 )
 
-// Catalog is the registry the model picks from.
-type Catalog interface {
-	Specs() []checks.Spec
-	Lookup(id string) (checks.Spec, checks.Kind, bool)
-}
-
 // Router routes questions with the model's tool calling: every check and task of the
 // catalog is a tool (id, description, parameter schema). What the model picks is
 // validated against the catalog; on an invalid pick it gets the error and one more
 // try, then the question fails with a clear error.
 type Router struct {
-	Client  *Client
-	Catalog Catalog
+	Client *Client
+	// Catalog is the registry the model picks from.
+	Catalog route.Catalog
 }
 
 const routeSystem = `You route questions about infrastructure to checks. Call the tool (or tools) whose check answers the question, with parameters taken from the question. Only call tools; do not answer in text. Use only the tools and parameters given. A request to change something maps to a task tool.`
