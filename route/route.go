@@ -268,11 +268,16 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		}
 		return res
 	}
+	// The names that exist, read once per question (a provider may ask its API).
+	var names map[string][]string
+	if r.vocab != nil {
+		names = r.vocab.Names(ctx)
+	}
 	// A change request routes to the best task only; a question to every check that
 	// scores close to the best.
 	if r.kinds[all[0].id] == checks.KindTask {
 		res.Write = true
-		all = r.bestTask(ctx, question, all[0].score, all)
+		all = r.bestTask(question, names, all[0].score, all)
 	} else {
 		var keep []scoredRoute
 		for _, s := range all {
@@ -283,10 +288,6 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		all = keep
 	}
 	res.Confident = true
-	var names map[string][]string
-	if r.vocab != nil {
-		names = r.vocab.Names(ctx)
-	}
 	for _, s := range all {
 		spec, _, _ := r.catalog.Lookup(s.id)
 		params, why := extract(question, spec, names)
@@ -295,10 +296,8 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		if len(why) > 0 {
 			rt.Why += "; " + strings.Join(why, "; ")
 		}
-		for _, p := range spec.Params {
-			if p.Required && params[p.Name] == "" {
-				res.Missing = append(res.Missing, s.id+": "+p.Name)
-			}
+		for _, name := range missingParams(spec, params) {
+			res.Missing = append(res.Missing, s.id+": "+name)
 		}
 		res.Routes = append(res.Routes, rt)
 	}
@@ -308,11 +307,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 // bestTask picks, among the tasks that score close to the best, the one whose
 // required parameters the question gives most completely ("scale shop/api to 3" is a
 // Deployment, not an Auto Scaling group).
-func (r *Router) bestTask(ctx context.Context, question string, top float64, all []scoredRoute) []scoredRoute {
-	var names map[string][]string
-	if r.vocab != nil {
-		names = r.vocab.Names(ctx)
-	}
+func (r *Router) bestTask(question string, names map[string][]string, top float64, all []scoredRoute) []scoredRoute {
 	best, bestMissing := -1, 0
 	for i, s := range all {
 		if s.score < top*closeness {
@@ -320,17 +315,23 @@ func (r *Router) bestTask(ctx context.Context, question string, top float64, all
 		}
 		spec, _, _ := r.catalog.Lookup(s.id)
 		params, _ := extract(question, spec, names)
-		missing := 0
-		for _, p := range spec.Params {
-			if p.Required && params[p.Name] == "" {
-				missing++
-			}
-		}
+		missing := len(missingParams(spec, params))
 		if best < 0 || missing < bestMissing {
 			best, bestMissing = i, missing
 		}
 	}
 	return all[best : best+1]
+}
+
+// missingParams names the required parameters of spec that params lacks.
+func missingParams(spec checks.Spec, params map[string]string) []string {
+	var out []string
+	for _, p := range spec.Params {
+		if p.Required && params[p.Name] == "" {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }
 
 // imperative reports whether the question starts with a change verb (scale,

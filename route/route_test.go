@@ -163,3 +163,28 @@ func BenchmarkRoute(b *testing.B) {
 		r.Route(context.Background(), qs[i%len(qs)].text)
 	}
 }
+
+// countingVocab counts how often the router asks what exists.
+type countingVocab struct {
+	vocab
+	n int
+}
+
+func (c *countingVocab) Names(ctx context.Context) map[string][]string {
+	c.n++
+	return c.vocab.Names(ctx)
+}
+
+// TestNamesReadOncePerQuestion: a provider's vocabulary may cost an API call, so a
+// question reads it once, change requests included; an unroutable one not at all.
+func TestNamesReadOncePerQuestion(t *testing.T) {
+	v := &countingVocab{vocab: testVocab}
+	r := New(catalog(t), v)
+	for q, want := range map[string]int{"scale shop/api to 5": 1, "are all pods healthy?": 1, "what is the meaning of life?": 0} {
+		v.n = 0
+		r.Route(t.Context(), q)
+		if v.n != want {
+			t.Errorf("%q read the vocabulary %d times, want %d", q, v.n, want)
+		}
+	}
+}
