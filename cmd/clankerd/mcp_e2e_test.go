@@ -45,6 +45,21 @@ func resultText(res *mcp.CallToolResult) string {
 	return b.String()
 }
 
+// stdioSession starts `clankerd mcp` on the state directory and connects the SDK's
+// client to it over stdio; the session ends with the test.
+func stdioSession(t *testing.T, state string) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cmd := exec.Command(binary, "--state-dir", state, "mcp")
+	cmd.Stderr = os.Stderr
+	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { session.Close() })
+	return session
+}
+
 // TestMCPOverStdio drives `clankerd mcp` through the official SDK client over stdio:
 // every tool is listed with honest annotations and called; a write stays a pending
 // plan; there is no tool that approves.
@@ -55,14 +70,7 @@ func TestMCPOverStdio(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer down.Close()
 
-	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
-	cmd := exec.Command(binary, "--state-dir", state, "mcp")
-	cmd.Stderr = os.Stderr
-	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer session.Close()
+	session := stdioSession(t, state)
 
 	tools, err := session.ListTools(t.Context(), nil)
 	if err != nil {
@@ -400,14 +408,7 @@ func TestMCPWithDaemon(t *testing.T) {
 		r := cli(t, state, "findings", "-o", "json")
 		return strings.Contains(r.stdout, `"state": "new"`) || strings.Contains(r.stdout, `"state":"new"`) || strings.Contains(r.stdout, "unchanged")
 	})
-	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
-	cmd := exec.Command(binary, "--state-dir", state, "mcp")
-	cmd.Stderr = os.Stderr
-	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer session.Close()
+	session := stdioSession(t, state)
 	var fs struct {
 		Findings []struct{ Resource string } `json:"findings"`
 	}
