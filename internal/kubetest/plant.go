@@ -136,15 +136,20 @@ func podWithStatus(ctx context.Context, c kubernetes.Interface, ns, name, app st
 	if app == "web" {
 		image = "nginx:latest"
 	}
-	p, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+	return createPod(ctx, c, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": app}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-	}, metav1.CreateOptions{})
+	}, status)
+}
+
+// createPod creates the pod, then writes its status (there is no kubelet to do it).
+func createPod(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, status corev1.PodStatus) error {
+	p, err := c.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	p.Status = status
-	_, err = c.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	_, err = c.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	return err
 }
 
@@ -226,7 +231,7 @@ func Load(ctx context.Context, c kubernetes.Interface, pods, deployments, servic
 // pod-template-hash, requests and limits, a non-root security context.
 func ownedPod(ctx context.Context, c kubernetes.Interface, ns, name, app string, status corev1.PodStatus) error {
 	isController, nonRoot := true, true
-	p, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+	return createPod(ctx, c, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ns,
 			Labels:          map[string]string{"app": app, "pod-template-hash": "6b7d9", "team": "platform"},
@@ -245,11 +250,5 @@ func ownedPod(ctx context.Context, c kubernetes.Interface, ns, name, app string,
 				},
 			}},
 		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return err
-	}
-	p.Status = status
-	_, err = c.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-	return err
+	}, status)
 }
