@@ -31,15 +31,11 @@ Exit codes as check: 0 no problem, 1 a check failed, 2 a check could not be eval
 a required parameter.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			provs, err := a.newProviders(false)
+			provs, svc, err := a.askProviders(mf)
 			if err != nil {
 				return err
 			}
 			defer provs.Close()
-			svc, err := a.askService(provs, mf)
-			if err != nil {
-				return withCode(exitBadInput, err)
-			}
 			var ans ask.Answer
 			err = a.withBackend(cmd.Context(), provs.registry, func(b backend) error {
 				var err error
@@ -66,6 +62,21 @@ a required parameter.`,
 	mf.register(cmd)
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
+}
+
+// askProviders registers the providers and builds the question answering service on
+// them; the caller closes the providers.
+func (a *app) askProviders(mf modelFlags) (*providers, *ask.Service, error) {
+	provs, err := a.newProviders(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := a.askService(provs, mf)
+	if err != nil {
+		provs.Close()
+		return nil, nil, withCode(exitBadInput, err)
+	}
+	return provs, svc, nil
 }
 
 // askService builds the question answering service over the providers.

@@ -50,15 +50,11 @@ both).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			provs, err := a.newProviders(false)
+			provs, svc, err := a.askProviders(mf)
 			if err != nil {
 				return err
 			}
 			defer provs.Close()
-			svc, err := a.askService(provs, mf)
-			if err != nil {
-				return withCode(exitBadInput, err)
-			}
 			backend, closeBackend, err := a.mcpBackend(ctx, provs)
 			if err != nil {
 				return err
