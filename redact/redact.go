@@ -6,7 +6,6 @@ package redact
 
 import (
 	"regexp"
-	"strings"
 )
 
 // Mask replaces every secret.
@@ -60,9 +59,4 @@ func Map(m map[string]string) map[string]string {
 		out[k] = String(v)
 	}
 	return out
-}
-
-// Contains reports whether s still holds something String would mask.
-func Contains(s string) bool {
-	return String(s) != s && strings.Contains(String(s), Mask)
 }

@@ -259,15 +259,6 @@ func describe(action, region string) string {
 	return action + " in " + region
 }
 
-// trimmed shortens a message for evidence.
-func trimmed(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
 // Names lists the profiles of the shared config and credentials files, so that a
 // question naming one can be routed to it.
 func (p *Provider) Names(context.Context) map[string][]string {
