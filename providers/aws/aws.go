@@ -108,9 +108,10 @@ type conn struct {
 	// then uses path-style addressing and s3control is sent to that host.
 	custom bool
 
-	idOnce  sync.Once
+	// account is the account id, once STS has answered; a failed lookup is not
+	// remembered, so a long-running daemon recovers from a passing outage.
+	idMu    sync.Mutex
 	account string
-	idErr   error
 }
 
 var errNoCredentials = checks.Skip("no AWS credentials: no AWS_ACCESS_KEY_ID or AWS_PROFILE in the environment, no ~/.aws/credentials or ~/.aws/config, and no instance role")
@@ -220,18 +221,20 @@ func retrieve(ctx context.Context, cfg awssdk.Config) (awssdk.Credentials, error
 	return cfg.Credentials.Retrieve(ctx)
 }
 
-// accountID is the account the credentials belong to (STS GetCallerIdentity, once
-// per session).
+// accountID is the account the credentials belong to (STS GetCallerIdentity), kept
+// once known; a failed lookup is retried on the next call.
 func (c *conn) accountID(ctx context.Context) (string, error) {
-	c.idOnce.Do(func() {
-		out, err := sts.NewFromConfig(c.cfg, func(o *sts.Options) { o.Region = defaultRegion(c) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			c.idErr = c.apiError("sts:GetCallerIdentity", "", err)
-			return
-		}
-		c.account = awssdk.ToString(out.Account)
-	})
-	return c.account, c.idErr
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
+	if c.account != "" {
+		return c.account, nil
+	}
+	out, err := sts.NewFromConfig(c.cfg, func(o *sts.Options) { o.Region = defaultRegion(c) }).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", c.apiError("sts:GetCallerIdentity", "", err)
+	}
+	c.account = awssdk.ToString(out.Account)
+	return c.account, nil
 }
 
 func defaultRegion(c *conn) string {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/clankerd/clankerd/checks"
@@ -106,5 +107,34 @@ func TestUnreachableEndpointIsError(t *testing.T) {
 	_, err := runAt(t, p, "http://127.0.0.1:1", "aws.ec2.instances.stopped", nil)
 	if _, skipped := checks.IsSkip(err); err == nil || skipped || !strings.Contains(err.Error(), "cannot reach the AWS endpoint") {
 		t.Errorf("unreachable endpoint: %v", err)
+	}
+}
+
+// TestAccountLookupRecovers: a failed STS call is an error for that run only; the
+// provider (in a daemon, long-lived) asks again on the next run.
+func TestAccountLookupRecovers(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	srv := newWire(t, func(w http.ResponseWriter, op string, body []byte) {
+		switch {
+		case op == "GetCallerIdentity" && fail.Load():
+			iamError(w, 503, "ServiceUnavailable", "try again")
+		case op == "GetCallerIdentity":
+			xmlReply(w, op, callerIdentity)
+		case op == "GenerateCredentialReport":
+			xmlReply(w, op, "<State>COMPLETE</State>")
+		case op == "GetCredentialReport":
+			xmlReply(w, op, "<Content></Content><ReportFormat>text/csv</ReportFormat>")
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	p := New(Options{MaxAttempts: 1})
+	if _, err := runAt(t, p, srv.URL, "aws.iam.users.nomfa", nil); err == nil || !strings.Contains(err.Error(), "sts:GetCallerIdentity") {
+		t.Fatalf("STS down: %v", err)
+	}
+	fail.Store(false)
+	if _, err := runAt(t, p, srv.URL, "aws.iam.users.nomfa", nil); err != nil {
+		t.Errorf("after STS recovered: %v", err)
 	}
 }
