@@ -16,7 +16,7 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=bench AWS_SECRE
   AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 for _ in $(seq 50); do curl -s "$AWS_ENDPOINT_URL/moto-api/" >/dev/null && break; sleep 0.2; done
 go build -o "$work/clankerd" ./cmd/clankerd
-go build -o "$work/awsplant" ./internal/awstest/awsplant
+go build -o "$work/awsplant" ./internal/testenv/awstest/awsplant
 echo "== loading $groups security groups, $buckets buckets, $instances instances"
 start=$(date +%s)
 "$work/awsplant" load "$AWS_ENDPOINT_URL" "$groups" "$buckets" "$instances"

@@ -16,7 +16,7 @@ export KUBECONFIG="$work/cluster/kubeconfig"
 go build -o "$work/clankerd" ./cmd/clankerd
 echo "== loading $pods pods, $deps deployments, $svcs services"
 start=$(date +%s)
-go run ./internal/kubetest/kubeplant load "$pods" "$deps" "$svcs"
+go run ./internal/testenv/kubetest/kubeplant load "$pods" "$deps" "$svcs"
 echo "loaded in $(( $(date +%s) - start ))s"
 
 {

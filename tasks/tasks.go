@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // DefaultExpiry is how long a plan waits for approval when no expiry is configured.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // counter is a live resource the test task changes: a replica count with a

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/testnet"
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // bind binds raw params through the check's spec, as the heartbeat parser does.

@@ -16,15 +16,15 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/daemon"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/redact"
+	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
-	"github.com/clankerd/clankerd/redact"
-	"github.com/clankerd/clankerd/route"
-	"github.com/clankerd/clankerd/runner"
-	"github.com/clankerd/clankerd/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clankerd/clankerd/ask"
-	"github.com/clankerd/clankerd/route"
-	"github.com/clankerd/clankerd/runner"
+	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/tasks"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/clankerd/clankerd/internal/awstest"
+	"github.com/clankerd/clankerd/internal/testenv/awstest"
 )
 
 // motoWithGroup starts moto for one test, points the binary's environment at it

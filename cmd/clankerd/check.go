@@ -13,9 +13,9 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
-	"github.com/clankerd/clankerd/redact"
-	"github.com/clankerd/clankerd/runner"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/redact"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 

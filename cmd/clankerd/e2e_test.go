@@ -20,9 +20,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/internal/kubetest"
-	"github.com/clankerd/clankerd/internal/testnet"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/testenv/kubetest"
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // binary is the clankerd binary the end-to-end tests run, built once by TestMain with

@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/redact"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/redact"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // checkOrItem reads a --check value: a check id has a dot ("http.status"), an item key

@@ -8,8 +8,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/clankerd/clankerd/daemon"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 func openStoreForTest(t *testing.T, stateDir string) *store.DB {

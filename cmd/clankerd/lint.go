@@ -10,7 +10,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
-	"github.com/clankerd/clankerd/notify"
+	"github.com/clankerd/clankerd/internal/notify"
 )
 
 func (a *app) lintCommand() *cobra.Command {

@@ -16,10 +16,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/daemon"
-	"github.com/clankerd/clankerd/mcpserver"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/mcpserver"
+	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/llm"
-	"github.com/clankerd/clankerd/runner"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/llm"
+	"github.com/clankerd/clankerd/internal/runner"
 )
 
 // modelFlags configure the optional model: which one, where, how many calls.

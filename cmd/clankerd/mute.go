@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 func (a *app) muteCommand() *cobra.Command {

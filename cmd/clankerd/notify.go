@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/heartbeat"
-	"github.com/clankerd/clankerd/notify"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // defaultNotifyConfig is $XDG_CONFIG_HOME/clankerd/notify.yaml, else

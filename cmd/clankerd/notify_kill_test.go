@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clankerd/clankerd/control"
+	"github.com/clankerd/clankerd/internal/control"
 )
 
 // TestDaemonKill9KeepsNotifications kills the daemon while notifications wait for a

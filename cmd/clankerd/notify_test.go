@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clankerd/clankerd/control"
-	"github.com/clankerd/clankerd/notify"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/notify"
 )
 
 // hookReceiver is a real webhook endpoint: it verifies signatures, can be told to

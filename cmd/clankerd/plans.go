@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 var planStates = []string{"pending", "approved", "applying", "applied", "failed", "rejected", "expired", "stale"}

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clankerd/clankerd/daemon"
 	"github.com/clankerd/clankerd/heartbeat"
-	"github.com/clankerd/clankerd/metrics"
+	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/metrics"
 )
 
 func (a *app) runCommand() *cobra.Command {

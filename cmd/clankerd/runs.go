@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 func (a *app) runsCommand() *cobra.Command {

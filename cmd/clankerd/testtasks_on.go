@@ -4,7 +4,7 @@ package main
 
 import (
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/filetask"
+	"github.com/clankerd/clankerd/internal/testenv/filetask"
 )
 
 // registerTestTasks adds the tasks the end-to-end tests drive plans with.

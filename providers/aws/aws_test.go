@@ -15,8 +15,8 @@ import (
 	s3controltypes "github.com/aws/aws-sdk-go-v2/service/s3control/types"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/awstest"
-	"github.com/clankerd/clankerd/internal/checktest"
+	"github.com/clankerd/clankerd/internal/testenv/awstest"
+	"github.com/clankerd/clankerd/internal/testenv/checktest"
 )
 
 // moto is the moto_server shared by the package's tests (see TestMain). Tests that

@@ -16,10 +16,10 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/awstest"
-	"github.com/clankerd/clankerd/internal/plantest"
-	"github.com/clankerd/clankerd/runner"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/testenv/awstest"
+	"github.com/clankerd/clankerd/internal/testenv/plantest"
 	"github.com/clankerd/clankerd/tasks"
 )
 

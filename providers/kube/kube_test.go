@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/checktest"
-	"github.com/clankerd/clankerd/internal/kubetest"
+	"github.com/clankerd/clankerd/internal/testenv/checktest"
+	"github.com/clankerd/clankerd/internal/testenv/kubetest"
 )
 
 // env is the test apiserver shared by the package's tests (see TestMain).

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 
-	"github.com/clankerd/clankerd/internal/plantest"
+	"github.com/clankerd/clankerd/internal/testenv/plantest"
 )
 
 // applyClusterRole creates the ClusterRole in a contrib/kubernetes file and binds it

@@ -11,10 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/kubetest"
-	"github.com/clankerd/clankerd/internal/plantest"
-	"github.com/clankerd/clankerd/runner"
-	"github.com/clankerd/clankerd/store"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/testenv/kubetest"
+	"github.com/clankerd/clankerd/internal/testenv/plantest"
 	"github.com/clankerd/clankerd/tasks"
 )
 

@@ -1,0 +1,213 @@
+// Package ask answers a plain-language question with real checks: it routes the
+// question (rules first, a model only when the rules are not confident), runs the
+// checks it maps to and summarises their results. A change request becomes a pending
+// plan, and only when the caller allows it; nothing here applies a change.
+package ask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// Errors callers map to exit codes.
+var (
+	// ErrUnroutable: no check matches the question and no model could pick one.
+	ErrUnroutable = errors.New("question not routable")
+	// ErrWriteRefused: the question asks for a change and the caller did not allow
+	// plans.
+	ErrWriteRefused = errors.New("change request refused")
+	// ErrIncomplete: the question maps to a check or task but leaves out a required
+	// parameter.
+	ErrIncomplete = errors.New("question leaves out a required parameter")
+)
+
+// Catalog is the registry: specs, checks and tasks by id.
+type Catalog interface {
+	Lookup(id string) (checks.Spec, checks.Kind, bool)
+	Check(id string) (checks.Check, bool)
+	Task(id string) (checks.Task, bool)
+}
+
+// ModelRouter picks checks with a model when the rules are not confident. Its routes
+// are validated against the catalog before anything runs.
+type ModelRouter interface {
+	RouteQuestion(ctx context.Context, question string, deep bool) ([]route.Route, error)
+}
+
+// Service answers questions.
+type Service struct {
+	Router  *route.Router
+	Catalog Catalog
+	// Model is optional: without it, a question the rules cannot route is an
+	// ErrUnroutable error listing the closest checks.
+	Model ModelRouter
+	// Planner drafts plans for change requests.
+	Planner *tasks.Planner
+	Actor   string
+	// AfterRun is passed to the runner (the model's explanations).
+	AfterRun func(context.Context, *runner.Outcome)
+}
+
+// Request is one question.
+type Request struct {
+	Question string
+	// Maker allows a change request to become a pending plan (never applied).
+	Maker bool
+	// Deep asks the escalation model when a model routes.
+	Deep bool
+}
+
+// Answer is what a question got.
+type Answer struct {
+	Question string        `json:"question"`
+	RoutedBy string        `json:"routed_by"` // "rules" or "model"
+	Routes   []route.Route `json:"routes"`
+	// Outcomes of the checks run, in route order.
+	Outcomes []runner.Outcome `json:"-"`
+	// Plan is the pending plan a change request queued.
+	Plan        *store.PlanRecord `json:"plan,omitempty"`
+	PlanCreated bool              `json:"-"`
+	Answer      string            `json:"answer"`
+}
+
+// Ask routes the question, then runs the checks it maps to (recording them through
+// rec, like `clankerd check`), or queues a plan for a change request when allowed.
+func (s *Service) Ask(ctx context.Context, rec runner.Recorder, req Request) (Answer, error) {
+	ans := Answer{Question: req.Question, RoutedBy: "rules"}
+	res := s.Router.Route(ctx, req.Question)
+	if !res.Confident {
+		if s.Model == nil {
+			return ans, fmt.Errorf("%w: %w", ErrUnroutable, res.Error(req.Question))
+		}
+		routes, err := s.Model.RouteQuestion(ctx, req.Question, req.Deep)
+		if err != nil {
+			return ans, fmt.Errorf("%w: the rules found no check for %q and the model could not route it: %w", ErrUnroutable, req.Question, err)
+		}
+		res = route.Result{Routes: routes, Confident: true}
+		for _, r := range routes {
+			if r.Kind == checks.KindTask.String() {
+				res.Write = true
+			}
+		}
+		ans.RoutedBy = "model"
+	}
+	ans.Routes = res.Routes
+	items := make([]heartbeat.Item, 0, len(res.Routes))
+	var bindErrs []error
+	for _, rt := range res.Routes {
+		spec, kind, ok := s.Catalog.Lookup(rt.Check)
+		if !ok {
+			return ans, fmt.Errorf("%w: %s is not a check of this build", ErrUnroutable, rt.Check)
+		}
+		params, err := spec.Bind(rt.Params, nil)
+		if err != nil {
+			bindErrs = append(bindErrs, fmt.Errorf("%s: %w", rt.Check, err))
+			continue
+		}
+		k := heartbeat.ItemCheck
+		if kind == checks.KindTask {
+			k = heartbeat.ItemTask
+		}
+		items = append(items, heartbeat.Item{Key: "ask|" + rt.Check + "|" + params.Identity(), File: "ask", Kind: k, ID: rt.Check, Params: params, Text: req.Question})
+	}
+	if len(bindErrs) > 0 {
+		return ans, fmt.Errorf("%w: %w; name it in the question (\"…db.internal:5432\", \"…namespace shop\") or use `clankerd check`", ErrIncomplete, errors.Join(bindErrs...))
+	}
+	if res.Write {
+		return s.plan(ctx, rec, req, ans, items[0])
+	}
+	r := &runner.Runner{Checks: s.Catalog, Tasks: s.Catalog, Planner: s.Planner, Recorder: rec, Actor: s.Actor, AfterRun: s.AfterRun}
+	ans.Outcomes = r.RunAll(ctx, items)
+	ans.Answer = Summarize(ans.Outcomes)
+	return ans, nil
+}
+
+// plan queues the change as a pending plan, when the caller allows it.
+func (s *Service) plan(ctx context.Context, rec runner.Recorder, req Request, ans Answer, it heartbeat.Item) (Answer, error) {
+	if !req.Maker {
+		return ans, fmt.Errorf("%w: %q asks for a change (%s %s); clankerd makes changes only as plans a person approves: ask again with --maker to queue one", ErrWriteRefused, req.Question, it.ID, it.Params.Identity())
+	}
+	draft, err := s.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: "ask"})
+	if err != nil {
+		return ans, err
+	}
+	plan, created, err := rec.QueuePlan(ctx, draft, s.Actor)
+	if err != nil {
+		return ans, err
+	}
+	ans.Plan, ans.PlanCreated = &plan, created
+	ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed yet; approve it with: clankerd approve %s", plan.ID, plan.Target, plan.Change, plan.Risk, plan.ID)
+	return ans, nil
+}
+
+// Summarize says in a few lines what the checks found.
+func Summarize(outcomes []runner.Outcome) string {
+	var lines []string
+	failed, errored, skipped := 0, 0, 0
+	for _, o := range outcomes {
+		switch {
+		case o.Err != nil || o.Receipt.Status == checks.Error:
+			errored++
+			msg := o.Receipt.Error
+			if o.Err != nil {
+				msg = o.Err.Error()
+			}
+			lines = append(lines, fmt.Sprintf("%s could not be evaluated: %s", o.Item.ID, oneLine(msg)))
+		case o.Receipt.Status == checks.Fail:
+			failed++
+			fs := append([]store.FindingRecord(nil), o.Findings...)
+			sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() > fs[j].Severity.Rank() })
+			var open []string
+			n := 0
+			for _, f := range fs {
+				if !f.State.Open() {
+					continue
+				}
+				n++
+				if len(open) < 3 {
+					open = append(open, fmt.Sprintf("%s %s: %s", f.Severity, f.Resource, f.Summary))
+				}
+			}
+			more := ""
+			if n > len(open) {
+				more = fmt.Sprintf(" (and %d more)", n-len(open))
+			}
+			lines = append(lines, fmt.Sprintf("%s found %d problem(s): %s%s", o.Item.ID, n, strings.Join(open, "; "), more))
+		case o.Receipt.Status == checks.Skipped:
+			skipped++
+			lines = append(lines, fmt.Sprintf("%s was skipped: %s", o.Item.ID, oneLine(o.Receipt.Error)))
+		default:
+			lines = append(lines, o.Item.ID+" found no problem")
+		}
+	}
+	head := "No problems found."
+	switch {
+	case failed > 0:
+		head = fmt.Sprintf("Problems found by %d of %d check(s).", failed, len(outcomes))
+	case errored > 0:
+		head = fmt.Sprintf("%d of %d check(s) could not be evaluated; no problem found by the others.", errored, len(outcomes))
+	case skipped == len(outcomes):
+		head = "Nothing could be checked here."
+	case skipped > 0:
+		head = fmt.Sprintf("No problems found (%d of %d check(s) skipped).", skipped, len(outcomes))
+	}
+	return head + "\n" + strings.Join(lines, "\n")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,111 @@
+package ask
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/checks/probe"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/testenv/plantest"
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
+)
+
+// writeTask is a write task that records whether it was ever applied.
+type writeTask struct{ applied bool }
+
+func (*writeTask) Spec() checks.Spec {
+	return checks.Spec{ID: "test.service.restart", Description: "restart a service", Keywords: []string{"restart", "service"},
+		Params: []checks.ParamSpec{{Name: "service", Type: checks.String, Required: true}}}
+}
+func (*writeTask) Plan(_ context.Context, p checks.Params) (checks.Plan, error) {
+	return checks.Plan{Target: "service/" + p.Get("service"), Observed: map[string]string{"running": "true"}, Change: "restart", Risk: checks.RiskMedium}, nil
+}
+func (w *writeTask) Apply(context.Context, checks.Plan) (checks.Applied, error) {
+	w.applied = true
+	return checks.Applied{}, nil
+}
+
+// modelStub routes every question to one check.
+type modelStub struct {
+	routes []route.Route
+	err    error
+	asked  int
+}
+
+func (m *modelStub) RouteQuestion(context.Context, string, bool) ([]route.Route, error) {
+	m.asked++
+	return m.routes, m.err
+}
+
+func setup(t *testing.T) (*Service, *control.Local, *writeTask) {
+	t.Helper()
+	task := &writeTask{}
+	m := plantest.New(t, plantest.RegistrarFunc(func(r *checks.Registry) error {
+		return errors.Join(probe.Register(r), r.AddTask(task))
+	}), 0)
+	return &Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Planner: m.Planner, Actor: "test"}, m.Local, task
+}
+
+func TestAskRunsRoutedChecks(t *testing.T) {
+	svc, local, _ := setup(t)
+	closed := testnet.ClosedPort(t)
+	ans, err := svc.Ask(t.Context(), local, Request{Question: "can we connect to " + closed + "?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.RoutedBy != "rules" || len(ans.Routes) != 1 || ans.Routes[0].Check != "tcp.connect" || len(ans.Outcomes) != 1 ||
+		ans.Outcomes[0].Receipt.Status != checks.Fail || !strings.HasPrefix(ans.Answer, "Problems found by 1 of 1") {
+		t.Fatalf("answer = %+v", ans)
+	}
+	// Recorded like `clankerd check`: the finding is in the history.
+	fs, err := local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew}})
+	if err != nil || len(fs) != 1 {
+		t.Errorf("findings after ask = %+v, %v", fs, err)
+	}
+}
+
+func TestAskChangeNeedsMaker(t *testing.T) {
+	svc, local, task := setup(t)
+	_, err := svc.Ask(t.Context(), local, Request{Question: "restart service billing"})
+	if !errors.Is(err, ErrWriteRefused) || !strings.Contains(err.Error(), "--maker") {
+		t.Fatalf("without maker: %v", err)
+	}
+	ans, err := svc.Ask(t.Context(), local, Request{Question: "restart service billing", Maker: true})
+	if err != nil || ans.Plan == nil || ans.Plan.State != store.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
+		t.Fatalf("with maker: %+v %v", ans, err)
+	}
+	if task.applied {
+		t.Error("ask applied a change")
+	}
+}
+
+func TestAskModelFallback(t *testing.T) {
+	svc, local, _ := setup(t)
+	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) {
+		t.Fatalf("no model: %v", err)
+	}
+	m := &modelStub{routes: []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": testnet.ClosedPort(t)}}}}
+	svc.Model = m
+	ans, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"})
+	if err != nil || ans.RoutedBy != "model" || m.asked != 1 || len(ans.Outcomes) != 1 {
+		t.Fatalf("model route: %+v %v", ans, err)
+	}
+	// The rules answer first: a routable question never reaches the model.
+	if _, err := svc.Ask(t.Context(), local, Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {
+		t.Errorf("routable question asked the model (%d): %v", m.asked, err)
+	}
+	// A model pick that does not bind is refused before anything runs.
+	m.routes = []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": "nowhere"}}}
+	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("invalid model params: %v", err)
+	}
+	m.routes, m.err = nil, errors.New("model down")
+	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
+		t.Errorf("model failure: %v", err)
+	}
+}

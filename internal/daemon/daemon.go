@@ -1,0 +1,357 @@
+// Package daemon runs clankerd as a long-lived process: it loads and watches the
+// heartbeat files, schedules their items, records every run, serves the control socket
+// and shuts all of it down in reverse order.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/scheduler"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// Config is everything the daemon needs; Run validates it.
+type Config struct {
+	Heartbeats []string
+	// StateDir holds the database (state.db) and the control socket.
+	StateDir string
+	Registry *checks.Registry
+	Version  string
+	// Grace is how long in-flight runs may take to finish after a stop (default 30s).
+	Grace time.Duration
+	// MaxConcurrent bounds runs in flight (default 4).
+	MaxConcurrent int
+	PlanExpiry    time.Duration
+	Retention     store.Retention
+	// Reload receives a value for every SIGHUP.
+	Reload <-chan os.Signal
+	// Resolve routes a loaded file's plain-language items to checks (optional).
+	Resolve func(context.Context, *heartbeat.File)
+	// AfterRun is called with every recorded check outcome (the model's explanations
+	// of new failing findings, with `run --explain`).
+	AfterRun func(context.Context, *runner.Outcome)
+	// ModelStatus reports the model's budget for `clankerd status` (optional).
+	ModelStatus func() *control.ModelInfo
+	Logger      *slog.Logger
+	// NotifyConfig is the notification config file (notify.yaml); "" or a missing
+	// file means targets come only from heartbeat front matter.
+	NotifyConfig string
+	// Getenv reads the variables notification targets name (default os.Getenv).
+	Getenv func(string) string
+	// MetricsListen is the HOST:PORT /metrics is served on; "" serves none. Only a
+	// loopback address is accepted unless MetricsAllowRemote.
+	MetricsListen      string
+	MetricsAllowRemote bool
+}
+
+// DatabaseName is the database's file name in the state directory.
+const DatabaseName = "state.db"
+
+// actor is how the daemon appears in the audit log.
+const actor = "daemon"
+
+// Run runs the daemon until ctx is done.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if len(cfg.Heartbeats) == 0 {
+		return errors.New("no heartbeat file given: pass --heartbeat FILE")
+	}
+	if cfg.Registry == nil || cfg.StateDir == "" {
+		return errors.New("daemon: Registry and StateDir are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 30 * time.Second
+	}
+	log := cfg.Logger
+
+	db, err := store.Open(filepath.Join(cfg.StateDir, DatabaseName), store.Options{Retention: cfg.Retention})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+
+	plans := &tasks.Service{Store: db, Tasks: cfg.Registry, Logger: log}
+	if err := recoverInterrupted(ctx, db, plans, log); err != nil {
+		return err
+	}
+
+	mtr, metricsLn, err := listenMetrics(cfg, db)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
+
+	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
+	local := &control.Local{DB: db, Tasks: plans, Daemon: d.info}
+	senderOpts := notify.SenderOptions{Store: db, Logger: log}
+	if mtr != nil {
+		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
+	}
+	d.local = local
+	run := &runner.Runner{
+		Checks:        cfg.Registry,
+		Tasks:         cfg.Registry,
+		Planner:       &tasks.Planner{Tasks: cfg.Registry, Expiry: cfg.PlanExpiry},
+		Recorder:      local,
+		Actor:         "scheduler",
+		MaxConcurrent: cfg.MaxConcurrent,
+		AfterRun:      cfg.AfterRun,
+		Logger:        log,
+	}
+	sched, err := scheduler.New(scheduler.Options{Dispatcher: run, MaxConcurrent: cfg.MaxConcurrent, Logger: log})
+	if err != nil {
+		return err
+	}
+	d.sched = sched
+	if d.sender, err = notify.NewSender(senderOpts); err != nil {
+		return err
+	}
+
+	socket := filepath.Join(cfg.StateDir, control.SocketName)
+	ln, err := control.Listen(socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(socket)
+
+	d.reload(ctx, "start")
+	watcher, err := newWatcher(cfg.Heartbeats, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer watcher.Close()
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	var serveErr error
+	srv := &control.Server{Local: local, Logger: log}
+	wg.Go(func() { serveErr = srv.Serve(runCtx, ln, cfg.Grace) })
+	wg.Go(func() { d.watch(runCtx, watcher) })
+	wg.Go(func() { d.sweep(runCtx, plans) })
+	wg.Go(func() { d.sender.Run(runCtx) })
+	var metricsErr error
+	if mtr != nil {
+		wg.Go(func() { metricsErr = mtr.Serve(runCtx, metricsLn) })
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+	}
+	log.Info("clankerd daemon ready", "socket", socket, "heartbeats", cfg.Heartbeats, "items", d.itemCount())
+
+	schedErr := sched.Run(runCtx)
+	log.Info("stopping: waiting for runs in flight", "grace", cfg.Grace)
+	waitErr := sched.Wait(cfg.Grace)
+	stop()
+	wg.Wait()
+	log.Info("clankerd daemon stopped")
+	if errors.Is(schedErr, context.Canceled) {
+		schedErr = nil
+	}
+	return errors.Join(schedErr, waitErr, serveErr, metricsErr)
+}
+
+// recoverInterrupted closes receipts and plans a killed daemon left open.
+func recoverInterrupted(ctx context.Context, db *store.DB, plans *tasks.Service, log *slog.Logger) error {
+	var n int
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.MarkInterrupted("interrupted: clankerd stopped during the run (crash, kill or power loss)")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("closing runs interrupted by the last stop: %w", err)
+	}
+	if n > 0 {
+		log.Warn("closed runs interrupted by the last stop", "runs", n)
+	}
+	p, err := plans.RecoverInterrupted(ctx, actor)
+	if err != nil {
+		return fmt.Errorf("closing plans interrupted while applying: %w", err)
+	}
+	if p > 0 {
+		log.Warn("plans were interrupted while applying and are marked failed; check their targets", "plans", p)
+	}
+	return nil
+}
+
+type daemon struct {
+	cfg     Config
+	db      *store.DB
+	local   *control.Local
+	sched   *scheduler.Scheduler
+	sender  *notify.Sender
+	log     *slog.Logger
+	started time.Time
+
+	mu         sync.Mutex
+	good       map[string]*heartbeat.File // last good parse of each file, by path
+	lastLoad   time.Time
+	loadErrors []string
+	targets    []control.TargetInfo
+}
+
+// reload parses every heartbeat file; a file that fails keeps its last good version
+// running, and its errors are logged as FILE:LINE and shown by `clankerd status`.
+func (d *daemon) reload(ctx context.Context, why string) {
+	var problems []string
+	d.mu.Lock()
+	for _, path := range d.cfg.Heartbeats {
+		files, err := heartbeat.Load([]string{path}, d.cfg.Registry)
+		if err != nil {
+			msgs := diagnostics(err)
+			problems = append(problems, msgs...)
+			for _, m := range msgs {
+				d.log.Error("heartbeat has errors; the last good version keeps running", "error", m)
+			}
+			d.audit(ctx, "heartbeat.rejected", path, map[string]string{"reason": why, "errors": fmt.Sprint(len(msgs)), "first": msgs[0]})
+			continue
+		}
+		f := files[0]
+		if d.cfg.Resolve != nil {
+			d.cfg.Resolve(ctx, f)
+		}
+		prev := d.good[path]
+		d.good[path] = f
+		for _, n := range f.Notices {
+			d.log.Warn("heartbeat item not scheduled", "notice", n.Error())
+		}
+		if prev == nil || prev.Digest != f.Digest {
+			action := "heartbeat.loaded"
+			if prev != nil {
+				action = "heartbeat.reloaded"
+			}
+			d.audit(ctx, action, path, map[string]string{"reason": why, "digest": f.Digest, "items": fmt.Sprint(len(f.Items))})
+			d.log.Info("heartbeat loaded", "file", path, "items", len(f.Items), "reason", why)
+		}
+	}
+	notifyCfg, notifyProblems := d.notifyConfig()
+	d.lastLoad, d.loadErrors, d.targets = time.Now(), append(problems, notifyProblems...), targetInfo(notifyCfg)
+	jobs := d.jobs(ctx)
+	d.mu.Unlock()
+	d.sender.SetConfig(notifyCfg)
+	d.sched.Update(jobs)
+}
+
+func diagnostics(err error) []string {
+	var hbErrs heartbeat.Errors
+	if errors.As(err, &hbErrs) && len(hbErrs) > 0 {
+		out := make([]string, len(hbErrs))
+		for i, e := range hbErrs {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// jobs builds scheduler jobs from the good files; d.mu is held.
+func (d *daemon) jobs(ctx context.Context) []scheduler.Job {
+	last := map[string]time.Time{}
+	err := d.db.View(ctx, func(tx *store.Tx) error {
+		states, err := tx.ItemStates()
+		for _, s := range states {
+			last[s.Item] = s.LastScheduled
+		}
+		return err
+	})
+	if err != nil {
+		d.log.Error("reading the last runs failed; missed ticks will not be caught up", "err", err)
+	}
+	var jobs []scheduler.Job
+	seen := map[string]string{}
+	for _, path := range d.cfg.Heartbeats {
+		f := d.good[path]
+		if f == nil {
+			continue
+		}
+		for _, it := range f.Items {
+			if it.Kind == heartbeat.ItemQuestion {
+				continue
+			}
+			if other, dup := seen[it.Key]; dup {
+				d.log.Warn("the same item is in two heartbeat files; running it once", "item", it.Pos(), "also", other)
+				continue
+			}
+			seen[it.Key] = it.Pos()
+			jobs = append(jobs, scheduler.Job{
+				Key: it.Key, Item: it, Schedule: it.Schedule, Active: it.ActiveHours.Contains,
+				Jitter: it.Jitter, LastScheduled: last[it.Key],
+			})
+		}
+	}
+	return jobs
+}
+
+func (d *daemon) audit(ctx context.Context, action, subject string, detail map[string]string) {
+	if _, err := d.local.AppendAudit(ctx, store.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
+		d.log.Error("writing the audit log failed", "action", action, "err", err)
+	}
+}
+
+func (d *daemon) itemCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.itemCountLocked()
+}
+
+// info describes the daemon for `clankerd status`.
+func (d *daemon) info() *control.DaemonInfo {
+	next := map[string]time.Time{}
+	for _, e := range d.sched.Entries() {
+		next[e.Key] = e.Next
+	}
+	var model *control.ModelInfo
+	if d.cfg.ModelStatus != nil {
+		model = d.cfg.ModelStatus()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return &control.DaemonInfo{
+		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.cfg.Heartbeats,
+		Items: d.itemCountLocked(), LastLoad: d.lastLoad, LoadErrors: d.loadErrors, Next: next,
+		Targets: d.targets, Model: model,
+	}
+}
+
+func (d *daemon) itemCountLocked() int {
+	n := 0
+	for _, f := range d.good {
+		n += len(f.Items)
+	}
+	return n
+}
+
+// sweep records pending plans past their expiry as expired, once a minute.
+func (d *daemon) sweep(ctx context.Context, plans *tasks.Service) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := plans.ExpireDue(ctx, actor); err != nil {
+				d.log.Error("expiring plans failed", "err", err)
+			} else if n > 0 {
+				d.log.Info("plans expired without approval", "plans", n)
+			}
+		}
+	}
+}

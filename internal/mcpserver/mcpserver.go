@@ -1,0 +1,381 @@
+// Package mcpserver serves clankerd to agents over the Model Context Protocol: route a
+// question to checks and run them, run one named check, read findings and plans, and
+// propose a plan. No tool can approve or apply anything; a write only ever becomes a
+// pending plan that a person approves with `clankerd approve`.
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// Backend is the state: the daemon's control socket, or the database.
+type Backend interface {
+	runner.Recorder
+	Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error)
+	Plans(ctx context.Context, f store.PlanFilter) ([]store.PlanRecord, error)
+}
+
+// Server builds the MCP server.
+type Server struct {
+	Version string
+	Ask     *ask.Service
+	Catalog *checks.Registry
+	Planner *tasks.Planner
+	// Backend returns the state for one call and a function to release it.
+	Backend func(ctx context.Context) (Backend, func() error, error)
+	// Actor is audited as the one who queued plans ("mcp").
+	Actor  string
+	Logger *slog.Logger
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// MCP returns the MCP server with every tool.
+func (s *Server) MCP() *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "clankerd", Version: s.Version}, &mcp.ServerOptions{
+		Instructions: "clankerd runs deterministic infrastructure checks (Kubernetes, AWS, HTTP/TCP/TLS) and keeps findings with a history. Prefer clankerd_findings with state=new to re-running checks. Changes are only ever proposed as pending plans that a person approves."})
+	readOnly := &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}
+	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_version", Description: "clankerd's version and how many checks and tasks it has.",
+		Annotations: &mcp.ToolAnnotations{Title: "Version", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.version)
+	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_route_question", Description: "Answer a plain-language question about the infrastructure (\"are all production pods healthy?\") by routing it to checks, running them and returning their results and findings. It reads live systems and records the runs in clankerd's history; it never changes anything (a change request is refused: use clankerd_propose_plan).",
+		Annotations: &mcp.ToolAnnotations{Title: "Ask a question", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.routeQuestion)
+	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_run_command", Description: "Run one named check with parameters (ids as in `clankerd lint --list`) and return its result and findings. Naming a write task queues a pending plan and returns its id; nothing is applied.",
+		Annotations: &mcp.ToolAnnotations{Title: "Run a check", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.runCommand)
+	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_findings", Description: "Findings from clankerd's history, filtered by lifecycle state (new, changed, resolved, unchanged, open, all), check id, and since (a duration such as 30m or a time). state=new is what appeared since the last check.",
+		Annotations: &mcp.ToolAnnotations{Title: "Findings", ReadOnlyHint: readOnly.ReadOnlyHint, DestructiveHint: readOnly.DestructiveHint, IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.findings)
+	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_plans", Description: "Plans (proposed changes) and their state: pending, applied, rejected, expired, stale, failed.",
+		Annotations: &mcp.ToolAnnotations{Title: "Plans", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.plans)
+	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_propose_plan", Description: "Propose a change as a pending plan: a write task id and its parameters. clankerd reads the live state, records the plan (target, observed state, change, risk, cost) and returns its id; only a person can apply it, with `clankerd approve ID`.",
+		Annotations: &mcp.ToolAnnotations{Title: "Propose a plan", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.proposePlan)
+	return srv
+}
+
+// --- tools -----------------------------------------------------------------------
+
+type versionOut struct {
+	Version string `json:"version"`
+	Checks  int    `json:"checks"`
+	Tasks   int    `json:"tasks"`
+}
+
+func (s *Server) version(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, versionOut, error) {
+	out := versionOut{Version: s.Version}
+	for _, sp := range s.Catalog.Specs() {
+		if _, kind, _ := s.Catalog.Lookup(sp.ID); kind == checks.KindTask {
+			out.Tasks++
+		} else {
+			out.Checks++
+		}
+	}
+	return nil, out, nil
+}
+
+type questionIn struct {
+	Question string `json:"question" jsonschema:"the question, in plain words"`
+}
+
+func (s *Server) routeQuestion(ctx context.Context, _ *mcp.CallToolRequest, in questionIn) (*mcp.CallToolResult, Answer, error) {
+	if strings.TrimSpace(in.Question) == "" {
+		return nil, Answer{}, fmt.Errorf("question is empty: ask something such as \"are all production pods healthy?\"")
+	}
+	b, done, err := s.Backend(ctx)
+	if err != nil {
+		return nil, Answer{}, err
+	}
+	defer done()
+	ans, err := s.Ask.Ask(ctx, b, ask.Request{Question: in.Question})
+	if err != nil {
+		return nil, Answer{}, err
+	}
+	out := toAnswer(ans)
+	return text(out.Answer), out, nil
+}
+
+type runIn struct {
+	Check  string            `json:"check" jsonschema:"check or task id, such as k8s.pods.unhealthy"`
+	Params map[string]string `json:"params,omitempty" jsonschema:"parameters, such as {\"namespace\": \"shop\"}"`
+}
+
+func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runIn) (*mcp.CallToolResult, Answer, error) {
+	spec, kind, ok := s.Catalog.Lookup(in.Check)
+	if !ok {
+		hint := ""
+		if sug := s.Catalog.Suggest(in.Check); len(sug) > 0 {
+			hint = "; did you mean " + strings.Join(sug, ", ") + "?"
+		}
+		return nil, Answer{}, fmt.Errorf("no check or task %q%s", in.Check, hint)
+	}
+	params, err := spec.Bind(in.Params, nil)
+	if err != nil {
+		return nil, Answer{}, fmt.Errorf("%s: %w", in.Check, err)
+	}
+	b, done, err := s.Backend(ctx)
+	if err != nil {
+		return nil, Answer{}, err
+	}
+	defer done()
+	k := heartbeat.ItemCheck
+	if kind == checks.KindTask {
+		k = heartbeat.ItemTask
+	}
+	item := heartbeat.Item{Key: "mcp|" + in.Check + "|" + params.Identity(), File: "mcp", Kind: k, ID: in.Check, Params: params}
+	r := &runner.Runner{Checks: s.Catalog, Tasks: s.Catalog, Planner: s.Planner, Recorder: b, Actor: s.Actor, Logger: s.Logger}
+	o := r.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
+	ans := ask.Answer{Question: in.Check, RoutedBy: "named", Outcomes: []runner.Outcome{o}, Plan: o.Plan, PlanCreated: o.PlanCreated}
+	if o.Plan != nil {
+		ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", o.Plan.ID, o.Plan.Target, o.Plan.Change, o.Plan.Risk, o.Plan.ID)
+	} else {
+		ans.Answer = ask.Summarize(ans.Outcomes)
+	}
+	out := toAnswer(ans)
+	return text(out.Answer), out, nil
+}
+
+type findingsIn struct {
+	State    string `json:"state,omitempty" jsonschema:"new, changed, resolved, unchanged, open (new+changed+unchanged) or all; default open"`
+	Check    string `json:"check,omitempty" jsonschema:"only this check id"`
+	Since    string `json:"since,omitempty" jsonschema:"only findings seen since: a duration (30m, 2h, 1d) or an RFC 3339 time"`
+	Severity string `json:"severity,omitempty" jsonschema:"at least this severe: info, low, medium, high, critical"`
+}
+
+type findingsOut struct {
+	Findings []Finding `json:"findings"`
+}
+
+func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findingsIn) (*mcp.CallToolResult, findingsOut, error) {
+	f := store.FindingFilter{Check: in.Check}
+	switch strings.ToLower(in.State) {
+	case "", "open":
+		f.States = []store.FindingState{store.FindingNew, store.FindingChanged, store.FindingUnchanged}
+	case "all":
+	case "new", "changed", "resolved", "unchanged":
+		f.States = []store.FindingState{store.FindingState(strings.ToLower(in.State))}
+	default:
+		return nil, findingsOut{}, fmt.Errorf("state %q: use new, changed, resolved, unchanged, open or all", in.State)
+	}
+	if in.Since != "" {
+		if d, err := checks.ParseDuration(in.Since); err == nil {
+			f.Since = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, in.Since); err == nil {
+			f.Since = t
+		} else {
+			return nil, findingsOut{}, fmt.Errorf("since %q: give a duration (30m, 2h, 1d) or an RFC 3339 time", in.Since)
+		}
+	}
+	if in.Severity != "" {
+		sev, err := checks.ParseSeverity(in.Severity)
+		if err != nil {
+			return nil, findingsOut{}, err
+		}
+		f.Severity = sev
+	}
+	b, done, err := s.Backend(ctx)
+	if err != nil {
+		return nil, findingsOut{}, err
+	}
+	defer done()
+	fs, err := b.Findings(ctx, f)
+	if err != nil {
+		return nil, findingsOut{}, err
+	}
+	out := findingsOut{Findings: []Finding{}}
+	for _, r := range fs {
+		out.Findings = append(out.Findings, toFinding(r))
+	}
+	return text(fmt.Sprintf("%d finding(s)", len(out.Findings))), out, nil
+}
+
+type plansIn struct {
+	State string `json:"state,omitempty" jsonschema:"pending, applied, rejected, expired, stale, failed; default all"`
+}
+
+type plansOut struct {
+	Plans []Plan `json:"plans"`
+}
+
+func (s *Server) plans(ctx context.Context, _ *mcp.CallToolRequest, in plansIn) (*mcp.CallToolResult, plansOut, error) {
+	var f store.PlanFilter
+	if in.State != "" {
+		f.States = []store.PlanState{store.PlanState(strings.ToLower(in.State))}
+	}
+	b, done, err := s.Backend(ctx)
+	if err != nil {
+		return nil, plansOut{}, err
+	}
+	defer done()
+	ps, err := b.Plans(ctx, f)
+	if err != nil {
+		return nil, plansOut{}, err
+	}
+	out := plansOut{Plans: []Plan{}}
+	for _, p := range ps {
+		out.Plans = append(out.Plans, toPlan(p))
+	}
+	return text(fmt.Sprintf("%d plan(s)", len(out.Plans))), out, nil
+}
+
+type proposeIn struct {
+	Task   string            `json:"task" jsonschema:"write task id, such as k8s.deployment.scale"`
+	Params map[string]string `json:"params" jsonschema:"its parameters, such as {\"deployment\": \"shop/api\", \"replicas\": \"4\"}"`
+}
+
+func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in proposeIn) (*mcp.CallToolResult, Plan, error) {
+	spec, kind, ok := s.Catalog.Lookup(in.Task)
+	if !ok || kind != checks.KindTask {
+		return nil, Plan{}, fmt.Errorf("%q is not a write task; tasks are listed by `clankerd lint --list`", in.Task)
+	}
+	params, err := spec.Bind(in.Params, nil)
+	if err != nil {
+		return nil, Plan{}, fmt.Errorf("%s: %w", in.Task, err)
+	}
+	draft, err := s.Planner.Draft(ctx, tasks.Request{Task: in.Task, Params: params, Source: "mcp"})
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	b, done, err := s.Backend(ctx)
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	defer done()
+	rec, _, err := b.QueuePlan(ctx, draft, s.Actor)
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	p := toPlan(rec)
+	return text(fmt.Sprintf("plan %s is pending: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", p.ID, p.Target, p.Change, p.Risk, p.ID)), p, nil
+}
+
+func text(s string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+// --- HTTP ------------------------------------------------------------------------
+
+// MaxBody bounds a request body.
+const MaxBody = 1 << 20
+
+// HTTPOptions secure the HTTP transport.
+type HTTPOptions struct {
+	// Token is required as "Authorization: Bearer TOKEN".
+	Token string
+	// AllowOrigins lists extra browser origins allowed besides loopback ones.
+	AllowOrigins []string
+}
+
+// Handler serves MCP over streamable HTTP at /mcp: a bearer token is required, the
+// Origin header (when a browser sends one) must be a loopback origin or listed, and
+// bodies are limited to MaxBody.
+func (s *Server) Handler(o HTTPOptions) http.Handler {
+	srv := s.MCP()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{MaxRequestBodyBytes: MaxBody})
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, o.AllowOrigins) {
+			http.Error(w, "origin not allowed (DNS rebinding protection): "+origin, http.StatusForbidden)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || o.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(o.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="clankerd"`)
+			http.Error(w, "a bearer token is required: see `clankerd mcp token`", http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodPost {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				http.Error(w, fmt.Sprintf("request body over %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+				return
+			case err != nil:
+				rpcError(w, -32700, "Parse error: "+err.Error())
+				return
+			}
+			if code, msg := checkJSONRPC(body); code != 0 {
+				rpcError(w, code, msg)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// checkJSONRPC returns a JSON-RPC error code and message for a body that is not
+// JSON (-32700) or not a JSON-RPC 2.0 message or batch (-32600), and 0 otherwise.
+func checkJSONRPC(body []byte) (int, string) {
+	var raw json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return -32700, "Parse error: the body is not JSON: " + err.Error()
+	}
+	var msgs []map[string]json.RawMessage
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(raw, &msgs); err != nil || len(msgs) == 0 {
+			return -32600, "Invalid Request: a batch must be a non-empty array of JSON-RPC 2.0 objects"
+		}
+	} else {
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return -32600, "Invalid Request: not a JSON-RPC 2.0 object"
+		}
+		msgs = append(msgs, one)
+	}
+	for _, m := range msgs {
+		if string(m["jsonrpc"]) != `"2.0"` {
+			return -32600, `Invalid Request: "jsonrpc" must be "2.0"`
+		}
+		if _, isCall := m["method"]; !isCall {
+			if _, isResult := m["result"]; !isResult {
+				if _, isErr := m["error"]; !isErr {
+					return -32600, "Invalid Request: neither a request, a notification nor a response"
+				}
+			}
+		}
+	}
+	return 0, ""
+}
+
+func rpcError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": code, "message": msg}})
+}
+
+func originAllowed(origin string, extra []string) bool {
+	if slices.Contains(extra, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

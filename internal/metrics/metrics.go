@@ -1,0 +1,256 @@
+// Package metrics serves clankerd's state as Prometheus metrics: runs and their
+// durations as they are recorded, and open findings, pending plans, the notification
+// outbox and each item's last successful run read from the store at every scrape.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/store"
+)
+
+// State is what the scrape-time metrics read; *store.DB implements it.
+type State interface {
+	View(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+// Metrics holds clankerd's metrics in a registry of its own.
+type Metrics struct {
+	registry        *prometheus.Registry
+	runs            *prometheus.CounterVec
+	runDuration     *prometheus.HistogramVec
+	notifications   *prometheus.CounterVec
+	deliveryLatency *prometheus.HistogramVec
+}
+
+// New registers the metrics, the Go runtime's and the process's, and a collector that
+// reads state at each scrape.
+func New(state State, logger *slog.Logger) (*Metrics, error) {
+	if state == nil {
+		return nil, errors.New("metrics: State is required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clankerd_runs_total",
+			Help: "Runs recorded, by check id and status (pass, fail, error, skipped).",
+		}, []string{"check", "status"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clankerd_run_duration_seconds",
+			Help:    "How long runs that executed took, by check id.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"check"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clankerd_notification_attempts_total",
+			Help: "Delivery attempts, by target and result (delivered, retry, failed, expired).",
+		}, []string{"target", "result"}),
+		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clankerd_notification_delivery_seconds",
+			Help:    "Time from queueing a notification to its delivery, by target.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 21600, 86400},
+		}, []string{"target"}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.runs, m.runDuration, m.notifications, m.deliveryLatency,
+		&stateCollector{state: state, log: logger},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := m.registry.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// ObserveRun counts a recorded receipt; runs that executed add their duration.
+func (m *Metrics) ObserveRun(r store.Receipt) {
+	check := r.Check
+	if check == "" {
+		check = "none"
+	}
+	m.runs.WithLabelValues(check, string(r.Status)).Inc()
+	if r.Status != checks.Skipped && !r.Ended.IsZero() && !r.Started.IsZero() {
+		m.runDuration.WithLabelValues(check).Observe(r.Ended.Sub(r.Started).Seconds())
+	}
+}
+
+// ObserveDelivery counts a notification delivery attempt.
+func (m *Metrics) ObserveDelivery(a notify.Attempt) {
+	result := a.Outcome
+	if result == "" {
+		result = "retry"
+	}
+	m.notifications.WithLabelValues(a.Target, result).Inc()
+	if a.Outcome == store.Delivered {
+		m.deliveryLatency.WithLabelValues(a.Target).Observe(a.Latency.Seconds())
+	}
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// ErrRemoteListen: a metrics address that is not loopback without permission.
+var ErrRemoteListen = errors.New("metrics address is not loopback")
+
+// CheckListenAddr accepts loopback addresses (127.0.0.1:9464, [::1]:9464,
+// localhost:9464) and, only with allowRemote, any other.
+func CheckListenAddr(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %q: want HOST:PORT, such as 127.0.0.1:9464: %w", addr, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: --metrics-listen %q would serve other machines; use 127.0.0.1:PORT, or add --metrics-allow-remote if that is what you want", ErrRemoteListen, addr)
+}
+
+// Serve serves the metrics on ln until ctx is done, then shuts the server down.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("metrics server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// stateCollector reads the store at each scrape.
+type stateCollector struct {
+	state State
+	log   *slog.Logger
+}
+
+var (
+	openFindingsDesc = prometheus.NewDesc("clankerd_open_findings",
+		"Open findings (new, unchanged, changed), by severity and check id; muted ones included.", []string{"severity", "check"}, nil)
+	mutedFindingsDesc = prometheus.NewDesc("clankerd_muted_findings",
+		"Open findings that an active mute silences, by check id.", []string{"check"}, nil)
+	pendingPlansDesc = prometheus.NewDesc("clankerd_pending_plans",
+		"Plans waiting for approval.", nil, nil)
+	outboxDepthDesc = prometheus.NewDesc("clankerd_notification_outbox_depth",
+		"Notification events waiting for delivery.", nil, nil)
+	lastSuccessDesc = prometheus.NewDesc("clankerd_last_successful_run_timestamp_seconds",
+		"When each heartbeat item last completed a run (pass or fail), as a Unix time; alert when it is too old.", []string{"check", "item", "pos"}, nil)
+	scrapeErrorDesc = prometheus.NewDesc("clankerd_state_scrape_error",
+		"1 when reading the state for this scrape failed (see the daemon's log).", nil, nil)
+)
+
+// Describe sends the descriptors.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{openFindingsDesc, mutedFindingsDesc, pendingPlansDesc, outboxDepthDesc, lastSuccessDesc, scrapeErrorDesc} {
+		ch <- d
+	}
+}
+
+// Collect reads the state in one read transaction.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	var out []prometheus.Metric
+	err := c.state.View(context.Background(), func(tx *store.Tx) error {
+		out = nil
+		open, err := tx.Findings(store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged, store.FindingChanged}})
+		if err != nil {
+			return err
+		}
+		type key struct{ severity, check string }
+		counts, muted := map[key]int{}, map[string]int{}
+		for _, f := range open {
+			counts[key{string(f.Severity), f.Check}]++
+			if f.MutedBy != "" {
+				muted[f.Check]++
+			}
+		}
+		for k, n := range counts {
+			out = append(out, prometheus.MustNewConstMetric(openFindingsDesc, prometheus.GaugeValue, float64(n), k.severity, k.check))
+		}
+		for check, n := range muted {
+			out = append(out, prometheus.MustNewConstMetric(mutedFindingsDesc, prometheus.GaugeValue, float64(n), check))
+		}
+		pending, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanPending}})
+		if err != nil {
+			return err
+		}
+		out = append(out,
+			prometheus.MustNewConstMetric(pendingPlansDesc, prometheus.GaugeValue, float64(len(pending))),
+			prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(tx.OutboxDepth())))
+		items, err := tx.ItemStates()
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.LastCompleted == 0 {
+				continue
+			}
+			r, err := tx.Receipt(it.LastCompleted)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // pruned
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(r.Ended.UnixMilli())/1000, it.Check, it.Item, it.Pos))
+		}
+		return nil
+	})
+	failed := 0.0
+	if err != nil {
+		c.log.Error("reading the state for metrics failed", "err", err)
+		failed, out = 1, nil
+	}
+	for _, m := range out {
+		ch <- m
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrorDesc, prometheus.GaugeValue, failed)
+}
+
+// ModelCalls counts the model's calls and the calls the budget skipped, read from
+// status at each scrape (the daemon's `--explain`).
+func (m *Metrics) ModelCalls(status func() (calls, skipped int)) error {
+	made := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "clankerd_model_calls_total",
+		Help: "Calls made to the model (explanations), since the daemon started.",
+	}, func() float64 { c, _ := status(); return float64(c) })
+	skipped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "clankerd_model_calls_skipped_total",
+		Help: "Model calls the budget refused; those findings were kept without explanation.",
+	}, func() float64 { _, s := status(); return float64(s) })
+	for _, c := range []prometheus.Collector{made, skipped} {
+		if err := m.registry.Register(c); err != nil {
+			return fmt.Errorf("registering model metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/store"
+)
+
+// scrape GETs /metrics and parses it with the Prometheus text parser.
+func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return fams
+}
+
+// values returns a family's samples as "label=value,... → number" lines, sorted.
+func values(fams map[string]*dto.MetricFamily, name string) []string {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range f.Metric {
+		var labels []string
+		for _, l := range m.Label {
+			labels = append(labels, l.GetName()+"="+l.GetValue())
+		}
+		var v float64
+		switch {
+		case m.Counter != nil:
+			v = m.Counter.GetValue()
+		case m.Gauge != nil:
+			v = m.Gauge.GetValue()
+		case m.Histogram != nil:
+			v = float64(m.Histogram.GetSampleCount())
+		}
+		out = append(out, strings.Join(labels, ",")+" "+strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestScrape(t *testing.T) {
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := New(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(item, check string, status checks.Status, took time.Duration, fs ...checks.Finding) {
+		t.Helper()
+		err := db.Update(t.Context(), func(tx *store.Tx) error {
+			seq, err := tx.BeginRun(store.Receipt{Item: item, Check: check, Pos: "HB.md:" + item, Started: now})
+			if err != nil {
+				return err
+			}
+			r, _, err := tx.EndRun(seq, store.RunEnd{Ended: now.Add(took), Status: status, Findings: fs})
+			m.ObserveRun(r)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	high := checks.Finding{Resource: "a", Problem: "down", Severity: checks.High, Summary: "s"}
+	low := checks.Finding{Resource: "b", Problem: "slow", Severity: checks.Low, Summary: "s"}
+	record("1", "http.status", checks.Fail, 2*time.Second, high, low)
+	record("2", "http.status", checks.Pass, 20*time.Millisecond)
+	record("3", "tcp.connect", checks.Error, time.Second)
+	err = db.Update(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.AddReceipt(store.Receipt{Item: "2", Check: "http.status", Pos: "HB.md:2", Status: checks.Skipped, Error: "outside active hours"})
+		if err != nil {
+			return err
+		}
+		_, err = tx.AddMute(store.Mute{Check: "http.status", Resource: "b", Owner: "ann", Reason: "r", ExpiresAt: now.Add(time.Hour)})
+		return errors.Join(err, tx.PutPlan(store.PlanRecord{ID: "p-1", State: store.PlanPending, ExpiresAt: now.Add(time.Hour)}))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveRun(store.Receipt{Check: "http.status", Status: checks.Skipped, Started: now, Ended: now})
+	m.ObserveDelivery(notify.Attempt{Target: "ops", Outcome: store.Delivered, Latency: 3 * time.Second})
+	m.ObserveDelivery(notify.Attempt{Target: "ops"})
+	if err := m.ModelCalls(func() (int, int) { return 7, 2 }); err != nil {
+		t.Fatal(err)
+	}
+
+	fams := scrape(t, m.Handler())
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"clankerd_runs_total", []string{"check=http.status,status=fail 1", "check=http.status,status=pass 1", "check=http.status,status=skipped 1", "check=tcp.connect,status=error 1"}},
+		{"clankerd_run_duration_seconds", []string{"check=http.status 2", "check=tcp.connect 1"}},
+		{"clankerd_open_findings", []string{"check=http.status,severity=high 1", "check=http.status,severity=low 1"}},
+		{"clankerd_muted_findings", []string{"check=http.status 1"}},
+		{"clankerd_pending_plans", []string{" 1"}},
+		// Two events: the run's new findings (one of them muted) and the error run.
+		{"clankerd_notification_outbox_depth", []string{" 3"}},
+		{"clankerd_last_successful_run_timestamp_seconds", []string{"check=http.status,item=1,pos=HB.md:1 1795489202", "check=http.status,item=2,pos=HB.md:2 1795489200.02"}},
+		{"clankerd_notification_attempts_total", []string{"result=delivered,target=ops 1", "result=retry,target=ops 1"}},
+		{"clankerd_notification_delivery_seconds", []string{"target=ops 1"}},
+		{"clankerd_state_scrape_error", []string{" 0"}},
+		{"clankerd_model_calls_total", []string{" 7"}},
+		{"clankerd_model_calls_skipped_total", []string{" 2"}},
+	}
+	for _, tt := range tests {
+		if got := values(fams, tt.name); strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if fams["process_resident_memory_bytes"] == nil || fams["go_goroutines"] == nil {
+		t.Error("process and Go runtime metrics are missing")
+	}
+}
+
+func TestCheckListenAddr(t *testing.T) {
+	tests := []struct {
+		addr   string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:9464", false, true},
+		{"127.1.2.3:9464", false, true},
+		{"[::1]:9464", false, true},
+		{"localhost:9464", false, true},
+		{"0.0.0.0:9464", false, false},
+		{":9464", false, false},
+		{"192.168.1.10:9464", false, false},
+		{"metrics.example.com:9464", false, false},
+		{"0.0.0.0:9464", true, true},
+		{"127.0.0.1", false, false},
+	}
+	for _, tt := range tests {
+		err := CheckListenAddr(tt.addr, tt.remote)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckListenAddr(%q, %v) = %v, want ok %v", tt.addr, tt.remote, err, tt.ok)
+		}
+		if err != nil && tt.addr != "127.0.0.1" && !errors.Is(err, ErrRemoteListen) {
+			t.Errorf("CheckListenAddr(%q): %v does not match ErrRemoteListen", tt.addr, err)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package notify
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/store"
+)
+
+func sampleRun() Notification {
+	n, _ := Build(store.OutboxEvent{
+		ID: "n-1", Kind: store.EventRun, Created: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC),
+		Item: "key1", Check: "http.status", Pos: "HB.md:4", Run: 7, Status: checks.Fail,
+		Findings: []store.FindingNotice{
+			{Fingerprint: "fp1", Change: store.ChangeNew, Resource: "https://api.example.com/", Problem: "unexpected_status", Severity: checks.High, Summary: "GET answered 503, expected 200"},
+			{Fingerprint: "fp2", Change: store.ChangeWorse, Resource: "https://www.example.com/", Problem: "slow", Severity: checks.Critical, PrevSeverity: checks.Medium, Summary: "took 9s"},
+			{Fingerprint: "fp3", Change: store.ChangeResolved, Resource: "https://old.example.com/", Problem: "down", Severity: checks.Low, Summary: "was down"},
+		},
+	}, "")
+	return n
+}
+
+func TestWebhookSignedJSON(t *testing.T) {
+	rcv := newReceiver(t, "s3cret")
+	w := &Webhook{URL: rcv.URL + "/hook/TOKEN123", Secret: []byte("s3cret")}
+	if err := w.Send(t.Context(), sampleRun()); err != nil {
+		t.Fatal(err)
+	}
+	accepted, _, _, problems := rcv.snapshot()
+	if len(problems) > 0 || accepted["n-1"] != 1 {
+		t.Fatalf("receiver: accepted %v, problems %v", accepted, problems)
+	}
+	got := webhookPayloads(t, rcv)[0]
+	if got.Version != 1 || got.Key != "n-1" || got.Check != "http.status" || len(got.Findings) != 3 || got.Findings[1].PrevSeverity != checks.Medium {
+		t.Errorf("payload = %+v", got)
+	}
+	if strings.Join(got.Commands, "|") != "clankerd findings --check key1" {
+		t.Errorf("commands = %v", got.Commands)
+	}
+
+	// A wrong secret fails verification at the receiver, and that is permanent (401).
+	bad := &Webhook{URL: rcv.URL, Secret: []byte("wrong")}
+	err := bad.Send(t.Context(), sampleRun())
+	if err == nil || !IsPermanent(err) {
+		t.Errorf("send with the wrong secret: %v, want a permanent error", err)
+	}
+	if _, _, _, problems := rcv.snapshot(); len(problems) != 1 || !strings.HasPrefix(problems[0], "bad signature sha256=") {
+		t.Errorf("receiver problems = %v", problems)
+	}
+}
+
+func TestSlackText(t *testing.T) {
+	rcv := newReceiver(t, "")
+	s := &Slack{URL: rcv.URL + "/services/T000/B000/XXXX"}
+	if err := s.Send(t.Context(), sampleRun()); err != nil {
+		t.Fatal(err)
+	}
+	_, bodies, _, _ := rcv.snapshot()
+	var msg map[string]string
+	if err := json.Unmarshal(bodies[0], &msg); err != nil || len(msg) != 1 {
+		t.Fatalf("slack body %s: %v", bodies[0], err)
+	}
+	text := msg["text"]
+	for _, want := range []string{
+		"*clankerd*: http.status (HB.md:4): 1 new, 1 worse, 1 resolved",
+		"• [HIGH] new https://api.example.com/: GET answered 503, expected 200",
+		"• [CRITICAL (was MEDIUM)] worse https://www.example.com/: took 9s",
+		"• [RESOLVED LOW] resolved https://old.example.com/: was down",
+		"`clankerd findings --check key1`",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("slack text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestHeadlines(t *testing.T) {
+	exp := time.Date(2026, 11, 24, 4, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		ev   store.OutboxEvent
+		want string
+		cmds string
+	}{
+		{"starts erroring", store.OutboxEvent{Kind: store.EventRun, Item: "k", Check: "tcp.connect", Pos: "HB.md:2", Erroring: store.ErroringStarted, Error: "no route"},
+			"tcp.connect (HB.md:2) cannot run: it started erroring", "clankerd runs --check k"},
+		{"stops erroring", store.OutboxEvent{Kind: store.EventRun, Item: "k", Check: "tcp.connect", Pos: "HB.md:2", Erroring: store.ErroringStopped},
+			"tcp.connect (HB.md:2) runs again: it stopped erroring", "clankerd runs --check k"},
+		{"plan", store.OutboxEvent{Kind: store.EventPlan, Item: "k", Plan: &store.PlanNotice{ID: "p-1", Task: "k8s.deployment.scale", Target: "deployment/prod/api", Change: "replicas 2 → 4", Risk: checks.RiskMedium, ExpiresAt: exp}},
+			"plan p-1 waits for approval: replicas 2 → 4 on deployment/prod/api (risk MEDIUM)", "clankerd plan show p-1|clankerd approve p-1"},
+		{"test", store.OutboxEvent{Kind: store.EventTest}, "clankerd test notification: delivery works", "clankerd status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, ok := Build(tt.ev, "")
+			if !ok {
+				t.Fatal("not built")
+			}
+			if got := Headline(n); got != tt.want {
+				t.Errorf("headline = %q, want %q", got, tt.want)
+			}
+			if got := strings.Join(n.Commands, "|"); got != tt.cmds {
+				t.Errorf("commands = %q, want %q", got, tt.cmds)
+			}
+		})
+	}
+}
+
+func TestBuildMinimumSeverity(t *testing.T) {
+	ev := store.OutboxEvent{Kind: store.EventRun, Item: "k", Findings: []store.FindingNotice{
+		{Resource: "a", Severity: checks.Low, Change: store.ChangeNew},
+		{Resource: "b", Severity: checks.High, Change: store.ChangeNew},
+	}}
+	tests := []struct {
+		min  checks.Severity
+		ev   store.OutboxEvent
+		want []string
+		ok   bool
+	}{
+		{"", ev, []string{"a", "b"}, true},
+		{checks.Medium, ev, []string{"b"}, true},
+		{checks.Critical, ev, nil, false},
+		{checks.High, store.OutboxEvent{Kind: store.EventRun, Erroring: store.ErroringStarted}, nil, true},
+		{checks.Critical, store.OutboxEvent{Kind: store.EventRun, Erroring: store.ErroringStarted}, nil, false},
+		{checks.Medium, store.OutboxEvent{Kind: store.EventPlan, Plan: &store.PlanNotice{Risk: checks.RiskLow}}, nil, false},
+		{checks.Medium, store.OutboxEvent{Kind: store.EventPlan, Plan: &store.PlanNotice{Risk: checks.RiskHigh}}, nil, true},
+	}
+	for i, tt := range tests {
+		n, ok := Build(tt.ev, tt.min)
+		var got []string
+		for _, f := range n.Findings {
+			got = append(got, f.Resource)
+		}
+		if ok != tt.ok || strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%d: Build(min %q) = %v, %v; want %v, %v", i, tt.min, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestHTTPStatusesAndRedaction(t *testing.T) {
+	tests := []struct {
+		status    int
+		permanent bool
+	}{
+		{http.StatusInternalServerError, false},
+		{http.StatusBadGateway, false},
+		{http.StatusTooManyRequests, false},
+		{http.StatusRequestTimeout, false},
+		{http.StatusNotFound, true},
+		{http.StatusBadRequest, true},
+		{http.StatusForbidden, true},
+	}
+	for _, tt := range tests {
+		rcv := newReceiver(t, "")
+		rcv.failWith = tt.status
+		rcv.failNext(1)
+		secretURL := rcv.URL + "/services/T0/B0/SECRETTOKEN?token=SECRETTOKEN"
+		err := (&Slack{URL: secretURL}).Send(t.Context(), sampleRun())
+		if err == nil || IsPermanent(err) != tt.permanent {
+			t.Errorf("HTTP %d: %v (permanent %v), want permanent %v", tt.status, err, IsPermanent(err), tt.permanent)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRETTOKEN") || !strings.Contains(err.Error(), rcv.Listener.Addr().String()+"/…") {
+			t.Errorf("error is not redacted: %v", err)
+		}
+	}
+	// A receiver that is not there: the net/http error names the URL, ours must not.
+	rcv := newReceiver(t, "")
+	url := rcv.URL + "/hook/SECRETTOKEN"
+	rcv.Close()
+	err := (&Webhook{URL: url}).Send(t.Context(), sampleRun())
+	if err == nil || IsPermanent(err) || strings.Contains(err.Error(), "SECRETTOKEN") {
+		t.Errorf("unreachable receiver: %v", err)
+	}
+}
+
+// TestNotificationsRedacted: secrets in a finding never reach a receiver.
+func TestNotificationsRedacted(t *testing.T) {
+	ev := store.OutboxEvent{ID: "k1", Kind: store.EventRun, Check: "http.status", Error: "GET https://u:hunter2hunter2@x/ failed",
+		Erroring: "started", Findings: []store.FindingNotice{{Fingerprint: "f", Resource: "https://admin:s3cr3tpass@db.internal/", Problem: "down",
+			Severity: checks.High, Summary: "token: abcdef0123456789 rejected"}}}
+	n, ok := Build(ev, "")
+	if !ok {
+		t.Fatal("nothing built")
+	}
+	b, _ := json.Marshal(n)
+	for _, secret := range []string{"hunter2hunter2", "s3cr3tpass", "abcdef0123456789"} {
+		if strings.Contains(string(b)+SlackText(n), secret) {
+			t.Errorf("the notification carries %q: %s", secret, b)
+		}
+	}
+}

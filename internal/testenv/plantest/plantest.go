@@ -1,0 +1,114 @@
+// Package plantest runs clankerd's plan machinery (planner, runner, task service,
+// store with its audit log) on a fresh database, for provider tests of write tasks.
+package plantest
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// Registrar is a provider: it adds its checks and tasks to a registry.
+type Registrar interface {
+	Register(r *checks.Registry) error
+}
+
+// RegistrarFunc registers checks and tasks; it lets a test register a set that is no
+// provider.
+type RegistrarFunc func(r *checks.Registry) error
+
+// Register calls f.
+func (f RegistrarFunc) Register(r *checks.Registry) error { return f(r) }
+
+// Machinery is the plan machinery of clankerd on a fresh database.
+type Machinery struct {
+	Reg     *checks.Registry
+	DB      *store.DB
+	Local   *control.Local
+	Planner *tasks.Planner
+	Runner  *runner.Runner
+}
+
+// New registers the provider and opens a database in a temporary directory; plans
+// expire after expiry.
+func New(t *testing.T, p Registrar, expiry time.Duration) *Machinery {
+	t.Helper()
+	reg := checks.NewRegistry()
+	if err := p.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
+	planner := &tasks.Planner{Tasks: reg, Expiry: expiry}
+	return &Machinery{Reg: reg, DB: db, Local: local, Planner: planner,
+		Runner: &runner.Runner{Checks: reg, Tasks: reg, Planner: planner, Recorder: local, Actor: "test"}}
+}
+
+// Item builds a heartbeat item the way the parser does.
+func (m *Machinery) Item(t *testing.T, id string, raw map[string]string, fix string) heartbeat.Item {
+	t.Helper()
+	spec, kind, ok := m.Reg.Lookup(id)
+	if !ok {
+		t.Fatalf("no %s", id)
+	}
+	params, err := spec.Bind(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := heartbeat.ItemCheck
+	if kind == checks.KindTask {
+		k = heartbeat.ItemTask
+	}
+	return heartbeat.Item{Key: id + "|" + params.Identity(), File: "HEARTBEAT.md", Line: 7, Kind: k, ID: id, Params: params, Fix: fix}
+}
+
+// Queue runs a task item once, as a scheduled tick does, and returns the plan it
+// queued.
+func (m *Machinery) Queue(t *testing.T, it heartbeat.Item) store.PlanRecord {
+	t.Helper()
+	o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule})
+	if o.Err != nil || o.Plan == nil {
+		t.Fatalf("task item did not queue a plan: %+v %v", o.Receipt, o.Err)
+	}
+	return *o.Plan
+}
+
+// Audit returns the audit actions recorded about subject, in order, after verifying
+// the chain.
+func (m *Machinery) Audit(t *testing.T, subject string) []string {
+	t.Helper()
+	var actions []string
+	err := m.DB.View(t.Context(), func(tx *store.Tx) error {
+		if _, err := tx.VerifyAudit(); err != nil {
+			return err
+		}
+		recs, err := tx.AuditLog(store.AuditFilter{})
+		for _, r := range recs {
+			if r.Subject == subject {
+				actions = append(actions, r.Action)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return actions
+}
+
+// Draft plans a task item without saving the plan, as Planner.Draft does.
+func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (store.PlanRecord, error) {
+	t.Helper()
+	return m.Planner.Draft(t.Context(), tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
+}
