@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/store"
 )
 
 // DefaultExpiry is how long a plan waits for approval when no expiry is configured.
@@ -32,10 +31,22 @@ var (
 	ErrApplyFailed = errors.New("apply failed")
 )
 
-// Store is the transactional state the plans live in; *store.DB implements it.
+// Tx reads and writes plans and the audit log inside one transaction of the state
+// store, which implements it.
+type Tx interface {
+	Plan(id string) (PlanRecord, error)
+	// PendingPlanFor returns the item's pending plan, if it has one that has not
+	// expired.
+	PendingPlanFor(item string) (PlanRecord, bool, error)
+	Plans(f PlanFilter) ([]PlanRecord, error)
+	PutPlan(p PlanRecord) error
+	// Audit appends a record to the audit log.
+	Audit(actor, action, subject string, detail map[string]string) error
+}
+
+// Store runs fn in one read-write transaction, committed when fn returns nil.
 type Store interface {
-	Update(ctx context.Context, fn func(*store.Tx) error) error
-	View(ctx context.Context, fn func(*store.Tx) error) error
+	UpdatePlans(ctx context.Context, fn func(Tx) error) error
 }
 
 // TaskLookup finds write tasks by id; *checks.Registry implements it.
@@ -65,14 +76,14 @@ type Request struct {
 }
 
 // Draft calls the task's Plan and returns an unsaved pending plan record.
-func (p *Planner) Draft(ctx context.Context, req Request) (store.PlanRecord, error) {
+func (p *Planner) Draft(ctx context.Context, req Request) (PlanRecord, error) {
 	task, ok := p.Tasks.Task(req.Task)
 	if !ok {
-		return store.PlanRecord{}, fmt.Errorf("no write task %q in this build; see `clankerd lint --list`", req.Task)
+		return PlanRecord{}, fmt.Errorf("no write task %q in this build; see `clankerd lint --list`", req.Task)
 	}
 	plan, err := safePlan(ctx, task, req.Params)
 	if err != nil {
-		return store.PlanRecord{}, fmt.Errorf("planning %s: %w", req.Task, err)
+		return PlanRecord{}, fmt.Errorf("planning %s: %w", req.Task, err)
 	}
 	plan.Task, plan.Params = req.Task, req.Params
 	if plan.Risk == "" {
@@ -88,16 +99,16 @@ func (p *Planner) Draft(ctx context.Context, req Request) (store.PlanRecord, err
 	if newID == nil {
 		newID = NewID
 	}
-	return store.PlanRecord{
+	return PlanRecord{
 		ID:        newID(),
 		Item:      req.Item,
 		Source:    req.Source,
 		Plan:      plan,
-		State:     store.PlanPending,
+		State:     PlanPending,
 		CreatedAt: now,
 		ExpiresAt: now.Add(expiry),
 		UpdatedAt: now,
-		Digest:    store.PlanDigest(plan),
+		Digest:    PlanDigest(plan),
 	}, nil
 }
 
@@ -148,14 +159,14 @@ func (s *Service) logger() *slog.Logger {
 
 // Queue stores a drafted plan as pending, unless its item already has a pending plan:
 // then that one is returned and created is false. The actor is audited.
-func (s *Service) Queue(ctx context.Context, rec store.PlanRecord, actor string) (_ store.PlanRecord, created bool, err error) {
-	err = s.Store.Update(ctx, func(tx *store.Tx) error {
+func (s *Service) Queue(ctx context.Context, rec PlanRecord, actor string) (_ PlanRecord, created bool, err error) {
+	err = s.Store.UpdatePlans(ctx, func(tx Tx) error {
 		if rec.Item != "" {
 			existing, ok, err := tx.PendingPlanFor(rec.Item)
 			if err != nil {
 				return err
 			}
-			if ok && existing.EffectiveState(s.now()) == store.PlanPending {
+			if ok && existing.EffectiveState(s.now()) == PlanPending {
 				rec = existing
 				return nil
 			}
@@ -164,11 +175,10 @@ func (s *Service) Queue(ctx context.Context, rec store.PlanRecord, actor string)
 		if err := tx.PutPlan(rec); err != nil {
 			return err
 		}
-		_, err := tx.Audit(planEntry(actor, "plan.created", rec, nil))
-		return err
+		return auditPlan(tx, actor, "plan.created", rec, nil)
 	})
 	if err != nil {
-		return store.PlanRecord{}, false, fmt.Errorf("queueing plan for %s: %w", rec.Task, err)
+		return PlanRecord{}, false, fmt.Errorf("queueing plan for %s: %w", rec.Task, err)
 	}
 	return rec, created, nil
 }
@@ -177,58 +187,56 @@ func (s *Service) Queue(ctx context.Context, rec store.PlanRecord, actor string)
 // The task re-reads live state and the plan turns stale, without any change, when the
 // state drifted. Of concurrent approvals of one plan exactly one applies it; the others
 // get ErrNotPending.
-func (s *Service) Approve(ctx context.Context, id, actor string) (store.PlanRecord, error) {
-	rec, err := s.transition(ctx, id, func(tx *store.Tx, rec *store.PlanRecord) error {
+func (s *Service) Approve(ctx context.Context, id, actor string) (PlanRecord, error) {
+	rec, err := s.transition(ctx, id, func(tx Tx, rec *PlanRecord) error {
 		if err := s.requirePending(tx, rec, actor); err != nil {
 			return err
 		}
-		if store.PlanDigest(rec.Plan) != rec.Digest {
+		if PlanDigest(rec.Plan) != rec.Digest {
 			return fmt.Errorf("%w: plan %s was modified after it was created; reject it and queue a new one", ErrTampered, rec.ID)
 		}
-		rec.State, rec.DecidedBy = store.PlanApproved, actor
-		if _, err := tx.Audit(planEntry(actor, "plan.approved", *rec, nil)); err != nil {
+		rec.State, rec.DecidedBy = PlanApproved, actor
+		if err := auditPlan(tx, actor, "plan.approved", *rec, nil); err != nil {
 			return err
 		}
-		rec.State = store.PlanApplying
-		_, err := tx.Audit(planEntry(actor, "plan.applying", *rec, nil))
-		return err
+		rec.State = PlanApplying
+		return auditPlan(tx, actor, "plan.applying", *rec, nil)
 	})
 	if err != nil {
 		return rec, err
 	}
 
 	applied, applyErr := s.apply(ctx, rec)
-	final, err := s.transition(context.WithoutCancel(ctx), id, func(tx *store.Tx, r *store.PlanRecord) error {
+	final, err := s.transition(context.WithoutCancel(ctx), id, func(tx Tx, r *PlanRecord) error {
 		action, detail := "plan.applied", map[string]string{}
 		switch {
 		case errors.Is(applyErr, checks.ErrDrift):
-			r.State, r.Error, action = store.PlanStale, applyErr.Error(), "plan.stale"
+			r.State, r.Error, action = PlanStale, applyErr.Error(), "plan.stale"
 		case applyErr != nil:
-			r.State, r.Error, action = store.PlanFailed, applyErr.Error(), "plan.failed"
+			r.State, r.Error, action = PlanFailed, applyErr.Error(), "plan.failed"
 		default:
-			r.State, r.Result = store.PlanApplied, &applied
+			r.State, r.Result = PlanApplied, &applied
 			detail["result"] = applied.Summary
 		}
 		if r.Error != "" {
 			detail["error"] = r.Error
 		}
-		_, err := tx.Audit(planEntry(actor, action, *r, detail))
-		return err
+		return auditPlan(tx, actor, action, *r, detail)
 	})
 	if err != nil {
 		return final, fmt.Errorf("recording the outcome of plan %s (apply error: %v): %w", id, applyErr, err)
 	}
 	s.logger().Info("plan decided", "plan", id, "state", final.State, "actor", actor)
 	switch final.State {
-	case store.PlanStale:
+	case PlanStale:
 		return final, fmt.Errorf("%w: %w", ErrStale, applyErr)
-	case store.PlanFailed:
+	case PlanFailed:
 		return final, fmt.Errorf("%w: plan %s: %w", ErrApplyFailed, id, applyErr)
 	}
 	return final, nil
 }
 
-func (s *Service) apply(ctx context.Context, rec store.PlanRecord) (applied checks.Applied, err error) {
+func (s *Service) apply(ctx context.Context, rec PlanRecord) (applied checks.Applied, err error) {
 	task, ok := s.Tasks.Task(rec.Task)
 	if !ok {
 		return checks.Applied{}, fmt.Errorf("no write task %q in this build; the plan cannot be applied", rec.Task)
@@ -242,28 +250,27 @@ func (s *Service) apply(ctx context.Context, rec store.PlanRecord) (applied chec
 }
 
 // Reject refuses a pending plan; reason is required.
-func (s *Service) Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error) {
+func (s *Service) Reject(ctx context.Context, id, actor, reason string) (PlanRecord, error) {
 	if reason == "" {
-		return store.PlanRecord{}, errors.New("a rejection needs a reason: pass --reason \"...\"")
+		return PlanRecord{}, errors.New("a rejection needs a reason: pass --reason \"...\"")
 	}
-	return s.transition(ctx, id, func(tx *store.Tx, rec *store.PlanRecord) error {
+	return s.transition(ctx, id, func(tx Tx, rec *PlanRecord) error {
 		if err := s.requirePending(tx, rec, actor); err != nil {
 			return err
 		}
-		rec.State, rec.DecidedBy, rec.Reason = store.PlanRejected, actor, reason
-		_, err := tx.Audit(planEntry(actor, "plan.rejected", *rec, map[string]string{"reason": reason}))
-		return err
+		rec.State, rec.DecidedBy, rec.Reason = PlanRejected, actor, reason
+		return auditPlan(tx, actor, "plan.rejected", *rec, map[string]string{"reason": reason})
 	})
 }
 
 // requirePending refuses anything but a pending, unexpired plan. A plan found expired
 // is recorded as expired (and audited) on the way.
-func (s *Service) requirePending(tx *store.Tx, rec *store.PlanRecord, actor string) error {
+func (s *Service) requirePending(tx Tx, rec *PlanRecord, actor string) error {
 	switch rec.EffectiveState(s.now()) {
-	case store.PlanPending:
+	case PlanPending:
 		return nil
-	case store.PlanExpired:
-		if rec.State == store.PlanPending {
+	case PlanExpired:
+		if rec.State == PlanPending {
 			if err := s.expire(tx, rec, actor); err != nil {
 				return err
 			}
@@ -274,21 +281,20 @@ func (s *Service) requirePending(tx *store.Tx, rec *store.PlanRecord, actor stri
 	}
 }
 
-func (s *Service) expire(tx *store.Tx, rec *store.PlanRecord, actor string) error {
-	rec.State = store.PlanExpired
+func (s *Service) expire(tx Tx, rec *PlanRecord, actor string) error {
+	rec.State = PlanExpired
 	rec.UpdatedAt = s.now()
 	if err := tx.PutPlan(*rec); err != nil {
 		return err
 	}
-	_, err := tx.Audit(planEntry(actor, "plan.expired", *rec, nil))
-	return err
+	return auditPlan(tx, actor, "plan.expired", *rec, nil)
 }
 
 // refusal carries a state change that must be committed although the operation is
 // refused (a plan found expired is recorded as expired).
 type refusal struct {
 	err error
-	rec store.PlanRecord
+	rec PlanRecord
 }
 
 func (r *refusal) Error() string { return r.err.Error() }
@@ -298,13 +304,13 @@ func (r *refusal) Unwrap() error { return r.err }
 // periodically so the audit log says when plans lapsed.
 func (s *Service) ExpireDue(ctx context.Context, actor string) (int, error) {
 	n := 0
-	err := s.Store.Update(ctx, func(tx *store.Tx) error {
-		plans, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanExpired}})
+	err := s.Store.UpdatePlans(ctx, func(tx Tx) error {
+		plans, err := tx.Plans(PlanFilter{States: []PlanState{PlanExpired}})
 		if err != nil {
 			return err
 		}
 		for _, p := range plans {
-			if p.State != store.PlanPending {
+			if p.State != PlanPending {
 				continue
 			}
 			if err := s.expire(tx, &p, actor); err != nil {
@@ -322,19 +328,19 @@ func (s *Service) ExpireDue(ctx context.Context, actor string) (int, error) {
 // look at the target.
 func (s *Service) RecoverInterrupted(ctx context.Context, actor string) (int, error) {
 	n := 0
-	err := s.Store.Update(ctx, func(tx *store.Tx) error {
-		plans, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanApproved, store.PlanApplying}})
+	err := s.Store.UpdatePlans(ctx, func(tx Tx) error {
+		plans, err := tx.Plans(PlanFilter{States: []PlanState{PlanApproved, PlanApplying}})
 		if err != nil {
 			return err
 		}
 		for _, p := range plans {
-			p.State = store.PlanFailed
+			p.State = PlanFailed
 			p.Error = "interrupted while applying: clankerd stopped before the outcome was recorded; check the target's live state before planning again"
 			p.UpdatedAt = s.now()
 			if err := tx.PutPlan(p); err != nil {
 				return err
 			}
-			if _, err := tx.Audit(planEntry(actor, "plan.failed", p, map[string]string{"error": p.Error})); err != nil {
+			if err := auditPlan(tx, actor, "plan.failed", p, map[string]string{"error": p.Error}); err != nil {
 				return err
 			}
 			n++
@@ -346,10 +352,10 @@ func (s *Service) RecoverInterrupted(ctx context.Context, actor string) (int, er
 
 // transition loads plan id, lets change modify it inside one transaction and stores
 // it. A *refusal from change commits the record it carries and returns its error.
-func (s *Service) transition(ctx context.Context, id string, change func(*store.Tx, *store.PlanRecord) error) (store.PlanRecord, error) {
-	var rec store.PlanRecord
+func (s *Service) transition(ctx context.Context, id string, change func(Tx, *PlanRecord) error) (PlanRecord, error) {
+	var rec PlanRecord
 	var refused *refusal
-	err := s.Store.Update(ctx, func(tx *store.Tx) error {
+	err := s.Store.UpdatePlans(ctx, func(tx Tx) error {
 		var err error
 		rec, err = tx.Plan(id)
 		if err != nil {
@@ -373,7 +379,8 @@ func (s *Service) transition(ctx context.Context, id string, change func(*store.
 	return rec, nil
 }
 
-func planEntry(actor, action string, p store.PlanRecord, extra map[string]string) store.AuditEntry {
+// auditPlan records a step of plan p in the audit log, with what the plan changes.
+func auditPlan(tx Tx, actor, action string, p PlanRecord, extra map[string]string) error {
 	detail := map[string]string{
 		"task":   p.Task,
 		"target": p.Target,
@@ -388,5 +395,5 @@ func planEntry(actor, action string, p store.PlanRecord, extra map[string]string
 	for k, v := range extra {
 		detail[k] = v
 	}
-	return store.AuditEntry{Actor: actor, Action: action, Subject: p.ID, Detail: detail}
+	return tx.Audit(actor, action, p.ID, detail)
 }

@@ -1,4 +1,4 @@
-package tasks
+package tasks_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // counter is a live resource the test task changes: a replica count with a
@@ -90,8 +91,8 @@ func (m tasksByID) Task(id string) (checks.Task, bool) {
 
 type fixture struct {
 	db      *store.DB
-	svc     *Service
-	planner *Planner
+	svc     *tasks.Service
+	planner *tasks.Planner
 	task    *scaleTask
 	now     atomic.Int64
 }
@@ -108,17 +109,17 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { db.Close() })
 	lookup := tasksByID{"test.scale": f.task}
 	f.db = db
-	f.svc = &Service{Store: db, Tasks: lookup, Now: now}
+	f.svc = &tasks.Service{Store: db, Tasks: lookup, Now: now}
 	n := 0
-	f.planner = &Planner{Tasks: lookup, Now: now, Expiry: time.Hour, NewID: func() string { n++; return fmt.Sprintf("p-%d", n) }}
+	f.planner = &tasks.Planner{Tasks: lookup, Now: now, Expiry: time.Hour, NewID: func() string { n++; return fmt.Sprintf("p-%d", n) }}
 	return f
 }
 
 func (f *fixture) advance(d time.Duration) { f.now.Add(int64(d)) }
 
-func (f *fixture) queue(t *testing.T, item string, replicas int) (store.PlanRecord, bool) {
+func (f *fixture) queue(t *testing.T, item string, replicas int) (tasks.PlanRecord, bool) {
 	t.Helper()
-	draft, err := f.planner.Draft(t.Context(), Request{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": strconv.Itoa(replicas)}), Item: item, Source: "HB.md:9"})
+	draft, err := f.planner.Draft(t.Context(), tasks.Request{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": strconv.Itoa(replicas)}), Item: item, Source: "HB.md:9"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func equal(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 func TestApproveApplies(t *testing.T) {
 	f := newFixture(t)
 	p, created := f.queue(t, "item", 5)
-	if !created || p.State != store.PlanPending || p.Change != "replicas 2 → 5" || p.Observed["replicas"] != "2" || p.Digest == "" {
+	if !created || p.State != tasks.PlanPending || p.Change != "replicas 2 → 5" || p.Observed["replicas"] != "2" || p.Digest == "" {
 		t.Fatalf("queued plan = %+v", p)
 	}
 	if !p.ExpiresAt.Equal(p.CreatedAt.Add(time.Hour)) {
@@ -165,7 +166,7 @@ func TestApproveApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != store.PlanApplied || got.DecidedBy != "alice" || got.Result.Summary != "scaled to 5" {
+	if got.State != tasks.PlanApplied || got.DecidedBy != "alice" || got.Result.Summary != "scaled to 5" {
 		t.Errorf("approved plan = %+v", got)
 	}
 	if obs, _ := f.task.res.read(); obs["replicas"] != "5" {
@@ -175,7 +176,7 @@ func TestApproveApplies(t *testing.T) {
 	if got := f.auditActions(t, p.ID); !equal(got, want) {
 		t.Errorf("audit = %v, want %v", got, want)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, ErrNotPending) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("approving an applied plan: %v", err)
 	}
 }
@@ -201,10 +202,10 @@ func TestStalePlanIsRefused(t *testing.T) {
 	p, _ := f.queue(t, "item", 5)
 	f.task.res.set(3) // someone scaled it by hand after the plan was made
 	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
-	if !errors.Is(err, ErrStale) || !errors.Is(err, checks.ErrDrift) {
+	if !errors.Is(err, tasks.ErrStale) || !errors.Is(err, checks.ErrDrift) {
 		t.Fatalf("approve of a drifted plan: %v", err)
 	}
-	if got.State != store.PlanStale || got.Error == "" {
+	if got.State != tasks.PlanStale || got.Error == "" {
 		t.Errorf("plan = %+v", got)
 	}
 	if obs, _ := f.task.res.read(); obs["replicas"] != "3" || f.task.applies.Load() != 0 {
@@ -217,7 +218,7 @@ func TestStalePlanIsRefused(t *testing.T) {
 	f.task.res.mu.Lock()
 	f.task.res.gone = true
 	f.task.res.mu.Unlock()
-	if _, err := f.planner.Draft(t.Context(), Request{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "1"})}); err == nil {
+	if _, err := f.planner.Draft(t.Context(), tasks.Request{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "1"})}); err == nil {
 		t.Error("planning a gone target succeeded")
 	}
 }
@@ -228,7 +229,7 @@ func TestGoneTargetIsStale(t *testing.T) {
 	f.task.res.mu.Lock()
 	f.task.res.gone = true
 	f.task.res.mu.Unlock()
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, ErrStale) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrStale) {
 		t.Errorf("approve after the target is gone: %v", err)
 	}
 }
@@ -238,7 +239,7 @@ func TestExpiredPlanIsRefused(t *testing.T) {
 	p, _ := f.queue(t, "item", 5)
 	f.advance(time.Hour)
 	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
-	if !errors.Is(err, ErrExpired) || got.State != store.PlanExpired {
+	if !errors.Is(err, tasks.ErrExpired) || got.State != tasks.PlanExpired {
 		t.Fatalf("approve after expiry: %v, state %s", err, got.State)
 	}
 	if f.task.applies.Load() != 0 {
@@ -247,7 +248,7 @@ func TestExpiredPlanIsRefused(t *testing.T) {
 	if got := f.auditActions(t, p.ID); !equal(got, []string{"plan.created/scheduler", "plan.expired/alice"}) {
 		t.Errorf("audit = %v", got)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, ErrExpired) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
 		t.Errorf("second approve: %v", err)
 	}
 }
@@ -263,7 +264,7 @@ func TestConcurrentApprovesApplyOnce(t *testing.T) {
 			switch {
 			case err == nil:
 				ok.Add(1)
-			case errors.Is(err, ErrNotPending):
+			case errors.Is(err, tasks.ErrNotPending):
 				notPending.Add(1)
 			default:
 				t.Errorf("approve: %v", err)
@@ -283,10 +284,10 @@ func TestReject(t *testing.T) {
 		t.Error("reject without a reason succeeded")
 	}
 	got, err := f.svc.Reject(t.Context(), p.ID, "bob", "not during the freeze")
-	if err != nil || got.State != store.PlanRejected || got.Reason != "not during the freeze" || got.DecidedBy != "bob" {
+	if err != nil || got.State != tasks.PlanRejected || got.Reason != "not during the freeze" || got.DecidedBy != "bob" {
 		t.Fatalf("reject = %+v, %v", got, err)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, ErrNotPending) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("approve after reject: %v", err)
 	}
 	if _, created := f.queue(t, "item", 5); !created {
@@ -311,7 +312,7 @@ func TestTamperedPlanIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, ErrTampered) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrTampered) {
 		t.Errorf("approve of a modified plan: %v", err)
 	}
 	if f.task.applies.Load() != 0 {
@@ -324,13 +325,13 @@ func TestApplyFailures(t *testing.T) {
 	f.task.fail = errors.New("quota exceeded")
 	p, _ := f.queue(t, "a", 5)
 	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
-	if !errors.Is(err, ErrApplyFailed) || got.State != store.PlanFailed || got.Error != "quota exceeded" {
+	if !errors.Is(err, tasks.ErrApplyFailed) || got.State != tasks.PlanFailed || got.Error != "quota exceeded" {
 		t.Errorf("failed apply: %v, %+v", err, got)
 	}
 	f.task.fail, f.task.panics = nil, true
 	q, _ := f.queue(t, "b", 5)
 	got, err = f.svc.Approve(t.Context(), q.ID, "alice")
-	if !errors.Is(err, ErrApplyFailed) || got.State != store.PlanFailed {
+	if !errors.Is(err, tasks.ErrApplyFailed) || got.State != tasks.PlanFailed {
 		t.Errorf("panicking apply: %v, %+v", err, got)
 	}
 }
@@ -341,7 +342,7 @@ func TestRecoverInterruptedAndExpireDue(t *testing.T) {
 	pending, _ := f.queue(t, "b", 5)
 	err := f.db.Update(t.Context(), func(tx *store.Tx) error {
 		rec, _ := tx.Plan(applying.ID)
-		rec.State = store.PlanApplying
+		rec.State = tasks.PlanApplying
 		return tx.PutPlan(rec)
 	})
 	if err != nil {
@@ -357,7 +358,7 @@ func TestRecoverInterruptedAndExpireDue(t *testing.T) {
 	_ = f.db.View(t.Context(), func(tx *store.Tx) error {
 		a, _ := tx.Plan(applying.ID)
 		b, _ := tx.Plan(pending.ID)
-		if a.State != store.PlanFailed || b.State != store.PlanExpired {
+		if a.State != tasks.PlanFailed || b.State != tasks.PlanExpired {
 			t.Errorf("states = %s, %s", a.State, b.State)
 		}
 		return nil
@@ -369,7 +370,7 @@ func TestRecoverInterruptedAndExpireDue(t *testing.T) {
 
 func TestDraftUnknownTask(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.planner.Draft(t.Context(), Request{Task: "nope.task"}); err == nil {
+	if _, err := f.planner.Draft(t.Context(), tasks.Request{Task: "nope.task"}); err == nil {
 		t.Error("drafting an unknown task succeeded")
 	}
 }

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clankerd/clankerd/tasks"
 	"github.com/spf13/cobra"
-
-	"github.com/clankerd/clankerd/internal/store"
 )
 
 var planStates = []string{"pending", "approved", "applying", "applied", "failed", "rejected", "expired", "stale"}
@@ -22,12 +21,12 @@ func (a *app) plansCommand() *cobra.Command {
 		Short: "List plans: changes waiting for approval, and what became of earlier ones",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := store.PlanFilter{Task: task}
+			f := tasks.PlanFilter{Task: task}
 			for _, s := range strings.Split(state, ",") {
 				switch s = strings.TrimSpace(s); {
 				case s == "" || s == "all":
 				case slices.Contains(planStates, s):
-					f.States = append(f.States, store.PlanState(s))
+					f.States = append(f.States, tasks.PlanState(s))
 				default:
 					return withCode(exitBadInput, fmt.Errorf("--state %q: use %s or all", s, strings.Join(planStates, ", ")))
 				}
@@ -68,7 +67,7 @@ type planJSON struct {
 	Task                 string            `json:"task"`
 	Params               map[string]string `json:"params"`
 	Target               string            `json:"target"`
-	State                store.PlanState   `json:"state"`
+	State                tasks.PlanState   `json:"state"`
 	Risk                 string            `json:"risk"`
 	RiskReasons          []string          `json:"risk_reasons,omitempty"`
 	Observed             map[string]string `json:"observed"`
@@ -87,7 +86,7 @@ type planJSON struct {
 	Digest               string            `json:"digest"`
 }
 
-func toPlanJSON(p store.PlanRecord) planJSON {
+func toPlanJSON(p tasks.PlanRecord) planJSON {
 	j := planJSON{
 		ID: p.ID, Task: p.Task, Params: p.Params.Values(), Target: p.Target, State: p.State, Risk: string(p.Risk),
 		RiskReasons: p.RiskReasons, Observed: p.Observed, Change: p.Change, MonthlyCostChangeUSD: p.MonthlyCostChangeUSD,
@@ -129,7 +128,7 @@ func (a *app) planCommand() *cobra.Command {
 	return cmd
 }
 
-func writePlan(w io.Writer, p store.PlanRecord) {
+func writePlan(w io.Writer, p tasks.PlanRecord) {
 	fmt.Fprintf(w, "plan %s (%s)\n", p.ID, p.State)
 	fmt.Fprintf(w, "  task:     %s %s\n", p.Task, p.Params.Identity())
 	fmt.Fprintf(w, "  target:   %s\n", p.Target)

@@ -75,7 +75,7 @@ type Answer struct {
 	// Outcomes of the checks run, in route order.
 	Outcomes []runner.Outcome `json:"-"`
 	// Plan is the pending plan a change request queued.
-	Plan        *store.PlanRecord `json:"plan,omitempty"`
+	Plan        *tasks.PlanRecord `json:"plan,omitempty"`
 	PlanCreated bool              `json:"-"`
 	Answer      string            `json:"answer"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/internal/testenv/plantest"
 	"github.com/clankerd/clankerd/internal/testenv/testnet"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // writeTask is a write task that records whether it was ever applied.
@@ -76,7 +77,7 @@ func TestAskChangeNeedsMaker(t *testing.T) {
 		t.Fatalf("without maker: %v", err)
 	}
 	ans, err := svc.Ask(t.Context(), local, Request{Question: "restart service billing", Maker: true})
-	if err != nil || ans.Plan == nil || ans.Plan.State != store.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
+	if err != nil || ans.Plan == nil || ans.Plan.State != tasks.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
 		t.Fatalf("with maker: %+v %v", ans, err)
 	}
 	if task.applied {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // ErrNoDaemon: nothing answers on the control socket.
@@ -100,23 +101,23 @@ func (c *Client) Diff(ctx context.Context) ([]store.FindingRecord, error) {
 }
 
 // Plans lists plans.
-func (c *Client) Plans(ctx context.Context, f store.PlanFilter) ([]store.PlanRecord, error) {
-	return call[store.PlanFilter, []store.PlanRecord](ctx, c, "plans", f)
+func (c *Client) Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error) {
+	return call[tasks.PlanFilter, []tasks.PlanRecord](ctx, c, "plans", f)
 }
 
 // Plan returns one plan.
-func (c *Client) Plan(ctx context.Context, id string) (store.PlanRecord, error) {
-	return call[idRequest, store.PlanRecord](ctx, c, "plan", idRequest{ID: id})
+func (c *Client) Plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
+	return call[idRequest, tasks.PlanRecord](ctx, c, "plan", idRequest{ID: id})
 }
 
 // Approve approves and applies a plan in the daemon.
-func (c *Client) Approve(ctx context.Context, id, actor string) (store.PlanRecord, error) {
-	return call[idRequest, store.PlanRecord](ctx, c, "approve", idRequest{ID: id, Actor: actor})
+func (c *Client) Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error) {
+	return call[idRequest, tasks.PlanRecord](ctx, c, "approve", idRequest{ID: id, Actor: actor})
 }
 
 // Reject rejects a plan.
-func (c *Client) Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error) {
-	return call[idRequest, store.PlanRecord](ctx, c, "reject", idRequest{ID: id, Actor: actor, Reason: reason})
+func (c *Client) Reject(ctx context.Context, id, actor, reason string) (tasks.PlanRecord, error) {
+	return call[idRequest, tasks.PlanRecord](ctx, c, "reject", idRequest{ID: id, Actor: actor, Reason: reason})
 }
 
 // Audit lists audit records.
@@ -154,7 +155,7 @@ func (c *Client) AddReceipt(ctx context.Context, r store.Receipt) (uint64, error
 }
 
 // QueuePlan stores a drafted plan as pending in the daemon.
-func (c *Client) QueuePlan(ctx context.Context, p store.PlanRecord, actor string) (store.PlanRecord, bool, error) {
+func (c *Client) QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error) {
 	resp, err := call[queueRequest, queueResponse](ctx, c, "queue_plan", queueRequest{Plan: p, Actor: actor})
 	return resp.Plan, resp.Created, err
 }

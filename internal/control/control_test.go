@@ -116,7 +116,7 @@ func TestErrorsKeepTheirMeaning(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, created, err := c.QueuePlan(ctx, draft, "tester")
-	if err != nil || !created || p.State != store.PlanPending {
+	if err != nil || !created || p.State != tasks.PlanPending {
 		t.Fatalf("QueuePlan = %+v %v %v", p, created, err)
 	}
 	if _, again, _ := c.QueuePlan(ctx, draft, "tester"); again {
@@ -133,7 +133,7 @@ func TestErrorsKeepTheirMeaning(t *testing.T) {
 		t.Errorf("Plan of an unknown id: %v", err)
 	}
 	got, err := c.Plan(ctx, p.ID)
-	if err != nil || got.State != store.PlanStale || got.Digest != p.Digest {
+	if err != nil || got.State != tasks.PlanStale || got.Digest != p.Digest {
 		t.Errorf("Plan = %+v, %v", got, err)
 	}
 }

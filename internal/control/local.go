@@ -120,7 +120,7 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 		for _, f := range open {
 			st.OpenFindings[string(f.Severity)]++
 		}
-		pending, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanPending}})
+		pending, err := tx.Plans(tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}})
 		st.PendingPlans = len(pending)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ func (l *Local) Diff(ctx context.Context) (out []store.FindingRecord, err error)
 }
 
 // Plans lists plans, newest first. Expired pending plans are shown as expired.
-func (l *Local) Plans(ctx context.Context, f store.PlanFilter) (out []store.PlanRecord, err error) {
+func (l *Local) Plans(ctx context.Context, f tasks.PlanFilter) (out []tasks.PlanRecord, err error) {
 	err = l.DB.View(ctx, func(tx *store.Tx) error {
 		out, err = tx.Plans(f)
 		return err
@@ -173,7 +173,7 @@ func (l *Local) Plans(ctx context.Context, f store.PlanFilter) (out []store.Plan
 }
 
 // Plan returns one plan.
-func (l *Local) Plan(ctx context.Context, id string) (p store.PlanRecord, err error) {
+func (l *Local) Plan(ctx context.Context, id string) (p tasks.PlanRecord, err error) {
 	err = l.DB.View(ctx, func(tx *store.Tx) error {
 		p, err = tx.Plan(id)
 		return err
@@ -183,12 +183,12 @@ func (l *Local) Plan(ctx context.Context, id string) (p store.PlanRecord, err er
 }
 
 // Approve approves and applies a plan.
-func (l *Local) Approve(ctx context.Context, id, actor string) (store.PlanRecord, error) {
+func (l *Local) Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error) {
 	return l.Tasks.Approve(ctx, id, actor)
 }
 
 // Reject rejects a plan.
-func (l *Local) Reject(ctx context.Context, id, actor, reason string) (store.PlanRecord, error) {
+func (l *Local) Reject(ctx context.Context, id, actor, reason string) (tasks.PlanRecord, error) {
 	return l.Tasks.Reject(ctx, id, actor, reason)
 }
 
@@ -213,7 +213,7 @@ func (l *Local) VerifyAudit(ctx context.Context) (n int, err error) {
 // AppendAudit appends an audit record.
 func (l *Local) AppendAudit(ctx context.Context, e store.AuditEntry) (rec store.AuditRecord, err error) {
 	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		rec, err = tx.Audit(e)
+		rec, err = tx.AppendAudit(e)
 		return err
 	})
 	return rec, err
@@ -249,6 +249,6 @@ func (l *Local) AddReceipt(ctx context.Context, r store.Receipt) (seq uint64, er
 }
 
 // QueuePlan stores a drafted plan as pending (or returns its item's pending plan).
-func (l *Local) QueuePlan(ctx context.Context, p store.PlanRecord, actor string) (store.PlanRecord, bool, error) {
+func (l *Local) QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error) {
 	return l.Tasks.Queue(ctx, p, actor)
 }

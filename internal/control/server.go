@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // maxRequestBody bounds what a client may send; a run's findings fit easily.
@@ -33,12 +34,12 @@ func (s *Server) Handler() http.Handler {
 	handle(mux, s, "findings", l.Findings)
 	handle(mux, s, "diff", func(ctx context.Context, _ struct{}) ([]store.FindingRecord, error) { return l.Diff(ctx) })
 	handle(mux, s, "plans", l.Plans)
-	handle(mux, s, "plan", func(ctx context.Context, r idRequest) (store.PlanRecord, error) { return l.Plan(ctx, r.ID) })
-	handle(mux, s, "approve", func(ctx context.Context, r idRequest) (store.PlanRecord, error) {
+	handle(mux, s, "plan", func(ctx context.Context, r idRequest) (tasks.PlanRecord, error) { return l.Plan(ctx, r.ID) })
+	handle(mux, s, "approve", func(ctx context.Context, r idRequest) (tasks.PlanRecord, error) {
 		// An approval runs to its end even when the CLI goes away mid-apply.
 		return l.Approve(context.WithoutCancel(ctx), r.ID, r.Actor)
 	})
-	handle(mux, s, "reject", func(ctx context.Context, r idRequest) (store.PlanRecord, error) {
+	handle(mux, s, "reject", func(ctx context.Context, r idRequest) (tasks.PlanRecord, error) {
 		return l.Reject(ctx, r.ID, r.Actor, r.Reason)
 	})
 	handle(mux, s, "audit", l.Audit)

@@ -33,11 +33,11 @@ type (
 		Changes []store.FindingRecord `json:"changes"`
 	}
 	queueRequest struct {
-		Plan  store.PlanRecord `json:"plan"`
+		Plan  tasks.PlanRecord `json:"plan"`
 		Actor string           `json:"actor"`
 	}
 	queueResponse struct {
-		Plan    store.PlanRecord `json:"plan"`
+		Plan    tasks.PlanRecord `json:"plan"`
 		Created bool             `json:"created"`
 	}
 	errorResponse struct {

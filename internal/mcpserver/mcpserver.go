@@ -34,7 +34,7 @@ import (
 type Backend interface {
 	runner.Recorder
 	Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error)
-	Plans(ctx context.Context, f store.PlanFilter) ([]store.PlanRecord, error)
+	Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error)
 }
 
 // Server builds the MCP server.
@@ -216,9 +216,9 @@ type plansOut struct {
 }
 
 func (s *Server) plans(ctx context.Context, _ *mcp.CallToolRequest, in plansIn) (*mcp.CallToolResult, plansOut, error) {
-	var f store.PlanFilter
+	var f tasks.PlanFilter
 	if in.State != "" {
-		f.States = []store.PlanState{store.PlanState(strings.ToLower(in.State))}
+		f.States = []tasks.PlanState{tasks.PlanState(strings.ToLower(in.State))}
 	}
 	b, done, err := s.Backend(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // Answer is what the question and run tools return.
@@ -47,7 +48,7 @@ type Finding struct {
 type Plan struct {
 	ID       string            `json:"id"`
 	Task     string            `json:"task"`
-	State    store.PlanState   `json:"state"`
+	State    tasks.PlanState   `json:"state"`
 	Target   string            `json:"target"`
 	Change   string            `json:"change"`
 	Risk     checks.Risk       `json:"risk"`
@@ -83,7 +84,7 @@ func toFinding(f store.FindingRecord) Finding {
 		Summary: redact.String(f.Summary), Evidence: redact.Map(f.Evidence), Fix: redact.String(f.Fix), FirstSeen: f.FirstSeen, LastSeen: f.LastSeen}
 }
 
-func toPlan(p store.PlanRecord) Plan {
+func toPlan(p tasks.PlanRecord) Plan {
 	return Plan{ID: p.ID, Task: p.Task, State: p.State, Target: p.Target, Change: p.Change, Risk: p.Risk, Observed: redact.Map(p.Observed),
 		Expires: p.ExpiresAt, Approve: "clankerd approve " + p.ID}
 }

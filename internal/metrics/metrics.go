@@ -19,6 +19,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // State is what the scrape-time metrics read; *store.DB implements it.
@@ -199,7 +200,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		for check, n := range muted {
 			out = append(out, prometheus.MustNewConstMetric(mutedFindingsDesc, prometheus.GaugeValue, float64(n), check))
 		}
-		pending, err := tx.Plans(store.PlanFilter{States: []store.PlanState{store.PlanPending}})
+		pending, err := tx.Plans(tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}})
 		if err != nil {
 			return err
 		}

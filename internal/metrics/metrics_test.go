@@ -18,6 +18,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // scrape GETs /metrics and parses it with the Prometheus text parser.
@@ -105,7 +106,7 @@ func TestScrape(t *testing.T) {
 			return err
 		}
 		_, err = tx.AddMute(store.Mute{Check: "http.status", Resource: "b", Owner: "ann", Reason: "r", ExpiresAt: now.Add(time.Hour)})
-		return errors.Join(err, tx.PutPlan(store.PlanRecord{ID: "p-1", State: store.PlanPending, ExpiresAt: now.Add(time.Hour)}))
+		return errors.Join(err, tx.PutPlan(tasks.PlanRecord{ID: "p-1", State: tasks.PlanPending, ExpiresAt: now.Add(time.Hour)}))
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/internal/testenv/checktest"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // clock is a settable test clock shared by the store and the sender.
@@ -217,7 +218,7 @@ func TestMinimumSeverityAndRouting(t *testing.T) {
 	e.run(t, "item2", checks.Fail, "b")
 	// A fix plan of item2's finding belongs to item2.
 	err := e.db.Update(t.Context(), func(tx *store.Tx) error {
-		return tx.PutPlan(store.PlanRecord{ID: "p-1", Item: "item2/fix/fp", State: store.PlanPending, Plan: checks.Plan{Task: "t", Risk: checks.RiskHigh}})
+		return tx.PutPlan(tasks.PlanRecord{ID: "p-1", Item: "item2/fix/fp", State: tasks.PlanPending, Plan: checks.Plan{Task: "t", Risk: checks.RiskHigh}})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ type Recorder interface {
 	BeginRun(ctx context.Context, r store.Receipt) (uint64, error)
 	EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.Receipt, []store.FindingRecord, error)
 	AddReceipt(ctx context.Context, r store.Receipt) (uint64, error)
-	QueuePlan(ctx context.Context, p store.PlanRecord, actor string) (store.PlanRecord, bool, error)
+	QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error)
 }
 
 // CheckLookup finds checks by id; *checks.Registry implements it.
@@ -40,7 +40,7 @@ type TaskLookup interface {
 
 // Drafter drafts the plan of a task item; *tasks.Planner implements it.
 type Drafter interface {
-	Draft(ctx context.Context, req tasks.Request) (store.PlanRecord, error)
+	Draft(ctx context.Context, req tasks.Request) (tasks.PlanRecord, error)
 }
 
 // Runner runs items and records what happened.
@@ -80,11 +80,11 @@ type Outcome struct {
 	// Findings are the findings this run made, with their lifecycle state, followed by
 	// the ones it resolved.
 	Findings []store.FindingRecord
-	Plan     *store.PlanRecord
+	Plan     *tasks.PlanRecord
 	// PlanCreated is false when the item already had a pending plan.
 	PlanCreated bool
 	// FixPlans are the plans fix= queued for the run's new findings.
-	FixPlans []store.PlanRecord
+	FixPlans []tasks.PlanRecord
 	// Err is set when the run could not be recorded; the receipt is then incomplete.
 	Err error
 	// Explanations are the model's explanations of findings, by fingerprint, and
@@ -342,7 +342,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // queueFixes queues a plan of the item's fix= task for every new finding the task can
 // aim at. Failures are logged: they must not hide the findings themselves.
-func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []store.FindingRecord) []store.PlanRecord {
+func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []store.FindingRecord) []tasks.PlanRecord {
 	log := r.logger().With("item", item.Pos(), "fix", item.Fix)
 	if r.Tasks == nil {
 		return nil
@@ -358,7 +358,7 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []
 		return nil
 	}
 	spec := task.Spec()
-	var plans []store.PlanRecord
+	var plans []tasks.PlanRecord
 	for _, f := range changes {
 		if f.State != store.FindingNew {
 			continue

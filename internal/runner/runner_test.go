@@ -208,8 +208,8 @@ func TestTaskItemQueuesOnePlan(t *testing.T) {
 	if second.Plan == nil || second.PlanCreated || second.Plan.ID != first.Plan.ID {
 		t.Errorf("second fire queued another plan: %+v", second.Plan)
 	}
-	plans, _ := e.local.Plans(t.Context(), store.PlanFilter{})
-	if len(plans) != 1 || plans[0].State != store.PlanPending || plans[0].Source != "HB.md:3" {
+	plans, _ := e.local.Plans(t.Context(), tasks.PlanFilter{})
+	if len(plans) != 1 || plans[0].State != tasks.PlanPending || plans[0].Source != "HB.md:3" {
 		t.Errorf("plans = %+v", plans)
 	}
 }

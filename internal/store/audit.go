@@ -39,8 +39,16 @@ type auditHead struct {
 	Hash string `json:"hash"`
 }
 
-// Audit appends an entry to the audit log, chained to the previous record.
-func (tx *Tx) Audit(e AuditEntry) (AuditRecord, error) {
+// Audit appends what actor did to subject to the audit log, chained to the previous
+// record.
+func (tx *Tx) Audit(actor, action, subject string, detail map[string]string) error {
+	_, err := tx.AppendAudit(AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail})
+	return err
+}
+
+// AppendAudit appends an entry to the audit log, chained to the previous record, and
+// returns the record.
+func (tx *Tx) AppendAudit(e AuditEntry) (AuditRecord, error) {
 	var head auditHead
 	if _, err := tx.get(bucketMeta, keyAuditHead, &head); err != nil {
 		return AuditRecord{}, err

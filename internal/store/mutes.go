@@ -112,7 +112,7 @@ func (tx *Tx) AddMute(m Mute) (Mute, error) {
 	if err := tx.put(bucketMutes, []byte(m.ID), m); err != nil {
 		return Mute{}, err
 	}
-	_, err := tx.Audit(AuditEntry{Actor: m.Owner, Action: "mute.created", Subject: m.ID, Detail: muteDetail(m)})
+	err := tx.Audit(m.Owner, "mute.created", m.ID, muteDetail(m))
 	return m, err
 }
 
@@ -134,7 +134,7 @@ func (tx *Tx) Unmute(id, actor string) (Mute, error) {
 	if err := tx.put(bucketMutes, []byte(m.ID), m); err != nil {
 		return Mute{}, err
 	}
-	_, err = tx.Audit(AuditEntry{Actor: actor, Action: "mute.removed", Subject: m.ID, Detail: muteDetail(m)})
+	err = tx.Audit(actor, "mute.removed", m.ID, muteDetail(m))
 	return m, err
 }
 

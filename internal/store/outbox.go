@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // The notification outbox. EndRun and PutPlan queue target-agnostic events here in the
@@ -274,7 +275,7 @@ func noticeOf(f FindingRecord, c Change) FindingNotice {
 }
 
 // enqueuePlanEvent queues the news of a new pending plan.
-func (tx *Tx) enqueuePlanEvent(p PlanRecord) error {
+func (tx *Tx) enqueuePlanEvent(p tasks.PlanRecord) error {
 	return tx.enqueue(OutboxEvent{
 		Kind: EventPlan, Item: p.Item, Check: p.Task, Pos: p.Source,
 		Plan: &PlanNotice{ID: p.ID, Task: p.Task, Target: p.Target, Change: p.Change, Risk: p.Risk, ExpiresAt: p.ExpiresAt},

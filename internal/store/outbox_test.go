@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // outbox returns the queued events as "kind erroring change:resource..." lines.
@@ -165,7 +166,7 @@ func TestPlanEvents(t *testing.T) {
 	db, clk := openTest(t, Options{})
 	p := testPlan("p-1", "item1", clk.Now())
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutPlan(p) })
-	p.State = PlanRejected
+	p.State = tasks.PlanRejected
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutPlan(p) })
 	if got := outboxLines(t, db); !slices.Equal(got, []string{"plan plan:p-1"}) {
 		t.Errorf("events = %v, want one for the new plan", got)

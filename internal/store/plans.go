@@ -1,40 +1,16 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"context"
 	"fmt"
 	"sort"
 
-	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/tasks"
 )
-
-// PlanFilter selects plans. Zero fields do not filter.
-type PlanFilter struct {
-	// States are matched against each plan's EffectiveState.
-	States []PlanState `json:"states,omitempty"`
-	Task   string      `json:"task,omitempty"`
-}
-
-// PlanDigest hashes what a plan changes and what it saw: task, parameters, target,
-// observed state and change. An approval is for exactly this digest.
-func PlanDigest(p checks.Plan) string {
-	data, _ := json.Marshal(struct {
-		Task     string            `json:"task"`
-		Identity string            `json:"identity"`
-		Params   map[string]string `json:"params"`
-		Target   string            `json:"target"`
-		Observed map[string]string `json:"observed"`
-		Change   string            `json:"change"`
-	}{p.Task, p.Params.Identity(), p.Params.Values(), p.Target, p.Observed, p.Change})
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
 
 // PutPlan inserts or updates a plan and keeps the pending-by-item index in step. A
 // new pending plan queues a notification event in the same transaction.
-func (tx *Tx) PutPlan(p PlanRecord) error {
+func (tx *Tx) PutPlan(p tasks.PlanRecord) error {
 	if p.ID == "" {
 		return fmt.Errorf("plan for %s has no id", p.Task)
 	}
@@ -42,7 +18,7 @@ func (tx *Tx) PutPlan(p PlanRecord) error {
 	if err := tx.put(bucketPlans, []byte(p.ID), p); err != nil {
 		return err
 	}
-	if isNew && p.State == PlanPending {
+	if isNew && p.State == tasks.PlanPending {
 		if err := tx.enqueuePlanEvent(p); err != nil {
 			return fmt.Errorf("queueing the notification of plan %s: %w", p.ID, err)
 		}
@@ -51,7 +27,7 @@ func (tx *Tx) PutPlan(p PlanRecord) error {
 		return nil
 	}
 	idx := tx.bucket(bucketPlansPending)
-	if p.State == PlanPending {
+	if p.State == tasks.PlanPending {
 		return idx.Put([]byte(p.Item), []byte(p.ID))
 	}
 	if string(idx.Get([]byte(p.Item))) == p.ID {
@@ -61,8 +37,8 @@ func (tx *Tx) PutPlan(p PlanRecord) error {
 }
 
 // Plan returns the plan with the id.
-func (tx *Tx) Plan(id string) (PlanRecord, error) {
-	var p PlanRecord
+func (tx *Tx) Plan(id string) (tasks.PlanRecord, error) {
+	var p tasks.PlanRecord
 	found, err := tx.get(bucketPlans, []byte(id), &p)
 	if err == nil && !found {
 		err = fmt.Errorf("plan %q: %w; list plans with `clankerd plans`", id, ErrNotFound)
@@ -71,40 +47,30 @@ func (tx *Tx) Plan(id string) (PlanRecord, error) {
 }
 
 // PendingPlanFor returns the item's pending plan, if it has one that has not expired.
-func (tx *Tx) PendingPlanFor(item string) (PlanRecord, bool, error) {
+func (tx *Tx) PendingPlanFor(item string) (tasks.PlanRecord, bool, error) {
 	id := tx.bucket(bucketPlansPending).Get([]byte(item))
 	if id == nil {
-		return PlanRecord{}, false, nil
+		return tasks.PlanRecord{}, false, nil
 	}
 	p, err := tx.Plan(string(id))
 	if err != nil {
-		return PlanRecord{}, false, err
+		return tasks.PlanRecord{}, false, err
 	}
-	return p, p.EffectiveState(tx.now()) == PlanPending, nil
+	return p, p.EffectiveState(tx.now()) == tasks.PlanPending, nil
 }
 
 // Plans returns the plans matching f, newest first.
-func (tx *Tx) Plans(f PlanFilter) ([]PlanRecord, error) {
+func (tx *Tx) Plans(f tasks.PlanFilter) ([]tasks.PlanRecord, error) {
 	now := tx.now()
-	var out []PlanRecord
-	err := tx.bucket(bucketPlans).ForEach(func(k, _ []byte) error {
-		var p PlanRecord
-		if _, err := tx.get(bucketPlans, k, &p); err != nil {
+	var out []tasks.PlanRecord
+	err := tx.bucket(bucketPlans).ForEach(func(k, v []byte) error {
+		var p tasks.PlanRecord
+		if err := tx.decode(bucketPlans, k, v, &p); err != nil {
 			return err
 		}
-		if f.Task != "" && p.Task != f.Task {
-			return nil
+		if f.Matches(p, now) {
+			out = append(out, p)
 		}
-		if len(f.States) > 0 {
-			state, ok := p.EffectiveState(now), false
-			for _, s := range f.States {
-				ok = ok || s == state
-			}
-			if !ok {
-				return nil
-			}
-		}
-		out = append(out, p)
 		return nil
 	})
 	sort.SliceStable(out, func(i, j int) bool {
@@ -115,3 +81,11 @@ func (tx *Tx) Plans(f PlanFilter) ([]PlanRecord, error) {
 	})
 	return out, err
 }
+
+// UpdatePlans runs fn in a read-write transaction, for the plan state machine of
+// package tasks.
+func (db *DB) UpdatePlans(ctx context.Context, fn func(tasks.Tx) error) error {
+	return db.Update(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+var _ tasks.Tx = (*Tx)(nil)

@@ -117,56 +117,6 @@ type ItemState struct {
 	OpenFindings  int           `json:"open_findings"`
 }
 
-// PlanState is where a plan is in its state machine:
-// pending → approved → applying → applied | failed | stale;
-// pending → rejected | expired.
-type PlanState string
-
-// Plan states.
-const (
-	PlanPending  PlanState = "pending"
-	PlanApproved PlanState = "approved"
-	PlanApplying PlanState = "applying"
-	PlanApplied  PlanState = "applied"
-	PlanFailed   PlanState = "failed"
-	PlanRejected PlanState = "rejected"
-	PlanExpired  PlanState = "expired"
-	// PlanStale: approve re-read live state and it had drifted from the plan.
-	PlanStale PlanState = "stale"
-)
-
-// PlanRecord is a stored plan.
-type PlanRecord struct {
-	ID string `json:"id"`
-	// Item is the key of the heartbeat task item that queued it; "" when it came from
-	// the command line or an agent.
-	Item string `json:"item,omitempty"`
-	// Source says where it came from: "FILE:LINE", "cli", "mcp", "fix:FINGERPRINT".
-	Source string `json:"source"`
-	checks.Plan
-	State     PlanState `json:"state"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	// DecidedBy is who approved or rejected it; Reason why it was rejected.
-	DecidedBy string          `json:"decided_by,omitempty"`
-	Reason    string          `json:"reason,omitempty"`
-	Result    *checks.Applied `json:"result,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	// Digest hashes the task, params, target, observed state and change: an approval
-	// is for exactly this change.
-	Digest string `json:"digest"`
-}
-
-// EffectiveState is State, except that a pending plan past its expiry is expired:
-// expiry follows from the timestamp and is not waited for to be written.
-func (p PlanRecord) EffectiveState(now time.Time) PlanState {
-	if p.State == PlanPending && !now.Before(p.ExpiresAt) {
-		return PlanExpired
-	}
-	return p.State
-}
-
 // AuditEntry is what happened, by whom, to what.
 type AuditEntry struct {
 	// Actor is the local user, "daemon", or "scheduler".

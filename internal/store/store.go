@@ -47,7 +47,7 @@ var (
 	bucketFindingsByState  = []byte("findings_by_state") // state \x00 fingerprint → nil
 	bucketFindingsByRun    = []byte("findings_by_run")   // StateRun \x00 fingerprint → nil, for new/changed/resolved
 	bucketFindingsResolved = []byte("findings_resolved") // ResolvedAt (unix ns) \x00 fingerprint → nil, for resolved
-	bucketPlans            = []byte("plans")             // id → PlanRecord
+	bucketPlans            = []byte("plans")             // id → tasks.PlanRecord
 	bucketPlansPending     = []byte("plans_pending")     // item → plan id
 	bucketAudit            = []byte("audit")             // seq → AuditRecord
 	bucketMutes            = []byte("mutes")             // id → Mute

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/testenv/checktest"
+	"github.com/clankerd/clankerd/tasks"
 )
 
 // clock is a settable test clock.
@@ -551,9 +552,9 @@ func TestFindingsFilter(t *testing.T) {
 	})
 }
 
-func testPlan(id, item string, created time.Time) PlanRecord {
+func testPlan(id, item string, created time.Time) tasks.PlanRecord {
 	plan := checks.Plan{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "3"}), Target: "thing/a", Observed: map[string]string{"replicas": "1"}, Change: "replicas 1 → 3", Risk: checks.RiskLow}
-	return PlanRecord{ID: id, Item: item, Source: "HB.md:3", Plan: plan, State: PlanPending, CreatedAt: created, ExpiresAt: created.Add(time.Hour), UpdatedAt: created, Digest: PlanDigest(plan)}
+	return tasks.PlanRecord{ID: id, Item: item, Source: "HB.md:3", Plan: plan, State: tasks.PlanPending, CreatedAt: created, ExpiresAt: created.Add(time.Hour), UpdatedAt: created, Digest: tasks.PlanDigest(plan)}
 }
 
 func TestPlans(t *testing.T) {
@@ -562,7 +563,7 @@ func TestPlans(t *testing.T) {
 	restart := testPlan("p-3", "", created.Add(2*time.Second))
 	restart.Task = "test.restart"
 	mustUpdate(t, db, func(tx *Tx) error {
-		if err := tx.PutPlan(PlanRecord{State: PlanPending}); err == nil {
+		if err := tx.PutPlan(tasks.PlanRecord{State: tasks.PlanPending}); err == nil {
 			t.Error("a plan without an id was stored")
 		}
 		return errors.Join(
@@ -571,7 +572,7 @@ func TestPlans(t *testing.T) {
 			tx.PutPlan(restart),
 		)
 	})
-	plans := func(t *testing.T, f PlanFilter) []string {
+	plans := func(t *testing.T, f tasks.PlanFilter) []string {
 		t.Helper()
 		var ids []string
 		mustView(t, db, func(tx *Tx) error {
@@ -585,7 +586,7 @@ func TestPlans(t *testing.T) {
 	}
 	pendingFor := func(t *testing.T, item string) (string, bool) {
 		t.Helper()
-		var p PlanRecord
+		var p tasks.PlanRecord
 		var ok bool
 		mustView(t, db, func(tx *Tx) error {
 			var err error
@@ -597,7 +598,7 @@ func TestPlans(t *testing.T) {
 
 	mustView(t, db, func(tx *Tx) error {
 		p, err := tx.Plan("p-1")
-		if err != nil || p.Item != "item" || p.Digest != PlanDigest(p.Plan) || p.Params.Get("replicas") != "3" {
+		if err != nil || p.Item != "item" || p.Digest != tasks.PlanDigest(p.Plan) || p.Params.Get("replicas") != "3" {
 			t.Errorf("Plan(p-1) = %+v, %v", p, err)
 		}
 		_, err = tx.Plan("p-404")
@@ -614,13 +615,13 @@ func TestPlans(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name   string
-		filter PlanFilter
+		filter tasks.PlanFilter
 		want   []string
 	}{
-		{"all, newest first", PlanFilter{}, []string{"p-3", "p-2", "p-1"}},
-		{"task", PlanFilter{Task: "test.scale"}, []string{"p-2", "p-1"}},
-		{"pending", PlanFilter{States: []PlanState{PlanPending}}, []string{"p-3", "p-2", "p-1"}},
-		{"approved", PlanFilter{States: []PlanState{PlanApproved}}, nil},
+		{"all, newest first", tasks.PlanFilter{}, []string{"p-3", "p-2", "p-1"}},
+		{"task", tasks.PlanFilter{Task: "test.scale"}, []string{"p-2", "p-1"}},
+		{"pending", tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}}, []string{"p-3", "p-2", "p-1"}},
+		{"approved", tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanApproved}}, nil},
 	} {
 		if got := plans(t, tt.filter); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
@@ -633,7 +634,7 @@ func TestPlans(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		p.State, p.DecidedBy, p.Reason = PlanRejected, "alice", "not now"
+		p.State, p.DecidedBy, p.Reason = tasks.PlanRejected, "alice", "not now"
 		return tx.PutPlan(p)
 	})
 	if id, ok := pendingFor(t, "item"); ok || id != "" {
@@ -641,12 +642,12 @@ func TestPlans(t *testing.T) {
 	}
 	mustView(t, db, func(tx *Tx) error {
 		p, err := tx.Plan("p-1")
-		if p.State != PlanRejected || p.DecidedBy != "alice" {
+		if p.State != tasks.PlanRejected || p.DecidedBy != "alice" {
 			t.Errorf("update not stored: %+v", p)
 		}
 		return err
 	})
-	if got := plans(t, PlanFilter{States: []PlanState{PlanRejected}}); !slices.Equal(got, []string{"p-1"}) {
+	if got := plans(t, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanRejected}}); !slices.Equal(got, []string{"p-1"}) {
 		t.Errorf("rejected: %v", got)
 	}
 
@@ -657,10 +658,10 @@ func TestPlans(t *testing.T) {
 	if _, ok := pendingFor(t, "item"); ok {
 		t.Error("an expired plan is still pending for its item")
 	}
-	if got := plans(t, PlanFilter{States: []PlanState{PlanExpired}}); !slices.Equal(got, []string{"p-4", "p-3", "p-2"}) {
+	if got := plans(t, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanExpired}}); !slices.Equal(got, []string{"p-4", "p-3", "p-2"}) {
 		t.Errorf("expired by time: %v", got)
 	}
-	if got := plans(t, PlanFilter{States: []PlanState{PlanPending}}); got != nil {
+	if got := plans(t, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}}); got != nil {
 		t.Errorf("still pending after expiry: %v", got)
 	}
 }
@@ -693,11 +694,11 @@ func TestPlanDigest(t *testing.T) {
 	for _, tt := range tests {
 		p := base
 		tt.edit(&p)
-		if changed := PlanDigest(p) != PlanDigest(base); changed != tt.changes {
+		if changed := tasks.PlanDigest(p) != tasks.PlanDigest(base); changed != tt.changes {
 			t.Errorf("%s: digest changed = %v, want %v", tt.name, changed, tt.changes)
 		}
 	}
-	if d := PlanDigest(base); len(d) != 64 {
+	if d := tasks.PlanDigest(base); len(d) != 64 {
 		t.Errorf("digest %q is not hex sha256", d)
 	}
 }
@@ -706,7 +707,7 @@ func appendAudit(t *testing.T, db *DB, n int) {
 	t.Helper()
 	err := db.Update(t.Context(), func(tx *Tx) error {
 		for i := range n {
-			if _, err := tx.Audit(AuditEntry{Actor: "me", Action: "test.action", Subject: "s", Detail: map[string]string{"i": string(rune('a' + i))}}); err != nil {
+			if err := tx.Audit("me", "test.action", "s", map[string]string{"i": string(rune('a' + i))}); err != nil {
 				return err
 			}
 		}

@@ -79,7 +79,7 @@ func TestASGCapacityPlanApproveDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := m.Local.Approve(ctx, stale.ID, "alice")
-	if !errors.Is(err, tasks.ErrStale) || got.State != store.PlanStale || !strings.Contains(got.Error, `desired was "5" when planned, is "3" now`) {
+	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, `desired was "5" when planned, is "3" now`) {
 		t.Errorf("approve after drift: %v, %+v", err, got)
 	}
 	if liveDesired(t, a, "web") != 3 {
@@ -110,7 +110,7 @@ func TestSecurityGroupRevokeAndFix(t *testing.T) {
 	if o.Err != nil || o.Receipt.Status != checks.Fail {
 		t.Fatalf("check: %+v %v", o.Receipt, o.Err)
 	}
-	plans, err := m.Local.Plans(ctx, store.PlanFilter{States: []store.PlanState{store.PlanPending}})
+	plans, err := m.Local.Plans(ctx, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}})
 	if err != nil || len(plans) != 1 {
 		t.Fatalf("plans after fix= = %+v, %v", plans, err)
 	}

@@ -51,7 +51,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	it := m.Item(t, "k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "5"}, "")
 
 	plan := m.Queue(t, it)
-	if plan.State != store.PlanPending || plan.Target != "deployment/"+ns+"/api" || plan.Observed["replicas"] != "2" || plan.Observed["generation"] != "1" || plan.Observed["resource_version"] == "" {
+	if plan.State != tasks.PlanPending || plan.Target != "deployment/"+ns+"/api" || plan.Observed["replicas"] != "2" || plan.Observed["generation"] != "1" || plan.Observed["resource_version"] == "" {
 		t.Fatalf("plan = %+v", plan)
 	}
 	if plan.Observed["pod_cpu_request"] != "500m" || plan.Observed["pod_memory_request"] != "1Gi" || !strings.Contains(plan.Change, "replicas 2 → 5; requests +1.5 CPU, +3 GiB memory") {
@@ -87,7 +87,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := m.Local.Approve(t.Context(), stale.ID, "alice")
-	if !errors.Is(err, tasks.ErrStale) || got.State != store.PlanStale || !strings.Contains(got.Error, `replicas was "5" when planned, is "4" now`) {
+	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, `replicas was "5" when planned, is "4" now`) {
 		t.Errorf("approve after drift: %v, %+v", err, got)
 	}
 	if liveReplicas(t, ns, "api") != 4 {
@@ -213,7 +213,7 @@ func TestFixQueuesPlansForNewFindings(t *testing.T) {
 		t.Fatalf("run = %+v, fix plans %+v", o.Receipt, o.FixPlans)
 	}
 	fix := o.FixPlans[0]
-	if fix.Task != "k8s.deployment.restart" || fix.Params.Get("deployment") != ns+"/api" || fix.State != store.PlanPending || !strings.HasPrefix(fix.Source, "fix:") {
+	if fix.Task != "k8s.deployment.restart" || fix.Params.Get("deployment") != ns+"/api" || fix.State != tasks.PlanPending || !strings.HasPrefix(fix.Source, "fix:") {
 		t.Errorf("fix plan = %+v", fix)
 	}
 	// The finding is unchanged on the next run: no second plan.

@@ -75,7 +75,7 @@ func (m *Machinery) Item(t *testing.T, id string, raw map[string]string, fix str
 
 // Queue runs a task item once, as a scheduled tick does, and returns the plan it
 // queued.
-func (m *Machinery) Queue(t *testing.T, it heartbeat.Item) store.PlanRecord {
+func (m *Machinery) Queue(t *testing.T, it heartbeat.Item) tasks.PlanRecord {
 	t.Helper()
 	o := m.Runner.RunItem(t.Context(), it, runner.Trigger{Kind: store.TriggerSchedule})
 	if o.Err != nil || o.Plan == nil {
@@ -108,7 +108,7 @@ func (m *Machinery) Audit(t *testing.T, subject string) []string {
 }
 
 // Draft plans a task item without saving the plan, as Planner.Draft does.
-func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (store.PlanRecord, error) {
+func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (tasks.PlanRecord, error) {
 	t.Helper()
 	return m.Planner.Draft(t.Context(), tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
 }
