@@ -19,6 +19,7 @@ import (
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/runner"
@@ -278,7 +279,7 @@ func (a *app) openBackend(ctx context.Context, reg *checks.Registry) (backend, f
 		return c, c.Close, nil
 	}
 	path := filepath.Join(a.stateDir, daemon.DatabaseName)
-	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	db, err := store.Open(path, store.Options{Timeout: time.Second, News: notify.News{}})
 	if err != nil {
 		return nil, nil, withCode(exitErr, err)
 	}

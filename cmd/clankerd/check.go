@@ -66,12 +66,6 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 					Logger:   a.logger,
 				}
 				outcomes = r.RunAll(cmd.Context(), items)
-				mutes, err := b.Mutes(cmd.Context(), false)
-				if err != nil {
-					// An older daemon has no mutes: the results still count.
-					a.logger.Warn("reading mutes failed; muted findings count as failures", "err", err)
-				}
-				markMuted(outcomes, mutes, time.Now())
 				return nil
 			})
 			if err != nil {
@@ -119,19 +113,6 @@ func selectItems(files []*heartbeat.File, only []string) ([]heartbeat.Item, erro
 		return nil, fmt.Errorf("no item matches --only %s; the heartbeat has: %s", strings.Join(only, ","), strings.Join(names, ", "))
 	}
 	return picked, nil
-}
-
-// markMuted sets MutedBy on the findings of the outcomes that an active mute matches.
-func markMuted(outcomes []runner.Outcome, mutes []store.Mute, now time.Time) {
-	for _, o := range outcomes {
-		for i := range o.Findings {
-			f := &o.Findings[i]
-			f.Item, f.Check = o.Item.Key, o.Item.ID
-			if m, ok := store.MuteFor(mutes, *f, now); ok {
-				f.MutedBy = m.ID
-			}
-		}
-	}
 }
 
 // failsUnmuted reports whether a failed run has an open finding, more severe than
@@ -228,7 +209,7 @@ func toResultJSON(o runner.Outcome) resultJSON {
 		r.FixPlans = append(r.FixPlans, planRefJSON{ID: p.ID, Created: true, Target: p.Target, Change: p.Change, Risk: string(p.Risk)})
 	}
 	for _, f := range o.Findings {
-		fj := toFindingJSON(f)
+		fj := toFindingJSON(f.FindingRecord)
 		fj.Explanation = o.Explanations[f.Fingerprint]
 		r.Findings = append(r.Findings, fj)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/daemon"
 	"github.com/clankerd/clankerd/internal/mcpserver"
+	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
@@ -98,7 +99,7 @@ func (a *app) mcpBackend(ctx context.Context, provs *providers) (func(context.Co
 	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	db, err := store.Open(filepath.Join(a.stateDir, daemon.DatabaseName), store.Options{Timeout: time.Second})
+	db, err := store.Open(filepath.Join(a.stateDir, daemon.DatabaseName), store.Options{Timeout: time.Second, News: notify.News{}})
 	if err != nil {
 		return nil, nil, withCode(exitErr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/runner"
-	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 
@@ -165,7 +165,7 @@ func Summarize(outcomes []runner.Outcome) string {
 			lines = append(lines, fmt.Sprintf("%s could not be evaluated: %s", o.Item.ID, oneLine(msg)))
 		case o.Receipt.Status == checks.Fail:
 			failed++
-			fs := append([]store.FindingRecord(nil), o.Findings...)
+			fs := slices.Clone(o.Findings)
 			sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.Rank() > fs[j].Severity.Rank() })
 			var open []string
 			n := 0

@@ -143,9 +143,8 @@ func (c *Client) BeginRun(ctx context.Context, r store.Receipt) (uint64, error) 
 }
 
 // EndRun records the end of a run.
-func (c *Client) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.Receipt, []store.FindingRecord, error) {
-	resp, err := call[endRunRequest, endRunResponse](ctx, c, "end_run", endRunRequest{Seq: seq, End: end})
-	return resp.Receipt, resp.Changes, err
+func (c *Client) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.RunResult, error) {
+	return call[endRunRequest, store.RunResult](ctx, c, "end_run", endRunRequest{Seq: seq, End: end})
 }
 
 // AddReceipt records a tick that did not run.

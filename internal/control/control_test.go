@@ -83,9 +83,9 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := checks.Finding{Resource: "tcp://a:1", Problem: "unreachable", Severity: checks.High, Summary: "refused", Evidence: map[string]string{"error": "refused"}}
-	r, changes, err := c.EndRun(ctx, seq, store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}})
-	if err != nil || r.Status != checks.Fail || len(changes) != 1 || changes[0].State != store.FindingNew {
-		t.Fatalf("EndRun = %+v %+v %v", r, changes, err)
+	res, err := c.EndRun(ctx, seq, store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}})
+	if err != nil || res.Receipt.Status != checks.Fail || len(res.Findings) != 1 || res.Findings[0].State != store.FindingNew {
+		t.Fatalf("EndRun = %+v %v", res, err)
 	}
 	fs, err := c.Findings(ctx, store.FindingFilter{States: []store.FindingState{store.FindingNew}})
 	if err != nil || len(fs) != 1 || fs[0].Evidence["error"] != "refused" {

@@ -229,13 +229,13 @@ func (l *Local) BeginRun(ctx context.Context, r store.Receipt) (seq uint64, err 
 }
 
 // EndRun records the end of a run and reconciles its findings.
-func (l *Local) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (r store.Receipt, changes []store.FindingRecord, err error) {
+func (l *Local) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (res store.RunResult, err error) {
 	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		r, changes, err = tx.EndRun(seq, end)
+		res, err = tx.EndRun(seq, end)
 		return err
 	})
-	l.observe(r, err)
-	return r, changes, err
+	l.observe(res.Receipt, err)
+	return res, err
 }
 
 // AddReceipt records a tick that did not run.

@@ -17,7 +17,7 @@ func TestMutesOverTheSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := checks.Finding{Resource: "tcp://a:1", Problem: "unreachable", Severity: checks.High, Summary: "refused"}
-	if _, _, err := c.EndRun(ctx, seq, store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}}); err != nil {
+	if _, err := c.EndRun(ctx, seq, store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Mute(ctx, store.Mute{Check: "tcp.connect", Owner: "ann", ExpiresAt: time.Now().Add(time.Hour)}); !errors.Is(err, store.ErrInvalidMute) {

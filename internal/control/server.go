@@ -52,9 +52,8 @@ func (s *Server) Handler() http.Handler {
 		seq, err := l.BeginRun(ctx, r)
 		return seqResponse{Seq: seq}, err
 	})
-	handle(mux, s, "end_run", func(ctx context.Context, r endRunRequest) (endRunResponse, error) {
-		rec, changes, err := l.EndRun(ctx, r.Seq, r.End)
-		return endRunResponse{Receipt: rec, Changes: changes}, err
+	handle(mux, s, "end_run", func(ctx context.Context, r endRunRequest) (store.RunResult, error) {
+		return l.EndRun(ctx, r.Seq, r.End)
 	})
 	handle(mux, s, "add_receipt", func(ctx context.Context, r store.Receipt) (seqResponse, error) {
 		seq, err := l.AddReceipt(ctx, r)

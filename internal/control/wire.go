@@ -28,10 +28,6 @@ type (
 		Seq uint64       `json:"seq"`
 		End store.RunEnd `json:"end"`
 	}
-	endRunResponse struct {
-		Receipt store.Receipt         `json:"receipt"`
-		Changes []store.FindingRecord `json:"changes"`
-	}
 	queueRequest struct {
 		Plan  tasks.PlanRecord `json:"plan"`
 		Actor string           `json:"actor"`

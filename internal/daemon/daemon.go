@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	log := cfg.Logger
 
-	db, err := store.Open(filepath.Join(cfg.StateDir, DatabaseName), store.Options{Retention: cfg.Retention})
+	db, err := store.Open(filepath.Join(cfg.StateDir, DatabaseName), store.Options{Retention: cfg.Retention, News: notify.News{}})
 	if err != nil {
 		return err
 	}

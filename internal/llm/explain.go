@@ -45,10 +45,11 @@ type Explanation struct {
 // Explain explains the findings that need it and returns what it has: fresh and
 // cached explanations, and one error per finding it could not explain (over budget,
 // no model).
-func (e *Explainer) Explain(ctx context.Context, check string, fs []store.FindingRecord) ([]Explanation, []error) {
+func (e *Explainer) Explain(ctx context.Context, check string, fs []store.RunFinding) ([]Explanation, []error) {
 	var out []Explanation
 	var errs []error
-	for _, f := range fs {
+	for _, rf := range fs {
+		f := rf.FindingRecord
 		if f.Severity.Rank() <= checks.Info.Rank() || (f.State != store.FindingNew && f.State != store.FindingChanged) {
 			continue
 		}

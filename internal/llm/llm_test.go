@@ -263,8 +263,8 @@ func TestServerFailures(t *testing.T) {
 }
 
 // finding is a failing finding with secrets in its evidence.
-func finding(i int, state store.FindingState) store.FindingRecord {
-	return store.FindingRecord{
+func finding(i int, state store.FindingState) store.RunFinding {
+	return store.RunFinding{FindingRecord: store.FindingRecord{
 		Fingerprint: fmt.Sprintf("fp%02d", i), State: state, Check: "k8s.pods.unhealthy",
 		Finding: checks.Finding{Resource: fmt.Sprintf("pod/shop/api-%d", i), Problem: "crashloop", Severity: checks.High,
 			Summary: "container api is in CrashLoopBackOff",
@@ -273,7 +273,7 @@ func finding(i int, state store.FindingState) store.FindingRecord {
 				"env":      "Authorization: Bearer sk-live-0123456789abcdef",
 				"api_key":  "plainly-secret-value",
 			}},
-	}
+	}}
 }
 
 func TestExplainRedactsCachesAndBudgets(t *testing.T) {
@@ -284,7 +284,7 @@ func TestExplainRedactsCachesAndBudgets(t *testing.T) {
 	ex := &Explainer{Client: client(t, f.URL, budget), Cache: &Cache{Path: filepath.Join(t.TempDir(), "explanations.json")}}
 
 	// 50 passing-run findings: unchanged or informational → no call.
-	var quiet []store.FindingRecord
+	var quiet []store.RunFinding
 	for i := range 50 {
 		fr := finding(i, store.FindingUnchanged)
 		quiet = append(quiet, fr)
@@ -297,7 +297,7 @@ func TestExplainRedactsCachesAndBudgets(t *testing.T) {
 	}
 
 	// 10 new failing findings: 10 calls, all redacted.
-	var fresh []store.FindingRecord
+	var fresh []store.RunFinding
 	for i := range 10 {
 		fresh = append(fresh, finding(i, store.FindingNew))
 	}

@@ -68,7 +68,7 @@ func toAnswer(a ask.Answer) Answer {
 			r.Status, r.Error = checks.Error, redact.String(o.Err.Error())
 		}
 		for _, f := range o.Findings {
-			r.Findings = append(r.Findings, toFinding(f))
+			r.Findings = append(r.Findings, toFinding(f.FindingRecord))
 		}
 		out.Results = append(out.Results, r)
 	}

@@ -71,7 +71,7 @@ func values(fams map[string]*dto.MetricFamily, name string) []string {
 
 func TestScrape(t *testing.T) {
 	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: func() time.Time { return now }})
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: func() time.Time { return now }, News: notify.News{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +87,8 @@ func TestScrape(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			r, _, err := tx.EndRun(seq, store.RunEnd{Ended: now.Add(took), Status: status, Findings: fs})
-			m.ObserveRun(r)
+			res, err := tx.EndRun(seq, store.RunEnd{Ended: now.Add(took), Status: status, Findings: fs})
+			m.ObserveRun(res.Receipt)
 			return err
 		})
 		if err != nil {

@@ -24,7 +24,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	clk := checktest.NewClock(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: clk.Now})
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{Now: clk.Now, News: News{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func (e *env) run(t *testing.T, item string, status checks.Status, resources ...
 		if err != nil {
 			return err
 		}
-		_, _, err = tx.EndRun(seq, store.RunEnd{Status: status, Findings: fs})
+		_, err = tx.EndRun(seq, store.RunEnd{Status: status, Findings: fs})
 		return err
 	})
 	if err != nil {
@@ -273,7 +273,7 @@ func TestExpiryAndPermanentFailure(t *testing.T) {
 }
 
 func TestRunDeliversWhenEventsAreQueued(t *testing.T) {
-	clkDB, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
+	clkDB, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{News: News{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // through its control socket.
 type Recorder interface {
 	BeginRun(ctx context.Context, r store.Receipt) (uint64, error)
-	EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.Receipt, []store.FindingRecord, error)
+	EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.RunResult, error)
 	AddReceipt(ctx context.Context, r store.Receipt) (uint64, error)
 	QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error)
 }
@@ -77,9 +77,9 @@ type Trigger struct {
 type Outcome struct {
 	Item    heartbeat.Item
 	Receipt store.Receipt
-	// Findings are the findings this run made, with their lifecycle state, followed by
-	// the ones it resolved.
-	Findings []store.FindingRecord
+	// Findings are the findings of the run with their lifecycle state (and MutedBy),
+	// followed by the ones it resolved.
+	Findings []store.RunFinding
 	Plan     *tasks.PlanRecord
 	// PlanCreated is false when the item already had a pending plan.
 	PlanCreated bool
@@ -198,16 +198,16 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	}
 	end.Ended = r.now()
 	// The outcome is recorded even when ctx was cancelled (daemon shutting down).
-	receipt, changes, err := r.Recorder.EndRun(context.WithoutCancel(ctx), seq, end)
+	res, err := r.Recorder.EndRun(context.WithoutCancel(ctx), seq, end)
 	if err != nil {
 		rec.Seq, rec.Ended, rec.Status, rec.Error = seq, end.Ended, end.Status, end.Error
 		o.Receipt, o.Err = rec, fmt.Errorf("recording the end of %s: %w", item.Pos(), err)
 		return o
 	}
-	o.Receipt = receipt
-	o.Findings = withStates(item.Key, end.Findings, changes)
+	o.Receipt, o.Findings = res.Receipt, res.Findings
+	receipt := res.Receipt
 	if item.Fix != "" {
-		o.FixPlans = r.queueFixes(ctx, item, changes)
+		o.FixPlans = r.queueFixes(ctx, item, res.Findings)
 	}
 	if r.AfterRun != nil && item.Kind == heartbeat.ItemCheck {
 		r.AfterRun(ctx, &o)
@@ -215,30 +215,6 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	r.logger().Debug("item ran", "item", item.Pos(), "check", item.ID, "status", receipt.Status,
 		"duration", receipt.Ended.Sub(receipt.Started), "new", receipt.Findings.New, "resolved", receipt.Findings.Resolved)
 	return o
-}
-
-// withStates pairs the findings of a run with their lifecycle state: the ones the store
-// reported as new, changed or resolved, and unchanged for the rest.
-func withStates(itemKey string, found []checks.Finding, changes []store.FindingRecord) []store.FindingRecord {
-	byFP := make(map[string]store.FindingRecord, len(changes))
-	for _, c := range changes {
-		byFP[c.Fingerprint] = c
-	}
-	out := make([]store.FindingRecord, 0, len(found)+len(changes))
-	for _, f := range found {
-		fp := checks.Fingerprint(itemKey, f)
-		if c, ok := byFP[fp]; ok {
-			out = append(out, c)
-			continue
-		}
-		out = append(out, store.FindingRecord{Fingerprint: fp, Finding: f, State: store.FindingUnchanged})
-	}
-	for _, c := range changes {
-		if c.State == store.FindingResolved {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome) store.RunEnd {
@@ -342,7 +318,7 @@ func orDefault(d, def time.Duration) time.Duration {
 
 // queueFixes queues a plan of the item's fix= task for every new finding the task can
 // aim at. Failures are logged: they must not hide the findings themselves.
-func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []store.FindingRecord) []tasks.PlanRecord {
+func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings []store.RunFinding) []tasks.PlanRecord {
 	log := r.logger().With("item", item.Pos(), "fix", item.Fix)
 	if r.Tasks == nil {
 		return nil
@@ -359,7 +335,7 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, changes []
 	}
 	spec := task.Spec()
 	var plans []tasks.PlanRecord
-	for _, f := range changes {
+	for _, f := range findings {
 		if f.State != store.FindingNew {
 			continue
 		}

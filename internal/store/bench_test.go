@@ -35,7 +35,7 @@ func recordRound(tb testing.TB, db *DB, round int) {
 			if err != nil {
 				return err
 			}
-			_, _, err = tx.EndRun(seq, RunEnd{Ended: now, Status: checks.Fail, Findings: fs})
+			_, err = tx.EndRun(seq, RunEnd{Ended: now, Status: checks.Fail, Findings: fs})
 			return err
 		})
 		if err != nil {

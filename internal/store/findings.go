@@ -25,10 +25,10 @@ type FindingFilter struct {
 }
 
 // reconcile compares the findings of a completed run with the item's stored ones and
-// records the lifecycle transitions. It returns the records that became new, changed
-// or resolved, and the counts for the receipt. prevSeverity receives the severity each
-// changed finding had before.
-func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[string]checks.Severity) ([]FindingRecord, FindingCounts, error) {
+// records the lifecycle transitions. It returns every finding of the run with its
+// state (found ones in the order the check returned them, then the resolved ones) and
+// the counts for the receipt.
+func (tx *Tx) reconcile(r Receipt, found []checks.Finding) ([]RunFinding, FindingCounts, error) {
 	now := r.Ended
 	current := make(map[string]checks.Finding, len(found))
 	order := make([]string, 0, len(found))
@@ -41,7 +41,8 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[stri
 	}
 
 	var counts FindingCounts
-	var changes []FindingRecord
+	after := make(map[string]RunFinding, len(order))
+	var resolved []RunFinding
 	var existing []string
 	err := tx.scanPrefix(bucketFindingsByItem, []byte(r.Item), func(fp []byte) error {
 		existing = append(existing, string(fp))
@@ -59,8 +60,8 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[stri
 		f, ok := current[fp]
 		switch {
 		case ok:
-			delete(current, fp)
 			next := rec.State
+			var prev checks.Severity
 			switch {
 			case !rec.State.Open():
 				next = FindingNew
@@ -68,42 +69,47 @@ func (tx *Tx) reconcile(r Receipt, found []checks.Finding, prevSeverity map[stri
 			case sameDescription(rec.Finding, f):
 				next = FindingUnchanged
 			default:
-				next = FindingChanged
-				prevSeverity[fp] = rec.Severity
+				next, prev = FindingChanged, rec.Severity
 			}
 			rec.Finding, rec.LastSeen, rec.LastRun, rec.Pos, rec.Check = f, now, r.Seq, r.Pos, r.Check
 			if err := tx.setFindingState(stored, &rec, next, r.Seq); err != nil {
 				return nil, counts, err
 			}
+			after[fp] = RunFinding{FindingRecord: rec, PrevSeverity: prev}
 		case rec.State.Open():
 			rec.ResolvedAt = now
 			if err := tx.setFindingState(stored, &rec, FindingResolved, r.Seq); err != nil {
 				return nil, counts, err
 			}
+			resolved = append(resolved, RunFinding{FindingRecord: rec})
 		default:
 			continue // resolved earlier and still gone
 		}
 		counts.add(rec.State)
-		if rec.State != FindingUnchanged {
-			changes = append(changes, rec)
-		}
 	}
+	out := make([]RunFinding, 0, len(order)+len(resolved))
 	for _, fp := range order {
-		f, ok := current[fp]
-		if !ok {
+		if rf, ok := after[fp]; ok {
+			out = append(out, rf)
 			continue
 		}
 		rec := FindingRecord{
-			Fingerprint: fp, Item: r.Item, Check: r.Check, Pos: r.Pos, Finding: f,
+			Fingerprint: fp, Item: r.Item, Check: r.Check, Pos: r.Pos, Finding: current[fp],
 			FirstSeen: now, LastSeen: now, LastRun: r.Seq,
 		}
 		if err := tx.setFindingState(FindingRecord{}, &rec, FindingNew, r.Seq); err != nil {
 			return nil, counts, err
 		}
 		counts.add(FindingNew)
-		changes = append(changes, rec)
+		out = append(out, RunFinding{FindingRecord: rec})
 	}
-	return changes, counts, nil
+	out = append(out, resolved...)
+	for i := range out {
+		if err := tx.markMuted(&out[i].FindingRecord); err != nil {
+			return nil, counts, err
+		}
+	}
+	return out, counts, nil
 }
 
 func (c *FindingCounts) add(s FindingState) {
@@ -198,6 +204,15 @@ func containsKey(keys []bucketKey, k bucketKey) bool {
 // timeKey orders times in a key: big-endian nanoseconds since 1970.
 func timeKey(t time.Time) []byte { return seqKey(uint64(t.UnixNano())) }
 
+// Finding returns the finding with the fingerprint, MutedBy filled in.
+func (tx *Tx) Finding(fp string) (FindingRecord, error) {
+	rec, err := tx.finding(fp)
+	if err != nil {
+		return rec, err
+	}
+	return rec, tx.markMuted(&rec)
+}
+
 func (tx *Tx) finding(fp string) (FindingRecord, error) {
 	var rec FindingRecord
 	found, err := tx.get(bucketFindings, []byte(fp), &rec)
@@ -224,7 +239,7 @@ func (tx *Tx) Findings(f FindingFilter) ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, tx.markMuted(out)
+	return out, tx.markAllMuted(out)
 }
 
 func (f FindingFilter) matches(rec FindingRecord) bool {
@@ -296,7 +311,7 @@ func (tx *Tx) Diff() ([]FindingRecord, error) {
 		}
 	}
 	sortFindings(out)
-	return out, tx.markMuted(out)
+	return out, tx.markAllMuted(out)
 }
 
 // pruneResolved deletes findings resolved before cutoff, with their index entries. It

@@ -53,16 +53,6 @@ func (m Mute) Matches(f FindingRecord) bool {
 	return m.Resource == "" || globMatch(m.Resource, f.Resource)
 }
 
-// MuteFor returns the first of mutes that is active at now and matches f.
-func MuteFor(mutes []Mute, f FindingRecord, now time.Time) (Mute, bool) {
-	for _, m := range mutes {
-		if m.Active(now) && m.Matches(f) {
-			return m, true
-		}
-	}
-	return Mute{}, false
-}
-
 // globMatch matches s against a glob where * is any run of characters (slashes
 // included, so "https://api.example.com/*" matches every path) and ? is one.
 func globMatch(glob, s string) bool {
@@ -112,6 +102,7 @@ func (tx *Tx) AddMute(m Mute) (Mute, error) {
 	if err := tx.put(bucketMutes, []byte(m.ID), m); err != nil {
 		return Mute{}, err
 	}
+	tx.mutesRead = false
 	err := tx.Audit(m.Owner, "mute.created", m.ID, muteDetail(m))
 	return m, err
 }
@@ -134,6 +125,7 @@ func (tx *Tx) Unmute(id, actor string) (Mute, error) {
 	if err := tx.put(bucketMutes, []byte(m.ID), m); err != nil {
 		return Mute{}, err
 	}
+	tx.mutesRead = false
 	err = tx.Audit(actor, "mute.removed", m.ID, muteDetail(m))
 	return m, err
 }
@@ -166,16 +158,33 @@ func (tx *Tx) Mutes(all bool) ([]Mute, error) {
 	return out, err
 }
 
-// markMuted sets MutedBy on the findings an active mute matches.
-func (tx *Tx) markMuted(fs []FindingRecord) error {
-	mutes, err := tx.Mutes(false)
-	if err != nil || len(mutes) == 0 {
-		return err
+// markMuted sets f.MutedBy to the id of the first active mute that matches it, or
+// clears it. It is the one place findings are matched against mutes; the active mutes
+// are read once per transaction.
+func (tx *Tx) markMuted(f *FindingRecord) error {
+	if !tx.mutesRead {
+		mutes, err := tx.Mutes(false)
+		if err != nil {
+			return err
+		}
+		tx.mutes, tx.mutesRead = mutes, true
 	}
+	f.MutedBy = ""
 	now := tx.now()
+	for _, m := range tx.mutes {
+		if m.Active(now) && m.Matches(*f) {
+			f.MutedBy = m.ID
+			break
+		}
+	}
+	return nil
+}
+
+// markAllMuted is markMuted for each finding.
+func (tx *Tx) markAllMuted(fs []FindingRecord) error {
 	for i := range fs {
-		if m, ok := MuteFor(mutes, fs[i], now); ok {
-			fs[i].MutedBy = m.ID
+		if err := tx.markMuted(&fs[i]); err != nil {
+			return err
 		}
 	}
 	return nil

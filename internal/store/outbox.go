@@ -2,21 +2,18 @@ package store
 
 import (
 	"bytes"
-	"cmp"
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/tasks"
 )
 
-// The notification outbox. EndRun and PutPlan queue target-agnostic events here in the
-// transaction that records the run or the plan, so a crash can lose neither; a sender
-// (package notify) fans each event out to the configured targets and records a
-// Delivery per (event, target) until every target is done, then deletes the event.
+// The notification outbox. The news rules (package notify, called through News by
+// EndRun and PutPlan) queue target-agnostic events here in the transaction that records
+// the run or the plan, so a crash can lose neither; the sender (package notify) fans
+// each event out to the configured targets and records a Delivery per (event, target)
+// until every target is done, then deletes the event. The erroring and held-back
+// records are the news rules' memory between runs.
 
 // EventKind says what an outbox event is about.
 type EventKind string
@@ -127,8 +124,9 @@ type TargetState struct {
 // deliver at once instead of polling.
 func (db *DB) OutboxSignal() <-chan struct{} { return db.outboxReady }
 
-// enqueue stores an event and signals the sender once the transaction commits.
-func (tx *Tx) enqueue(ev OutboxEvent) error {
+// Enqueue stores an event and signals the sender once the transaction commits. It
+// assigns the event's sequence number, idempotency key and creation time.
+func (tx *Tx) Enqueue(ev OutboxEvent) error {
 	seq, err := tx.bucket(bucketOutbox).NextSequence()
 	if err != nil {
 		return err
@@ -146,140 +144,40 @@ func (tx *Tx) enqueue(ev OutboxEvent) error {
 	return nil
 }
 
-// enqueueRunEvent queues the news of a run: findings that are new, worse or resolved
-// and not muted, open findings whose mute ended since their news was held back, and the
-// check starting or stopping to error. Nothing is queued when there is no news.
-func (tx *Tx) enqueueRunEvent(r Receipt, changes []FindingRecord, prevSeverity map[string]checks.Severity) error {
-	ev := OutboxEvent{Kind: EventRun, Item: r.Item, Check: r.Check, Pos: r.Pos, Run: r.Seq, Status: r.Status}
-	if err := tx.erroringTransition(r, &ev); err != nil {
-		return err
-	}
-	if r.Status == checks.Pass || r.Status == checks.Fail {
-		mutes, err := tx.Mutes(false)
-		if err != nil {
-			return err
-		}
-		if ev.Findings, err = tx.findingNews(r, changes, prevSeverity, mutes); err != nil {
-			return err
-		}
-	}
-	if ev.Erroring == "" && len(ev.Findings) == 0 {
-		return nil
-	}
-	return tx.enqueue(ev)
+// Erroring reports whether the item's check was erroring at its last run that was not
+// skipped, as SetErroring recorded it.
+func (tx *Tx) Erroring(item string) bool {
+	return tx.bucket(bucketNotifyErroring).Get([]byte(item)) != nil
 }
 
-// erroringTransition notes when the item's check starts erroring (an error run after
-// anything else) or stops (a pass or fail after error runs). Skipped runs say nothing.
-func (tx *Tx) erroringTransition(r Receipt, ev *OutboxEvent) error {
+// SetErroring records that the item's check started erroring at since, or with a zero
+// since that it stopped.
+func (tx *Tx) SetErroring(item string, since time.Time) error {
 	b := tx.bucket(bucketNotifyErroring)
-	was := b.Get([]byte(r.Item)) != nil
-	switch {
-	case r.Status == checks.Error && !was:
-		ev.Erroring, ev.Error = ErroringStarted, r.Error
-		return b.Put([]byte(r.Item), []byte(r.Ended.Format(time.RFC3339Nano)))
-	case (r.Status == checks.Pass || r.Status == checks.Fail) && was:
-		ev.Erroring = ErroringStopped
-		return b.Delete([]byte(r.Item))
+	if since.IsZero() {
+		return b.Delete([]byte(item))
 	}
-	return nil
+	return b.Put([]byte(item), []byte(since.Format(time.RFC3339Nano)))
 }
 
-// findingNews turns a completed run's changes into notices. News about a muted finding
-// is held back, and remembered, so that the finding is told about as unmuted on the
-// first run after its mute ends, if it is still open then.
-func (tx *Tx) findingNews(r Receipt, changes []FindingRecord, prevSeverity map[string]checks.Severity, mutes []Mute) ([]FindingNotice, error) {
-	now := tx.now()
-	held := tx.bucket(bucketNotifyMuted)
-	var out []FindingNotice
-	changed := map[string]bool{}
-	for _, f := range changes {
-		changed[f.Fingerprint] = true
-		n := noticeOf(f, "")
-		switch f.State {
-		case FindingNew:
-			n.Change = ChangeNew
-		case FindingResolved:
-			n.Change = ChangeResolved
-		case FindingChanged:
-			prev, ok := prevSeverity[f.Fingerprint]
-			if !ok || f.Severity.Rank() <= prev.Rank() {
-				continue
-			}
-			n.Change, n.PrevSeverity = ChangeWorse, prev
-		default:
-			continue
-		}
-		key := indexKey([]byte(r.Item), []byte(f.Fingerprint))
-		if m, muted := MuteFor(mutes, f, now); muted {
-			if n.Change == ChangeResolved {
-				if err := held.Delete(key); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			if err := held.Put(key, []byte(m.ID)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := held.Delete(key); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	unmuted, err := tx.unmutedNews(r.Item, changed, mutes, now)
-	out = append(out, unmuted...)
-	// Most severe first, then by resource: the order people read.
-	slices.SortStableFunc(out, func(a, b FindingNotice) int {
-		return cmp.Or(cmp.Compare(b.Severity.Rank(), a.Severity.Rank()), strings.Compare(a.Resource, b.Resource))
+// HeldBack returns the fingerprints of the item's findings whose news a mute held back.
+func (tx *Tx) HeldBack(item string) ([]string, error) {
+	var out []string
+	err := tx.scanPrefix(bucketNotifyMuted, []byte(item), func(fp []byte) error {
+		out = append(out, string(fp))
+		return nil
 	})
 	return out, err
 }
 
-// unmutedNews returns the item's findings whose news a mute held back, that this run
-// did not change, and that no mute silences any longer: still open, they are news
-// again.
-func (tx *Tx) unmutedNews(item string, changed map[string]bool, mutes []Mute, now time.Time) ([]FindingNotice, error) {
-	var fps [][]byte
-	err := tx.scanPrefix(bucketNotifyMuted, []byte(item), func(fp []byte) error {
-		if !changed[string(fp)] {
-			fps = append(fps, fp)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+// HoldBack records that mute held back the news of the item's finding fp; with an
+// empty mute, that nothing holds it back any longer.
+func (tx *Tx) HoldBack(item, fp, mute string) error {
+	key := indexKey([]byte(item), []byte(fp))
+	if mute == "" {
+		return tx.bucket(bucketNotifyMuted).Delete(key)
 	}
-	var out []FindingNotice
-	for _, fp := range fps {
-		f, err := tx.finding(string(fp))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		if _, muted := MuteFor(mutes, f, now); muted && err == nil {
-			continue
-		}
-		if err := tx.bucket(bucketNotifyMuted).Delete(indexKey([]byte(item), fp)); err != nil {
-			return nil, err
-		}
-		if err == nil && f.State.Open() {
-			out = append(out, noticeOf(f, ChangeUnmuted))
-		}
-	}
-	return out, nil
-}
-
-func noticeOf(f FindingRecord, c Change) FindingNotice {
-	return FindingNotice{Fingerprint: f.Fingerprint, Change: c, Resource: f.Resource, Problem: f.Problem, Severity: f.Severity, Summary: f.Summary}
-}
-
-// enqueuePlanEvent queues the news of a new pending plan.
-func (tx *Tx) enqueuePlanEvent(p tasks.PlanRecord) error {
-	return tx.enqueue(OutboxEvent{
-		Kind: EventPlan, Item: p.Item, Check: p.Task, Pos: p.Source,
-		Plan: &PlanNotice{ID: p.ID, Task: p.Task, Target: p.Target, Change: p.Change, Risk: p.Risk, ExpiresAt: p.ExpiresAt},
-	})
+	return tx.bucket(bucketNotifyMuted).Put(key, []byte(mute))
 }
 
 // Outbox returns the events waiting for delivery, oldest first; at most limit of them

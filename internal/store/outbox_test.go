@@ -3,13 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/tasks"
 )
 
 // outbox returns the queued events as "kind erroring change:resource..." lines.
@@ -47,130 +45,12 @@ func clearOutbox(t *testing.T, db *DB) {
 	})
 }
 
-func withSeverity(f checks.Finding, s checks.Severity) checks.Finding {
-	f.Severity = s
-	return f
-}
-
-func TestRunEvents(t *testing.T) {
-	a, b := finding("a", "down", "s"), finding("b", "down", "s")
-	type run struct {
-		status checks.Status
-		found  []checks.Finding
-	}
-	tests := []struct {
-		name string
-		runs []run
-		// want is the event the last run queued ("" for none).
-		want string
-	}{
-		{"new findings are grouped in one event", []run{{checks.Fail, []checks.Finding{a, b}}}, "run new:a new:b"},
-		{"a pass with nothing is no news", []run{{checks.Pass, nil}}, ""},
-		{"unchanged is no news", []run{{checks.Fail, []checks.Finding{a}}, {checks.Fail, []checks.Finding{a}}}, ""},
-		{"severity rose", []run{{checks.Fail, []checks.Finding{a}}, {checks.Fail, []checks.Finding{withSeverity(a, checks.Critical)}}}, "run worse:a"},
-		{"severity fell", []run{{checks.Fail, []checks.Finding{a}}, {checks.Fail, []checks.Finding{withSeverity(a, checks.Low)}}}, ""},
-		{"summary changed", []run{{checks.Fail, []checks.Finding{a}}, {checks.Fail, []checks.Finding{finding("a", "down", "other")}}}, ""},
-		{"resolved", []run{{checks.Fail, []checks.Finding{a, b}}, {checks.Fail, []checks.Finding{a}}}, "run resolved:b"},
-		{"starts erroring", []run{{checks.Pass, nil}, {checks.Error, nil}}, "run erroring:started"},
-		{"first run errors", []run{{checks.Error, nil}}, "run erroring:started"},
-		{"keeps erroring", []run{{checks.Error, nil}, {checks.Error, nil}}, ""},
-		{"stops erroring", []run{{checks.Error, nil}, {checks.Pass, nil}}, "run erroring:stopped"},
-		{"stops erroring with news", []run{{checks.Error, nil}, {checks.Fail, []checks.Finding{a}}}, "run erroring:stopped new:a"},
-		{"an error run resolves nothing", []run{{checks.Fail, []checks.Finding{a}}, {checks.Error, nil}}, "run erroring:started"},
-		{"skipped says nothing", []run{{checks.Error, nil}, {checks.Skipped, nil}}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, clk := openTest(t, Options{})
-			for _, r := range tt.runs {
-				clearOutbox(t, db)
-				runOnce(t, db, clk, "item1", r.status, r.found...)
-			}
-			got := strings.Join(outboxLines(t, db), "|")
-			if got != tt.want {
-				t.Errorf("events = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestInterruptedRunsAreNotNews(t *testing.T) {
-	db, _ := openTest(t, Options{})
+// enqueue queues an event about a run of item.
+func enqueue(t *testing.T, db *DB, item string) {
+	t.Helper()
 	mustUpdate(t, db, func(tx *Tx) error {
-		_, err := tx.BeginRun(Receipt{Item: "item1", Check: "test.check", Pos: "HB.md:1"})
-		return err
+		return tx.Enqueue(OutboxEvent{Kind: EventRun, Item: item, Pos: "HB.md:1", Run: 1, Status: checks.Fail})
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
-		n, err := tx.MarkInterrupted("interrupted")
-		if n != 1 {
-			t.Errorf("%d interrupted", n)
-		}
-		return err
-	})
-	if got := outboxLines(t, db); len(got) != 0 {
-		t.Errorf("an interrupted run queued %v", got)
-	}
-}
-
-func TestMutedNews(t *testing.T) {
-	db, clk := openTest(t, Options{})
-	a, b := finding("a", "down", "s"), finding("b", "down", "s")
-	mustUpdate(t, db, func(tx *Tx) error {
-		_, err := tx.AddMute(Mute{Check: "test.check", Resource: "a", Owner: "ann", Reason: "known", ExpiresAt: clk.Now().Add(time.Hour)})
-		return err
-	})
-	steps := []struct {
-		advance time.Duration
-		found   []checks.Finding
-		want    string
-	}{
-		{0, []checks.Finding{a, b}, "run new:b"},
-		{0, []checks.Finding{withSeverity(a, checks.Critical), b}, ""},
-		{0, []checks.Finding{withSeverity(a, checks.Critical), b}, ""},
-		// The mute expires: a is still open, so it is news now, once.
-		{time.Hour, []checks.Finding{withSeverity(a, checks.Critical), b}, "run unmuted:a"},
-		{0, []checks.Finding{withSeverity(a, checks.Critical), b}, ""},
-		{0, []checks.Finding{b}, "run resolved:a"},
-	}
-	for i, s := range steps {
-		clearOutbox(t, db)
-		clk.Advance(s.advance)
-		runOnce(t, db, clk, "item1", checks.Fail, s.found...)
-		if got := strings.Join(outboxLines(t, db), "|"); got != s.want {
-			t.Errorf("step %d: events = %q, want %q", i, got, s.want)
-		}
-	}
-
-	// Resolved while muted: nothing then, nothing after the mute ends.
-	mustUpdate(t, db, func(tx *Tx) error {
-		_, err := tx.AddMute(Mute{Check: "test.check", Resource: "c", Owner: "ann", Reason: "known", ExpiresAt: clk.Now().Add(time.Hour)})
-		return err
-	})
-	c := finding("c", "down", "s")
-	for i, s := range [][]checks.Finding{{b, c}, {b}} {
-		clearOutbox(t, db)
-		runOnce(t, db, clk, "item1", checks.Fail, s...)
-		if got := outboxLines(t, db); len(got) != 0 {
-			t.Errorf("muted step %d queued %v", i, got)
-		}
-	}
-	clk.Advance(2 * time.Hour)
-	clearOutbox(t, db)
-	runOnce(t, db, clk, "item1", checks.Fail, b)
-	if got := outboxLines(t, db); len(got) != 0 {
-		t.Errorf("a finding resolved while muted was told after the mute: %v", got)
-	}
-}
-
-func TestPlanEvents(t *testing.T) {
-	db, clk := openTest(t, Options{})
-	p := testPlan("p-1", "item1", clk.Now())
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutPlan(p) })
-	p.State = tasks.PlanRejected
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutPlan(p) })
-	if got := outboxLines(t, db); !slices.Equal(got, []string{"plan plan:p-1"}) {
-		t.Errorf("events = %v, want one for the new plan", got)
-	}
 }
 
 func TestOutboxCommitsWithTheRun(t *testing.T) {
@@ -182,11 +62,7 @@ func TestOutboxCommitsWithTheRun(t *testing.T) {
 	}
 	// A transaction that fails takes its event with it, and signals nothing.
 	err := db.Update(t.Context(), func(tx *Tx) error {
-		seq, err := tx.BeginRun(Receipt{Item: "item1", Check: "test.check", Pos: "HB.md:1"})
-		if err != nil {
-			return err
-		}
-		if _, _, err := tx.EndRun(seq, RunEnd{Status: checks.Fail, Findings: []checks.Finding{finding("a", "p", "s")}}); err != nil {
+		if err := tx.Enqueue(OutboxEvent{Kind: EventRun, Item: "item1", Pos: "HB.md:1", Run: 1}); err != nil {
 			return err
 		}
 		return errors.New("rolled back")
@@ -202,11 +78,11 @@ func TestOutboxCommitsWithTheRun(t *testing.T) {
 	if got := outboxLines(t, db); len(got) != 0 {
 		t.Errorf("a rolled-back run left %v", got)
 	}
-	runOnce(t, db, clk, "item1", checks.Fail, finding("a", "p", "s"))
+	enqueue(t, db, "item1")
 	select {
 	case <-db.OutboxSignal():
 	default:
-		t.Error("no signal after a run queued news")
+		t.Error("no signal after an event was queued")
 	}
 	mustView(t, db, func(tx *Tx) error {
 		evs, err := tx.Outbox(0)
@@ -220,7 +96,7 @@ func TestOutboxCommitsWithTheRun(t *testing.T) {
 func TestDeliveries(t *testing.T) {
 	db, clk := openTest(t, Options{})
 	for i := range 3 {
-		runOnce(t, db, clk, fmt.Sprint("item", i), checks.Fail, finding("a", "p", "s"))
+		enqueue(t, db, fmt.Sprint("item", i))
 	}
 	var evs []OutboxEvent
 	mustView(t, db, func(tx *Tx) error {

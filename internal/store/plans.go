@@ -9,7 +9,7 @@ import (
 )
 
 // PutPlan inserts or updates a plan and keeps the pending-by-item index in step. A
-// new pending plan queues a notification event in the same transaction.
+// new pending plan is handed to the database's News in the same transaction.
 func (tx *Tx) PutPlan(p tasks.PlanRecord) error {
 	if p.ID == "" {
 		return fmt.Errorf("plan for %s has no id", p.Task)
@@ -18,8 +18,8 @@ func (tx *Tx) PutPlan(p tasks.PlanRecord) error {
 	if err := tx.put(bucketPlans, []byte(p.ID), p); err != nil {
 		return err
 	}
-	if isNew && p.State == tasks.PlanPending {
-		if err := tx.enqueuePlanEvent(p); err != nil {
+	if isNew && p.State == tasks.PlanPending && tx.db.news != nil {
+		if err := tx.db.news.PlanQueued(tx, p); err != nil {
 			return fmt.Errorf("queueing the notification of plan %s: %w", p.ID, err)
 		}
 	}

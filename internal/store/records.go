@@ -100,6 +100,37 @@ type FindingRecord struct {
 	MutedBy string `json:"muted_by,omitempty"`
 }
 
+// RunFinding is a finding as one run left it: its record (state, MutedBy filled in)
+// and, when the run changed its description, the severity it had before.
+type RunFinding struct {
+	FindingRecord
+	PrevSeverity checks.Severity `json:"previous_severity,omitempty"`
+}
+
+// Worse reports whether the run raised the finding's severity.
+func (f RunFinding) Worse() bool {
+	return f.State == FindingChanged && f.Severity.Rank() > f.PrevSeverity.Rank()
+}
+
+// RunResult is what ending a run recorded: the closed receipt and, for a run that
+// completed (pass or fail), every finding it found, in the order the check returned
+// them, followed by the ones it resolved.
+type RunResult struct {
+	Receipt  Receipt      `json:"receipt"`
+	Findings []RunFinding `json:"findings"`
+}
+
+// Changed returns the findings the run made new, changed or resolved.
+func (r RunResult) Changed() []RunFinding {
+	var out []RunFinding
+	for _, f := range r.Findings {
+		if f.State != FindingUnchanged {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // ItemState is the latest about one heartbeat item.
 type ItemState struct {
 	Item  string `json:"item"`

@@ -76,55 +76,54 @@ func (tx *Tx) Receipt(seq uint64) (Receipt, error) {
 
 // EndRun closes the receipt of a run. A run that ended pass or fail reconciles the
 // findings of its item: found ones are new, unchanged or changed, open ones not found
-// are resolved. A run that ended error or skipped changes no finding. It returns the
-// closed receipt and the findings that became new, changed or resolved.
+// are resolved. A run that ended error or skipped changes no finding.
 //
-// In the same transaction it queues a notification event in the outbox when the run
-// changed something worth telling (see enqueueRunEvent).
-func (tx *Tx) EndRun(seq uint64, end RunEnd) (Receipt, []FindingRecord, error) {
+// In the same transaction it hands the result to the database's News (see Options),
+// which queues what is worth telling people in the outbox.
+func (tx *Tx) EndRun(seq uint64, end RunEnd) (RunResult, error) {
 	return tx.endRun(seq, end, true)
 }
 
-// endRun is EndRun; notify is false for runs closed because their process died,
-// which are not news about the checked systems.
-func (tx *Tx) endRun(seq uint64, end RunEnd, notify bool) (Receipt, []FindingRecord, error) {
+// endRun is EndRun; news is false for runs closed because their process died, which
+// are not news about the checked systems.
+func (tx *Tx) endRun(seq uint64, end RunEnd, news bool) (RunResult, error) {
 	r, err := tx.Receipt(seq)
 	if err != nil {
-		return r, nil, err
+		return RunResult{Receipt: r}, err
 	}
 	if r.Status != StatusRunning {
-		return r, nil, fmt.Errorf("run %d of %s already ended (%s)", seq, r.Pos, r.Status)
+		return RunResult{Receipt: r}, fmt.Errorf("run %d of %s already ended (%s)", seq, r.Pos, r.Status)
 	}
 	switch end.Status {
 	case checks.Pass, checks.Fail, checks.Error, checks.Skipped:
 	default:
-		return r, nil, fmt.Errorf("ending run %d of %s with status %q: a run ends pass, fail, error or skipped", seq, r.Pos, end.Status)
+		return RunResult{Receipt: r}, fmt.Errorf("ending run %d of %s with status %q: a run ends pass, fail, error or skipped", seq, r.Pos, end.Status)
 	}
 	if end.Ended.IsZero() {
 		end.Ended = tx.now()
 	}
 	r.Ended, r.Status, r.Error, r.Evidence, r.Plan = end.Ended, end.Status, end.Error, end.Evidence, end.Plan
-	var changes []FindingRecord
-	prevSeverity := map[string]checks.Severity{}
+	res := RunResult{Receipt: r}
 	completed := end.Status == checks.Pass || end.Status == checks.Fail
 	if completed {
-		changes, r.Findings, err = tx.reconcile(r, end.Findings, prevSeverity)
+		res.Findings, r.Findings, err = tx.reconcile(r, end.Findings)
 		if err != nil {
-			return r, nil, err
+			return res, err
 		}
+		res.Receipt = r
 	}
 	if err := tx.put(bucketRuns, seqKey(seq), r); err != nil {
-		return r, nil, err
+		return res, err
 	}
 	if err := tx.noteRun(r, completed); err != nil {
-		return r, nil, err
+		return res, err
 	}
-	if notify {
-		if err := tx.enqueueRunEvent(r, changes, prevSeverity); err != nil {
-			return r, nil, fmt.Errorf("queueing the notification of run %d of %s: %w", seq, r.Pos, err)
+	if news && tx.db.news != nil {
+		if err := tx.db.news.RunEnded(tx, res); err != nil {
+			return res, fmt.Errorf("queueing the notification of run %d of %s: %w", seq, r.Pos, err)
 		}
 	}
-	return r, changes, tx.maybePrune()
+	return res, tx.maybePrune()
 }
 
 // noteRun updates the item's state with a receipt.
@@ -220,7 +219,7 @@ func (tx *Tx) MarkInterrupted(reason string) (int, error) {
 		return 0, err
 	}
 	for _, r := range running {
-		if _, _, err := tx.endRun(r.Seq, RunEnd{Ended: tx.now(), Status: checks.Error, Error: reason}, false); err != nil {
+		if _, err := tx.endRun(r.Seq, RunEnd{Ended: tx.now(), Status: checks.Error, Error: reason}, false); err != nil {
 			return 0, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clankerd/clankerd/tasks"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -87,6 +88,16 @@ type Options struct {
 	// NewID returns a fresh random identifier for mutes and notification events
 	// (default: 8 random bytes in hex).
 	NewID func() string
+	// News decides what of a run or a new plan is worth telling people, in the
+	// transaction that records it (package notify); nil queues nothing.
+	News News
+}
+
+// News is called inside the transaction that records an ended run or a new pending
+// plan, so that the notifications it queues commit, or fail, with the record.
+type News interface {
+	RunEnded(tx *Tx, res RunResult) error
+	PlanQueued(tx *Tx, p tasks.PlanRecord) error
 }
 
 // DB is an open state database.
@@ -96,6 +107,7 @@ type DB struct {
 	now       func() time.Time
 	newID     func() string
 	retention Retention
+	news      News
 
 	// outboxReady gets a value after a commit that queued notification events.
 	outboxReady chan struct{}
@@ -130,7 +142,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: opts.Retention, outboxReady: make(chan struct{}, 1)}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1)}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, err
@@ -210,6 +222,9 @@ func (db *DB) Close() error {
 type Tx struct {
 	tx *bolt.Tx
 	db *DB
+	// mutes are the active mutes, read once per transaction by markMuted.
+	mutes     []Mute
+	mutesRead bool
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.

@@ -39,24 +39,35 @@ func openTest(t *testing.T, opts Options) (*DB, *clock) {
 	return db, clk
 }
 
-// runOnce records one run of item with the given status and findings.
+// runOnce records one run of item with the given status and findings, and returns
+// its receipt and the findings it made new, changed or resolved.
 func runOnce(t *testing.T, db *DB, clk *clock, item string, status checks.Status, fs ...checks.Finding) (Receipt, []FindingRecord) {
 	t.Helper()
-	clk.Advance(time.Minute)
-	var r Receipt
+	res := endRun(t, db, clk, item, status, fs...)
 	var changes []FindingRecord
+	for _, f := range res.Changed() {
+		changes = append(changes, f.FindingRecord)
+	}
+	return res.Receipt, changes
+}
+
+// endRun records one run of item a minute after the last, and returns what EndRun did.
+func endRun(t *testing.T, db *DB, clk *clock, item string, status checks.Status, fs ...checks.Finding) RunResult {
+	t.Helper()
+	clk.Advance(time.Minute)
+	var res RunResult
 	err := db.Update(t.Context(), func(tx *Tx) error {
 		seq, err := tx.BeginRun(Receipt{Item: item, Check: "test.check", Pos: "HB.md:1", Trigger: TriggerManual, Scheduled: clk.Now(), Started: clk.Now()})
 		if err != nil {
 			return err
 		}
-		r, changes, err = tx.EndRun(seq, RunEnd{Ended: clk.Now(), Status: status, Findings: fs})
+		res, err = tx.EndRun(seq, RunEnd{Ended: clk.Now(), Status: status, Findings: fs})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, changes
+	return res
 }
 
 // mustView runs fn in a read transaction and fails the test on its error.
@@ -308,11 +319,11 @@ func TestBadStatusesRejected(t *testing.T) {
 			if err != nil {
 				return nil // not what is tested: report no error so the test fails
 			}
-			_, _, err = tx.EndRun(seq, RunEnd{})
+			_, err = tx.EndRun(seq, RunEnd{})
 			return err
 		}},
 		{"EndRun of an unknown run", func(tx *Tx) error {
-			_, _, err := tx.EndRun(999, RunEnd{Status: checks.Pass})
+			_, err := tx.EndRun(999, RunEnd{Status: checks.Pass})
 			if !errors.Is(err, ErrNotFound) {
 				return nil
 			}
@@ -328,7 +339,7 @@ func TestBadStatusesRejected(t *testing.T) {
 	}
 	r, _ := runOnce(t, db, clk, "a", checks.Pass)
 	err := db.Update(t.Context(), func(tx *Tx) error {
-		_, _, err := tx.EndRun(r.Seq, RunEnd{Status: checks.Pass})
+		_, err := tx.EndRun(r.Seq, RunEnd{Status: checks.Pass})
 		return err
 	})
 	if err == nil {
@@ -354,7 +365,7 @@ func TestRuns(t *testing.T) {
 				return err // the last run stays running
 			}
 			// Evidence that reads like a running status must not fool MarkInterrupted.
-			_, _, err = tx.EndRun(seq, RunEnd{Status: checks.Pass, Evidence: map[string]string{"status": "running"}})
+			_, err = tx.EndRun(seq, RunEnd{Status: checks.Pass, Evidence: map[string]string{"status": "running"}})
 			return err
 		})
 	}
@@ -1090,4 +1101,35 @@ func TestManualRunsDoNotMoveTheSchedule(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestEndRunReturnsEveryFinding: ending a run returns each finding of the run with its
+// state, the severity a changed one had before and the mute that silences it, so no
+// caller has to rebuild what the store knew.
+func TestEndRunReturnsEveryFinding(t *testing.T) {
+	db, clk := openTest(t, Options{})
+	a, b, c := finding("a", "down", "s"), finding("b", "down", "s"), finding("c", "down", "s")
+	endRun(t, db, clk, "item1", checks.Fail, a, b, c)
+	mustUpdate(t, db, func(tx *Tx) error {
+		_, err := tx.AddMute(Mute{Check: "test.check", Resource: "b", Owner: "ann", Reason: "known", ExpiresAt: clk.Now().Add(time.Hour)})
+		return err
+	})
+	worse := a
+	worse.Severity = checks.Critical
+	res := endRun(t, db, clk, "item1", checks.Fail, b, worse, b)
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s:%s:%s<-%s muted=%t worse=%t", f.Resource, f.State, f.Severity, f.PrevSeverity, f.MutedBy != "", f.Worse()))
+	}
+	want := []string{
+		"b:unchanged:high<- muted=true worse=false",
+		"a:changed:critical<-high muted=false worse=true",
+		"c:resolved:high<- muted=false worse=false",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("EndRun findings:\n got %q\nwant %q", got, want)
+	}
+	if res.Receipt.Findings != (FindingCounts{Unchanged: 1, Changed: 1, Resolved: 1}) {
+		t.Errorf("counts = %+v", res.Receipt.Findings)
+	}
 }
