@@ -149,6 +149,9 @@ type Diagnostic struct {
 	File string
 	Line int
 	Msg  string
+	// Unrouted marks the parser's notice that a plain-language item is not routed
+	// yet; a router that routes the file replaces these with its own.
+	Unrouted bool
 }
 
 func (d Diagnostic) Error() string {

@@ -307,8 +307,8 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 			return
 		}
 		it.Kind = ItemQuestion
-		it.Key = itemKey(p.file.AbsPath, "?", strings.ToLower(strings.Join(strings.Fields(raw), " ")))
-		p.file.Notices = append(p.file.Notices, Diagnostic{File: p.file.Path, Line: line, Msg: fmt.Sprintf("not routed yet: %q is plain language; write a check id in backticks to run it (see `clankerd lint --list`)", raw)})
+		it.Key = questionKey(p.file.AbsPath, raw)
+		p.file.Notices = append(p.file.Notices, Diagnostic{File: p.file.Path, Line: line, Msg: fmt.Sprintf("not routed yet: %q is plain language; write a check id in backticks to run it (see `clankerd lint --list`)", raw), Unrouted: true})
 		p.add(it, keys)
 		return
 	}
@@ -340,11 +340,8 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 		}
 		return
 	}
-	it.ID, it.Params, it.Kind = id, bound, ItemCheck
-	if kind == checks.KindTask {
-		it.Kind = ItemTask
-	}
-	it.Key = itemKey(p.file.AbsPath, id, bound.Identity())
+	it.ID, it.Params, it.Kind = id, bound, ItemKindOf(kind)
+	it.Key = fileItemKey(p.file.AbsPath, id, bound.Identity())
 	p.add(it, keys)
 }
 
@@ -381,11 +378,6 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-func itemKey(abs, id, identity string) string {
-	sum := sha256.Sum256([]byte(abs + "\x00" + id + "\x00" + identity))
-	return hex.EncodeToString(sum[:])[:16]
 }
 
 // idLike reports whether inline code looks like a check id rather than prose.

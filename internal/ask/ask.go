@@ -114,11 +114,7 @@ func (s *Service) Ask(ctx context.Context, rec runner.Recorder, req Request) (An
 			bindErrs = append(bindErrs, fmt.Errorf("%s: %w", rt.Check, err))
 			continue
 		}
-		k := heartbeat.ItemCheck
-		if kind == checks.KindTask {
-			k = heartbeat.ItemTask
-		}
-		items = append(items, heartbeat.Item{Key: "ask|" + rt.Check + "|" + params.Identity(), File: "ask", Kind: k, ID: rt.Check, Params: params, Text: req.Question})
+		items = append(items, heartbeat.NewItem(heartbeat.OriginAsk, rt.Check, kind, params, req.Question))
 	}
 	if len(bindErrs) > 0 {
 		return ans, fmt.Errorf("%w: %w; name it in the question (\"…db.internal:5432\", \"…namespace shop\") or use `clankerd check`", ErrIncomplete, errors.Join(bindErrs...))

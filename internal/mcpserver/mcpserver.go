@@ -136,11 +136,7 @@ func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runI
 		return nil, Answer{}, err
 	}
 	defer done()
-	k := heartbeat.ItemCheck
-	if kind == checks.KindTask {
-		k = heartbeat.ItemTask
-	}
-	item := heartbeat.Item{Key: "mcp|" + in.Check + "|" + params.Identity(), File: "mcp", Kind: k, ID: in.Check, Params: params}
+	item := heartbeat.NewItem(heartbeat.OriginAgent, in.Check, kind, params, "")
 	r := &runner.Runner{Checks: s.Catalog, Tasks: s.Catalog, Planner: s.Planner, Recorder: b, Actor: s.Actor, Logger: s.Logger}
 	o := r.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
 	ans := ask.Answer{Question: in.Check, RoutedBy: "named", Outcomes: []runner.Outcome{o}, Plan: o.Plan, PlanCreated: o.PlanCreated}

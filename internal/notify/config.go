@@ -63,10 +63,7 @@ func (d Destination) Wants(item string) bool {
 	if d.Items == nil {
 		return true
 	}
-	if i := strings.Index(item, "/fix/"); i >= 0 {
-		item = item[:i]
-	}
-	return d.Items[item]
+	return d.Items[heartbeat.OwnerKey(item)]
 }
 
 // Config is the notification setup: the delivery policy and every destination.

@@ -69,10 +69,7 @@ func (rs *Resolver) Resolve(ctx context.Context, f *heartbeat.File) {
 					resolved = nil
 					break
 				}
-				c := it
-				c.Kind, c.ID, c.Params, c.Routed = heartbeat.ItemCheck, r.Check, params, true
-				c.Key = it.Key + "|" + r.Check + "|" + params.Identity()
-				resolved = append(resolved, c)
+				resolved = append(resolved, it.RoutedTo(r.Check, params))
 			}
 		}
 		if why != "" {
@@ -84,7 +81,7 @@ func (rs *Resolver) Resolve(ctx context.Context, f *heartbeat.File) {
 	}
 	// The parser's "not routed yet" notices are replaced by these.
 	for _, n := range f.Notices {
-		if !strings.HasPrefix(n.Msg, "not routed yet") {
+		if !n.Unrouted {
 			notices = append(notices, n)
 		}
 	}

@@ -356,7 +356,7 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 			log.Error("fix parameters do not fit the task", "finding", f.Fingerprint, "err", err)
 			continue
 		}
-		draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.Fix, Params: params, Item: item.Key + "/fix/" + f.Fingerprint, Source: "fix:" + f.Fingerprint})
+		draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.Fix, Params: params, Item: item.FixKey(f.Fingerprint), Source: "fix:" + f.Fingerprint})
 		if err != nil {
 			log.Error("planning a fix failed", "finding", f.Fingerprint, "err", err)
 			continue

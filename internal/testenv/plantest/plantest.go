@@ -66,11 +66,9 @@ func (m *Machinery) Item(t *testing.T, id string, raw map[string]string, fix str
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := heartbeat.ItemCheck
-	if kind == checks.KindTask {
-		k = heartbeat.ItemTask
-	}
-	return heartbeat.Item{Key: id + "|" + params.Identity(), File: "HEARTBEAT.md", Line: 7, Kind: k, ID: id, Params: params, Fix: fix}
+	it := heartbeat.NewItem("HEARTBEAT.md", id, kind, params, "")
+	it.Line, it.Fix = 7, fix
+	return it
 }
 
 // Queue runs a task item once, as a scheduled tick does, and returns the plan it
