@@ -10,23 +10,18 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/control"
-	"github.com/clankerd/clankerd/internal/daemon"
-	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/route"
-	"github.com/clankerd/clankerd/internal/runner"
-	"github.com/clankerd/clankerd/internal/store"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
-	"github.com/clankerd/clankerd/tasks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -41,9 +36,9 @@ const (
 	exitRefused  = 4 // approve or reject refused
 )
 
-// app holds what every command shares: standard streams, global flags, and how to
+// cmdline holds what every command shares: standard streams, global flags, and how to
 // reach the state.
-type app struct {
+type cmdline struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	reload         <-chan os.Signal
@@ -74,7 +69,7 @@ type quietExit int
 
 func (q quietExit) Error() string { return fmt.Sprintf("exit %d", int(q)) }
 
-func (a *app) exitCode(err error) int {
+func (a *cmdline) exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
@@ -101,7 +96,7 @@ func args(v cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-func (a *app) rootCommand() *cobra.Command {
+func (a *cmdline) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "clankerd",
 		Short: "Local-first infrastructure monitor and change gate",
@@ -131,7 +126,7 @@ through plans that you approve with 'clankerd approve'.`,
 	return root
 }
 
-func (a *app) setup() error {
+func (a *cmdline) setup() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return withCode(exitBadInput, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
@@ -200,7 +195,7 @@ type providers struct {
 
 // newProviders registers every check and task this build knows. watch is for the
 // daemon: providers keep watch-based caches instead of listing on every run.
-func (a *app) newProviders(watch bool) (*providers, error) {
+func (a *cmdline) newProviders(watch bool) (*providers, error) {
 	r := checks.NewRegistry()
 	if err := probe.Register(r); err != nil {
 		return nil, fmt.Errorf("registering probe checks: %w", err)
@@ -251,45 +246,9 @@ func actorName() string {
 	return "unknown"
 }
 
-// backend is every operation the CLI performs on the state: control.Local against the
-// database, or control.Client through the daemon.
-type backend interface {
-	runner.Recorder
-	Status(ctx context.Context) (control.Status, error)
-	Runs(ctx context.Context, f store.RunFilter) ([]store.Receipt, error)
-	Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error)
-	Diff(ctx context.Context) ([]store.FindingRecord, error)
-	Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error)
-	Plan(ctx context.Context, id string) (tasks.PlanRecord, error)
-	Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error)
-	Reject(ctx context.Context, id, actor, reason string) (tasks.PlanRecord, error)
-	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error)
-	VerifyAudit(ctx context.Context) (int, error)
-	Mute(ctx context.Context, m store.Mute) (store.Mute, error)
-	Mutes(ctx context.Context, all bool) ([]store.Mute, error)
-	Unmute(ctx context.Context, id, actor string) (store.Mute, error)
-}
-
-// openBackend reaches the state through the daemon's socket when a daemon runs, and
-// opens the database itself otherwise. The caller must call the returned close.
-func (a *app) openBackend(ctx context.Context, reg *checks.Registry) (backend, func() error, error) {
-	socket := filepath.Join(a.stateDir, control.SocketName)
-	if c, err := control.Dial(ctx, socket); err == nil {
-		a.logger.Debug("using the running daemon", "socket", socket)
-		return c, c.Close, nil
-	}
-	path := filepath.Join(a.stateDir, daemon.DatabaseName)
-	db, err := store.Open(path, store.Options{Timeout: time.Second, News: notify.News{}})
-	if err != nil {
-		return nil, nil, withCode(exitErr, err)
-	}
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Logger: a.logger}}
-	return local, db.Close, nil
-}
-
-// withBackend runs fn with a backend and closes it afterwards. reg may be nil; the
-// backend needs it only to apply approved plans.
-func (a *app) withBackend(ctx context.Context, reg *checks.Registry, fn func(backend) error) (err error) {
+// withBackend runs fn with the state (the daemon's socket, or the database) and closes
+// it afterwards. reg may be nil; the backend needs it only to apply approved plans.
+func (a *cmdline) withBackend(ctx context.Context, reg *checks.Registry, fn func(control.Backend) error) (err error) {
 	if reg == nil {
 		provs, err := a.newProviders(false)
 		if err != nil {
@@ -298,11 +257,11 @@ func (a *app) withBackend(ctx context.Context, reg *checks.Registry, fn func(bac
 		defer provs.Close()
 		reg = provs.registry
 	}
-	b, closeFn, err := a.openBackend(ctx, reg)
+	b, err := app.Open(ctx, a.stateDir, reg, a.logger)
 	if err != nil {
-		return err
+		return withCode(exitErr, err)
 	}
-	defer func() { err = errors.Join(err, closeFn()) }()
+	defer func() { err = errors.Join(err, b.Close()) }()
 	return fn(b)
 }
 

@@ -10,11 +10,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 
-func (a *app) approveCommand() *cobra.Command {
+func (a *cmdline) approveCommand() *cobra.Command {
 	var yes bool
 	var output string
 	cmd := &cobra.Command{
@@ -30,8 +31,8 @@ pending, or not confirmed).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id := argv[0]
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				p, err := b.Plan(cmd.Context(), id)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				p, err := control.OpPlan.Do(cmd.Context(), b, id)
 				if err != nil {
 					return withCode(exitBadInput, err)
 				}
@@ -47,7 +48,7 @@ pending, or not confirmed).`,
 						return withCode(exitRefused, errors.New("not approved: nothing was changed"))
 					}
 				}
-				p, err = b.Approve(cmd.Context(), id, actorName())
+				p, err = control.OpApprove.Do(cmd.Context(), b, control.Decision{ID: id, Actor: actorName()})
 				if output == "json" {
 					if perr := printJSON(a.stdout, toPlanJSON(p)); perr != nil {
 						return perr
@@ -77,12 +78,12 @@ func planError(err error) error {
 	return withCode(exitErr, err)
 }
 
-func (a *app) stdinIsTerminal() bool {
+func (a *cmdline) stdinIsTerminal() bool {
 	f, ok := a.stdin.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (a *app) confirm(prompt string) (bool, error) {
+func (a *cmdline) confirm(prompt string) (bool, error) {
 	fmt.Fprint(a.stderr, prompt)
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
 	if err != nil && line == "" {
@@ -95,7 +96,7 @@ func (a *app) confirm(prompt string) (bool, error) {
 	return false, nil
 }
 
-func (a *app) rejectCommand() *cobra.Command {
+func (a *cmdline) rejectCommand() *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
 		Use:   "reject ID --reason TEXT",
@@ -105,8 +106,8 @@ func (a *app) rejectCommand() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return withCode(exitBadInput, errors.New("reject needs --reason \"why\""))
 			}
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				p, err := b.Reject(cmd.Context(), argv[0], actorName(), reason)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				p, err := control.OpReject.Do(cmd.Context(), b, control.Decision{ID: argv[0], Actor: actorName(), Reason: reason})
 				if err != nil {
 					return planError(err)
 				}

@@ -8,7 +8,7 @@ import (
 func TestConfirm(t *testing.T) {
 	for input, want := range map[string]bool{"y\n": true, "YES\n": true, " yes \n": true, "n\n": false, "\n": false, "": false, "sure\n": false} {
 		var prompt strings.Builder
-		a := &app{stdin: strings.NewReader(input), stderr: &prompt}
+		a := &cmdline{stdin: strings.NewReader(input), stderr: &prompt}
 		got, err := a.confirm("Apply? [y/N] ")
 		if err != nil || got != want {
 			t.Errorf("confirm(%q) = %v, %v; want %v", input, got, err, want)
@@ -18,7 +18,7 @@ func TestConfirm(t *testing.T) {
 		}
 	}
 	// A pipe is not a terminal: approve does not ask.
-	if (&app{stdin: strings.NewReader("")}).stdinIsTerminal() {
+	if (&cmdline{stdin: strings.NewReader("")}).stdinIsTerminal() {
 		t.Error("a reader counts as a terminal")
 	}
 }

@@ -6,13 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
-	"github.com/clankerd/clankerd/internal/runner"
-	"github.com/clankerd/clankerd/tasks"
 )
 
-func (a *app) askCommand() *cobra.Command {
+func (a *cmdline) askCommand() *cobra.Command {
 	var output string
 	var maker, deep bool
 	var mf modelFlags
@@ -31,15 +31,18 @@ Exit codes as check: 0 no problem, 1 a check failed, 2 a check could not be eval
 a required parameter.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			provs, svc, err := a.askProviders(mf)
+			provs, err := a.newProviders(false)
 			if err != nil {
 				return err
 			}
 			defer provs.Close()
 			var ans ask.Answer
-			err = a.withBackend(cmd.Context(), provs.registry, func(b backend) error {
-				var err error
-				ans, err = svc.Ask(cmd.Context(), b, ask.Request{Question: args[0], Maker: maker, Deep: deep})
+			err = a.withBackend(cmd.Context(), provs.registry, func(b control.Backend) error {
+				svc, err := a.askService(provs, b, mf, actorName())
+				if err != nil {
+					return err
+				}
+				ans, err = svc.Ask(cmd.Context(), ask.Request{Question: args[0], Maker: maker, Deep: deep})
 				return err
 			})
 			if errors.Is(err, ask.ErrUnroutable) || errors.Is(err, ask.ErrWriteRefused) || errors.Is(err, ask.ErrIncomplete) {
@@ -64,39 +67,25 @@ a required parameter.`,
 	return cmd
 }
 
-// askProviders registers the providers and builds the question answering service on
-// them; the caller closes the providers.
-func (a *app) askProviders(mf modelFlags) (*providers, *ask.Service, error) {
-	provs, err := a.newProviders(false)
+// askService builds the question answering service over the providers, recording in
+// state; actor is audited as the one who queues plans.
+func (a *cmdline) askService(provs *providers, state control.Backend, mf modelFlags, actor string) (*ask.Service, error) {
+	afterRun, err := mf.afterRun(a.stateDir, a.logger, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, withCode(exitBadInput, err)
 	}
-	svc, err := a.askService(provs, mf)
-	if err != nil {
-		provs.Close()
-		return nil, nil, withCode(exitBadInput, err)
-	}
-	return provs, svc, nil
-}
-
-// askService builds the question answering service over the providers.
-func (a *app) askService(provs *providers, mf modelFlags) (*ask.Service, error) {
 	reg := provs.registry
 	svc := &ask.Service{
 		Router:  provs.router(),
 		Catalog: reg,
-		Planner: &tasks.Planner{Tasks: reg},
-		Actor:   actorName(),
+		Runner:  app.NewRunner(reg, state, app.RunnerOptions{Actor: actor, AfterRun: afterRun, Logger: a.logger}),
 	}
 	model, err := mf.router(reg, a.logger)
 	if err != nil {
-		return nil, err
+		return nil, withCode(exitBadInput, err)
 	}
 	if model != nil {
 		svc.Model = model
-	}
-	if svc.AfterRun, err = mf.afterRun(a.stateDir, a.logger, false); err != nil {
-		return nil, err
 	}
 	return svc, nil
 }
@@ -124,7 +113,7 @@ func toAnswerJSON(ans ask.Answer) answerJSON {
 	return out
 }
 
-func (a *app) printAnswer(ans ask.Answer, output string) error {
+func (a *cmdline) printAnswer(ans ask.Answer, output string) error {
 	if output == "json" {
 		return printJSON(a.stdout, toAnswerJSON(ans))
 	}
@@ -138,5 +127,3 @@ func (a *app) printAnswer(ans ask.Answer, output string) error {
 	}
 	return nil
 }
-
-var _ runner.Recorder = backend(nil)

@@ -6,10 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
 )
 
-func (a *app) auditCommand() *cobra.Command {
+func (a *cmdline) auditCommand() *cobra.Command {
 	var output string
 	var limit int
 	var since uint64
@@ -18,8 +19,8 @@ func (a *app) auditCommand() *cobra.Command {
 		Short: "Show the hash-chained audit log: plans, approvals, applies, heartbeat loads",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				recs, err := b.Audit(cmd.Context(), store.AuditFilter{Since: since, Limit: limit})
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				recs, err := control.OpAudit.Do(cmd.Context(), b, store.AuditFilter{Since: since, Limit: limit})
 				if err != nil {
 					return err
 				}
@@ -46,8 +47,8 @@ func (a *app) auditCommand() *cobra.Command {
 		Short: "Verify the audit chain; exit 1 and name the first bad record when it is broken",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				n, err := b.VerifyAudit(cmd.Context())
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				n, err := control.OpVerifyAudit.Do(cmd.Context(), b, control.None{})
 				if errors.Is(err, store.ErrAuditBroken) {
 					return withCode(exitProblems, err)
 				}

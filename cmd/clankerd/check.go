@@ -13,13 +13,15 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/app"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 
-func (a *app) checkCommand() *cobra.Command {
+func (a *cmdline) checkCommand() *cobra.Command {
 	var output string
 	var only []string
 	var planExpiry time.Duration
@@ -55,16 +57,8 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 				return withCode(exitBadInput, err)
 			}
 			var outcomes []runner.Outcome
-			err = a.withBackend(cmd.Context(), reg, func(b backend) error {
-				r := &runner.Runner{
-					Checks:   reg,
-					Tasks:    reg,
-					Planner:  &tasks.Planner{Tasks: reg, Expiry: planExpiry},
-					Recorder: b,
-					Actor:    actorName(),
-					AfterRun: afterRun,
-					Logger:   a.logger,
-				}
+			err = a.withBackend(cmd.Context(), reg, func(b control.Backend) error {
+				r := app.NewRunner(reg, b, app.RunnerOptions{Actor: actorName(), PlanExpiry: planExpiry, AfterRun: afterRun, Logger: a.logger})
 				outcomes = r.RunAll(cmd.Context(), items)
 				return nil
 			})
@@ -217,7 +211,7 @@ func toResultJSON(o runner.Outcome) resultJSON {
 	return r
 }
 
-func (a *app) printOutcomes(outcomes []runner.Outcome, output string) error {
+func (a *cmdline) printOutcomes(outcomes []runner.Outcome, output string) error {
 	out := checkJSON{Results: make([]resultJSON, len(outcomes)), Summary: map[checks.Status]int{}}
 	for i, o := range outcomes {
 		out.Results[i] = toResultJSON(o)

@@ -19,7 +19,7 @@ func TestDaemonUnitsRunTheCLI(t *testing.T) {
 			if len(argv) < 2 || filepath.Base(argv[0]) != "clankerd" {
 				t.Fatalf("command line %q does not start clankerd", argv)
 			}
-			a := &app{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+			a := &cmdline{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
 			root := a.rootCommand()
 			cmd, rest, err := root.Find(argv[1:])
 			if err != nil {

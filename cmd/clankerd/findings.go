@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/store"
 )
@@ -21,7 +22,7 @@ func checkOrItem(v string) (check, item string) {
 	return "", v
 }
 
-func (a *app) findingsCommand() *cobra.Command {
+func (a *cmdline) findingsCommand() *cobra.Command {
 	var output, state, check, severity string
 	var since time.Duration
 	cmd := &cobra.Command{
@@ -44,8 +45,8 @@ func (a *app) findingsCommand() *cobra.Command {
 			if since > 0 {
 				f.Since = time.Now().Add(-since)
 			}
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				fs, err := b.Findings(cmd.Context(), f)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				fs, err := control.OpFindings.Do(cmd.Context(), b, f)
 				if err != nil {
 					return err
 				}
@@ -90,7 +91,7 @@ type findingRecordJSON struct {
 	Explanation string `json:"explanation,omitempty"`
 }
 
-func (a *app) printFindings(fs []store.FindingRecord, output string) error {
+func (a *cmdline) printFindings(fs []store.FindingRecord, output string) error {
 	cache := explanationCache(a.stateDir)
 	explained := func(fp string) string {
 		e, _ := cache.Get(fp)
@@ -123,15 +124,15 @@ func (a *app) printFindings(fs []store.FindingRecord, output string) error {
 	return nil
 }
 
-func (a *app) diffCommand() *cobra.Command {
+func (a *cmdline) diffCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "diff",
 		Short: "Show what is new, changed and resolved since each check's previous run",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				fs, err := b.Diff(cmd.Context())
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				fs, err := control.OpDiff.Do(cmd.Context(), b, control.None{})
 				if err != nil {
 					return err
 				}

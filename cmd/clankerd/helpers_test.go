@@ -8,13 +8,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/clankerd/clankerd/internal/daemon"
 	"github.com/clankerd/clankerd/internal/store"
 )
 
 func openStoreForTest(t *testing.T, stateDir string) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(stateDir, daemon.DatabaseName), store.Options{})
+	db, err := store.Open(filepath.Join(stateDir, store.FileName), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +24,7 @@ func openStoreForTest(t *testing.T, stateDir string) *store.DB {
 // clankerd could.
 func tamperAuditRecord(t *testing.T, stateDir string, seq uint64) {
 	t.Helper()
-	raw, err := bolt.Open(filepath.Join(stateDir, daemon.DatabaseName), 0o600, &bolt.Options{Timeout: time.Second})
+	raw, err := bolt.Open(filepath.Join(stateDir, store.FileName), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/clankerd/clankerd/internal/notify"
 )
 
-func (a *app) lintCommand() *cobra.Command {
+func (a *cmdline) lintCommand() *cobra.Command {
 	var output string
 	var list bool
 	cmd := &cobra.Command{
@@ -76,7 +76,7 @@ type lintJSON struct {
 	Notices []string       `json:"notices"`
 }
 
-func (a *app) printLint(files []*heartbeat.File, loadErr error, output string) error {
+func (a *cmdline) printLint(files []*heartbeat.File, loadErr error, output string) error {
 	now := time.Now()
 	out := lintJSON{Valid: loadErr == nil, Errors: []string{}, Notices: []string{}}
 	if loadErr != nil {
@@ -134,7 +134,7 @@ func (a *app) printLint(files []*heartbeat.File, loadErr error, output string) e
 	return nil
 }
 
-func (a *app) printLintText(files []*heartbeat.File, out lintJSON, now time.Time) {
+func (a *cmdline) printLintText(files []*heartbeat.File, out lintJSON, now time.Time) {
 	for _, f := range files {
 		zone := f.Location.String()
 		if f.ActiveHours != nil {
@@ -191,7 +191,7 @@ type paramJSON struct {
 	Doc         string   `json:"doc,omitempty"`
 }
 
-func (a *app) printCatalog(reg *checks.Registry, output string) error {
+func (a *cmdline) printCatalog(reg *checks.Registry, output string) error {
 	var specs []specJSON
 	for _, s := range reg.Specs() {
 		_, kind, _ := reg.Lookup(s.ID)

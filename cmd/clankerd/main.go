@@ -23,7 +23,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, reload: hup}
+	a := &cmdline{stdin: stdin, stdout: stdout, stderr: stderr, reload: hup}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	return a.exitCode(root.ExecuteContext(ctx))

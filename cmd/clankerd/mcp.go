@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,17 +16,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/internal/control"
-	"github.com/clankerd/clankerd/internal/daemon"
+	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/mcpserver"
-	"github.com/clankerd/clankerd/internal/notify"
-	"github.com/clankerd/clankerd/internal/store"
-	"github.com/clankerd/clankerd/tasks"
 )
 
 // tokenFile holds the MCP HTTP bearer token in the state directory.
 const tokenFile = "mcp-token"
 
-func (a *app) mcpCommand() *cobra.Command {
+func (a *cmdline) mcpCommand() *cobra.Command {
 	var transport, listen string
 	var allowRemote bool
 	var origins []string
@@ -50,26 +46,34 @@ opens the state database for as long as it runs (start the daemon first if you w
 both).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			provs, svc, err := a.askProviders(mf)
+			switch transport {
+			case "stdio":
+			case "http":
+				if err := httpx.CheckListen(listen, allowRemote, "--listen", "--allow-remote"); err != nil {
+					return withCode(exitBadInput, fmt.Errorf("%w: anyone who can reach it could call clankerd's tools", err))
+				}
+			default:
+				return withCode(exitBadInput, fmt.Errorf("--transport %q: use stdio or http", transport))
+			}
+			provs, err := a.newProviders(false)
 			if err != nil {
 				return err
 			}
 			defer provs.Close()
-			backend, closeBackend, err := a.mcpBackend(ctx, provs)
-			if err != nil {
-				return err
-			}
-			defer closeBackend()
-			s := &mcpserver.Server{Version: version, Ask: svc, Catalog: provs.registry, Planner: &tasks.Planner{Tasks: provs.registry},
-				Backend: backend, Actor: "mcp:" + actorName(), Logger: a.logger}
-			switch transport {
-			case "stdio":
-				return s.MCP().Run(ctx, &mcp.StdioTransport{})
-			case "http":
-				return a.serveMCPHTTP(ctx, s, listen, allowRemote, origins)
-			}
-			return withCode(exitBadInput, fmt.Errorf("--transport %q: use stdio or http", transport))
+			// While the daemon runs every call goes through its socket; otherwise this
+			// process holds the database for as long as it serves.
+			return a.withBackend(cmd.Context(), provs.registry, func(b control.Backend) error {
+				actor := "mcp:" + actorName()
+				svc, err := a.askService(provs, b, mf, actor)
+				if err != nil {
+					return err
+				}
+				s := &mcpserver.Server{Version: version, Ask: svc, Catalog: provs.registry, Runner: svc.Runner, Logger: a.logger}
+				if transport == "http" {
+					return a.serveMCPHTTP(cmd.Context(), s, listen, origins)
+				}
+				return s.MCP().Run(cmd.Context(), &mcp.StdioTransport{})
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -82,41 +86,7 @@ both).`,
 	return cmd
 }
 
-// mcpBackend returns how tools reach the state: the daemon's socket per call when a
-// daemon runs, else one database opened for the server's lifetime.
-func (a *app) mcpBackend(ctx context.Context, provs *providers) (func(context.Context) (mcpserver.Backend, func() error, error), func() error, error) {
-	socket := filepath.Join(a.stateDir, control.SocketName)
-	if c, err := control.Dial(ctx, socket); err == nil {
-		c.Close()
-		return func(ctx context.Context) (mcpserver.Backend, func() error, error) {
-			c, err := control.Dial(ctx, socket)
-			if err != nil {
-				return nil, nil, fmt.Errorf("reaching the daemon at %s: %w", socket, err)
-			}
-			return c, c.Close, nil
-		}, func() error { return nil }, nil
-	}
-	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
-		return nil, nil, err
-	}
-	db, err := store.Open(filepath.Join(a.stateDir, daemon.DatabaseName), store.Options{Timeout: time.Second, News: notify.News{}})
-	if err != nil {
-		return nil, nil, withCode(exitErr, err)
-	}
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: provs.registry, Logger: a.logger}}
-	return func(context.Context) (mcpserver.Backend, func() error, error) {
-		return local, func() error { return nil }, nil
-	}, db.Close, nil
-}
-
-func (a *app) serveMCPHTTP(ctx context.Context, s *mcpserver.Server, listen string, allowRemote bool, origins []string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return withCode(exitBadInput, fmt.Errorf("--listen %q: %w", listen, err))
-	}
-	if ip := net.ParseIP(host); !allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return withCode(exitBadInput, fmt.Errorf("--listen %s is not a loopback address: anyone who can reach it could call clankerd's tools; pass --allow-remote to mean it", listen))
-	}
+func (a *cmdline) serveMCPHTTP(ctx context.Context, s *mcpserver.Server, listen string, origins []string) error {
 	token, err := a.mcpToken(false)
 	if err != nil {
 		return err
@@ -128,19 +98,10 @@ func (a *app) serveMCPHTTP(ctx context.Context, s *mcpserver.Server, listen stri
 	srv := &http.Server{Handler: s.Handler(mcpserver.HTTPOptions{Token: token, AllowOrigins: origins}), ReadHeaderTimeout: 10 * time.Second}
 	a.logger.Info("serving MCP over HTTP", "url", "http://"+ln.Addr().String()+"/mcp", "token", "see `clankerd mcp token`")
 	fmt.Fprintf(a.stderr, "clankerd: MCP at http://%s/mcp (token: clankerd mcp token)\n", ln.Addr())
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpx.Serve(ctx, srv, ln, 5*time.Second)
 }
 
-func (a *app) mcpTokenCommand() *cobra.Command {
+func (a *cmdline) mcpTokenCommand() *cobra.Command {
 	var rotate bool
 	cmd := &cobra.Command{
 		Use:   "token",
@@ -160,7 +121,7 @@ func (a *app) mcpTokenCommand() *cobra.Command {
 }
 
 // mcpToken reads the token, making one when there is none (or when rotating).
-func (a *app) mcpToken(rotate bool) (string, error) {
+func (a *cmdline) mcpToken(rotate bool) (string, error) {
 	path := filepath.Join(a.stateDir, tokenFile)
 	if !rotate {
 		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {

@@ -8,10 +8,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
 )
 
-func (a *app) muteCommand() *cobra.Command {
+func (a *cmdline) muteCommand() *cobra.Command {
 	var check, resource, reason, forText, output string
 	cmd := &cobra.Command{
 		Use:   "mute (FINGERPRINT | --check ID [--resource GLOB]) --for DURATION --reason TEXT",
@@ -39,8 +40,8 @@ Exit codes: 0 muted, 3 bad input (no reason, no expiry, nothing to match).`,
 				return withCode(exitBadInput, fmt.Errorf("--for %q: give a positive duration such as 4h or 7d", forText))
 			}
 			m.ExpiresAt = time.Now().Add(d)
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				m, err := b.Mute(cmd.Context(), m)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				m, err := control.OpMute.Do(cmd.Context(), b, m)
 				if errors.Is(err, store.ErrInvalidMute) {
 					return withCode(exitBadInput, err)
 				}
@@ -78,7 +79,7 @@ func muteTarget(m store.Mute) string {
 	return what
 }
 
-func (a *app) mutesCommand() *cobra.Command {
+func (a *cmdline) mutesCommand() *cobra.Command {
 	var all bool
 	var output string
 	cmd := &cobra.Command{
@@ -86,8 +87,8 @@ func (a *app) mutesCommand() *cobra.Command {
 		Short: "List active mutes (with --all also expired and lifted ones)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				ms, err := b.Mutes(cmd.Context(), all)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				ms, err := control.OpMutes.Do(cmd.Context(), b, control.MutesRequest{All: all})
 				if err != nil {
 					return err
 				}
@@ -122,14 +123,14 @@ func (a *app) mutesCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) unmuteCommand() *cobra.Command {
+func (a *cmdline) unmuteCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unmute ID",
 		Short: "Lift a mute now; its findings notify again on their next change",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				m, err := b.Unmute(cmd.Context(), argv[0], actorName())
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				m, err := control.OpUnmute.Do(cmd.Context(), b, control.Decision{ID: argv[0], Actor: actorName()})
 				switch {
 				case errors.Is(err, store.ErrNotFound):
 					return withCode(exitBadInput, err)

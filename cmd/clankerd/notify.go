@@ -24,7 +24,7 @@ func defaultNotifyConfig() string {
 	return filepath.Join(filepath.Dir(defaultHeartbeat()), "notify.yaml")
 }
 
-func (a *app) notifyCommand() *cobra.Command {
+func (a *cmdline) notifyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "notify", Short: "Notification targets: send a test notification"}
 	var configPath string
 	var heartbeats []string
@@ -70,7 +70,7 @@ such target.`,
 
 // loadNotifyConfig reads the targets from the config file and the heartbeat files'
 // front matter; a heartbeat file that does not exist is left out.
-func (a *app) loadNotifyConfig(configPath string, heartbeats []string) (notify.Config, error) {
+func (a *cmdline) loadNotifyConfig(configPath string, heartbeats []string) (notify.Config, error) {
 	env := notify.Env{}
 	cfg, err := notify.LoadFile(configPath, env)
 	if err != nil {
@@ -108,7 +108,7 @@ func (a *app) loadNotifyConfig(configPath string, heartbeats []string) (notify.C
 }
 
 // sendSamples sends the sample notification to each destination and reports.
-func (a *app) sendSamples(ctx context.Context, p notify.Policy, dests []notify.Destination) error {
+func (a *cmdline) sendSamples(ctx context.Context, p notify.Policy, dests []notify.Destination) error {
 	key := "test-" + strings.TrimPrefix(fmt.Sprint(time.Now().UnixNano()), "-")
 	sample := notify.Sample(key, time.Now())
 	failed := 0

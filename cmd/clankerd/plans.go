@@ -8,13 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/tasks"
 	"github.com/spf13/cobra"
 )
 
 var planStates = []string{"pending", "approved", "applying", "applied", "failed", "rejected", "expired", "stale"}
 
-func (a *app) plansCommand() *cobra.Command {
+func (a *cmdline) plansCommand() *cobra.Command {
 	var output, state, task string
 	cmd := &cobra.Command{
 		Use:   "plans",
@@ -31,8 +32,8 @@ func (a *app) plansCommand() *cobra.Command {
 					return withCode(exitBadInput, fmt.Errorf("--state %q: use %s or all", s, strings.Join(planStates, ", ")))
 				}
 			}
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				plans, err := b.Plans(cmd.Context(), f)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				plans, err := control.OpPlans.Do(cmd.Context(), b, f)
 				if err != nil {
 					return err
 				}
@@ -102,7 +103,7 @@ func toPlanJSON(p tasks.PlanRecord) planJSON {
 	return j
 }
 
-func (a *app) planCommand() *cobra.Command {
+func (a *cmdline) planCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "plan", Short: "Look at one plan"}
 	var output string
 	show := &cobra.Command{
@@ -110,8 +111,8 @@ func (a *app) planCommand() *cobra.Command {
 		Short: "Show a plan: target, observed state, change, risk, cost, expiry",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				p, err := b.Plan(cmd.Context(), argv[0])
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				p, err := control.OpPlan.Do(cmd.Context(), b, argv[0])
 				if err != nil {
 					return withCode(exitBadInput, err)
 				}

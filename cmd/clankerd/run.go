@@ -2,16 +2,18 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/daemon"
-	"github.com/clankerd/clankerd/internal/metrics"
+	"github.com/clankerd/clankerd/internal/httpx"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
 )
 
-func (a *app) runCommand() *cobra.Command {
+func (a *cmdline) runCommand() *cobra.Command {
 	var cfg daemon.Config
 	var mf modelFlags
 	cmd := &cobra.Command{
@@ -25,7 +27,7 @@ finish within --grace, then closes the database cleanly.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.MetricsListen != "" {
-				if err := metrics.CheckListenAddr(cfg.MetricsListen, cfg.MetricsAllowRemote); err != nil {
+				if err := httpx.CheckListen(cfg.MetricsListen, cfg.MetricsAllowRemote, "--metrics-listen", "--metrics-allow-remote"); err != nil {
 					return withCode(exitBadInput, err)
 				}
 			}
@@ -50,11 +52,11 @@ finish within --grace, then closes the database cleanly.`,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&cfg.Heartbeats, "heartbeat", nil, "heartbeat file to run; repeatable (default "+defaultHeartbeat()+")")
-	f.DurationVar(&cfg.Grace, "grace", 30*time.Second, "how long runs in flight may take to finish on shutdown")
-	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", 4, "runs in flight at most")
-	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", time.Hour, "how long a queued plan waits for approval")
-	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", 100_000, "receipts to keep at most (0: no limit)")
-	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", 30*24*time.Hour, "receipts older than this are pruned (0: no limit)")
+	f.DurationVar(&cfg.Grace, "grace", daemon.DefaultGrace, "how long runs in flight may take to finish on shutdown")
+	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", runner.DefaultMaxConcurrent, "runs in flight at most")
+	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", tasks.DefaultExpiry, "how long a queued plan waits for approval")
+	f.IntVar(&cfg.Retention.MaxRuns, "keep-runs", store.DefaultRetention.MaxRuns, "receipts to keep at most (0: no limit)")
+	f.DurationVar(&cfg.Retention.MaxAge, "keep-runs-for", store.DefaultRetention.MaxAge, "receipts older than this are pruned (0: no limit)")
 	mf.register(cmd)
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on HOST:PORT (loopback only, such as 127.0.0.1:9464)")
 	f.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-listen on a non-loopback address")

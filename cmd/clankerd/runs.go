@@ -6,10 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
 )
 
-func (a *app) runsCommand() *cobra.Command {
+func (a *cmdline) runsCommand() *cobra.Command {
 	var output, check string
 	var limit int
 	var since time.Duration
@@ -23,8 +24,8 @@ func (a *app) runsCommand() *cobra.Command {
 			if since > 0 {
 				f.Since = time.Now().Add(-since)
 			}
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				runs, err := b.Runs(cmd.Context(), f)
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				runs, err := control.OpRuns.Do(cmd.Context(), b, f)
 				if err != nil {
 					return err
 				}

@@ -7,17 +7,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/control"
 )
 
-func (a *app) statusCommand() *cobra.Command {
+func (a *cmdline) statusCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the daemon, every item's last and next run, open findings and pending plans",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withBackend(cmd.Context(), nil, func(b backend) error {
-				st, err := b.Status(cmd.Context())
+			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
+				st, err := control.OpStatus.Do(cmd.Context(), b, control.None{})
 				if err != nil {
 					return err
 				}

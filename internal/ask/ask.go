@@ -14,6 +14,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/tasks"
@@ -31,11 +32,9 @@ var (
 	ErrIncomplete = errors.New("question leaves out a required parameter")
 )
 
-// Catalog is the registry: specs, checks and tasks by id.
+// Catalog is the registry: the specs of checks and tasks by id.
 type Catalog interface {
 	Lookup(id string) (checks.Spec, checks.Kind, bool)
-	Check(id string) (checks.Check, bool)
-	Task(id string) (checks.Task, bool)
 }
 
 // ModelRouter picks checks with a model when the rules are not confident. Its routes
@@ -51,11 +50,10 @@ type Service struct {
 	// Model is optional: without it, a question the rules cannot route is an
 	// ErrUnroutable error listing the closest checks.
 	Model ModelRouter
-	// Planner drafts plans for change requests.
-	Planner *tasks.Planner
-	Actor   string
-	// AfterRun is passed to the runner (the model's explanations).
-	AfterRun func(context.Context, *runner.Outcome)
+	// Runner runs the checks a question routes to and records them in its State, like
+	// `clankerd check`; its Planner drafts the plans of change requests, queued as its
+	// Actor.
+	Runner *runner.Runner
 }
 
 // Request is one question.
@@ -80,9 +78,9 @@ type Answer struct {
 	Answer      string            `json:"answer"`
 }
 
-// Ask routes the question, then runs the checks it maps to (recording them through
-// rec, like `clankerd check`), or queues a plan for a change request when allowed.
-func (s *Service) Ask(ctx context.Context, rec runner.Recorder, req Request) (Answer, error) {
+// Ask routes the question, then runs the checks it maps to (recording them like
+// `clankerd check`), or queues a plan for a change request when allowed.
+func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 	ans := Answer{Question: req.Question, RoutedBy: "rules"}
 	res := s.Router.Route(ctx, req.Question)
 	if !res.Confident {
@@ -120,28 +118,28 @@ func (s *Service) Ask(ctx context.Context, rec runner.Recorder, req Request) (An
 		return ans, fmt.Errorf("%w: %w; name it in the question (\"…db.internal:5432\", \"…namespace shop\") or use `clankerd check`", ErrIncomplete, errors.Join(bindErrs...))
 	}
 	if res.Write {
-		return s.plan(ctx, rec, req, ans, items[0])
+		return s.plan(ctx, req, ans, items[0])
 	}
-	r := &runner.Runner{Checks: s.Catalog, Tasks: s.Catalog, Planner: s.Planner, Recorder: rec, Actor: s.Actor, AfterRun: s.AfterRun}
-	ans.Outcomes = r.RunAll(ctx, items)
+	ans.Outcomes = s.Runner.RunAll(ctx, items)
 	ans.Answer = Summarize(ans.Outcomes)
 	return ans, nil
 }
 
 // plan queues the change as a pending plan, when the caller allows it.
-func (s *Service) plan(ctx context.Context, rec runner.Recorder, req Request, ans Answer, it heartbeat.Item) (Answer, error) {
+func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbeat.Item) (Answer, error) {
 	if !req.Maker {
 		return ans, fmt.Errorf("%w: %q asks for a change (%s %s); clankerd makes changes only as plans a person approves: ask again with --maker to queue one", ErrWriteRefused, req.Question, it.ID, it.Params.Identity())
 	}
-	draft, err := s.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: "ask"})
+	draft, err := s.Runner.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: "ask"})
 	if err != nil {
 		return ans, err
 	}
-	plan, created, err := rec.QueuePlan(ctx, draft, s.Actor)
+	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
 	if err != nil {
 		return ans, err
 	}
-	ans.Plan, ans.PlanCreated = &plan, created
+	plan := q.Plan
+	ans.Plan, ans.PlanCreated = &plan, q.Created
 	ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed yet; approve it with: clankerd approve %s", plan.ID, plan.Target, plan.Change, plan.Risk, plan.ID)
 	return ans, nil
 }

@@ -49,13 +49,13 @@ func setup(t *testing.T) (*Service, *control.Local, *writeTask) {
 	m := plantest.New(t, plantest.RegistrarFunc(func(r *checks.Registry) error {
 		return errors.Join(probe.Register(r), r.AddTask(task))
 	}), 0)
-	return &Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Planner: m.Planner, Actor: "test"}, m.Local, task
+	return &Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Runner: m.Runner}, m.Local, task
 }
 
 func TestAskRunsRoutedChecks(t *testing.T) {
 	svc, local, _ := setup(t)
 	closed := testnet.ClosedPort(t)
-	ans, err := svc.Ask(t.Context(), local, Request{Question: "can we connect to " + closed + "?"})
+	ans, err := svc.Ask(t.Context(), Request{Question: "can we connect to " + closed + "?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,19 +64,19 @@ func TestAskRunsRoutedChecks(t *testing.T) {
 		t.Fatalf("answer = %+v", ans)
 	}
 	// Recorded like `clankerd check`: the finding is in the history.
-	fs, err := local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew}})
+	fs, err := control.OpFindings.Do(t.Context(), local, store.FindingFilter{States: []store.FindingState{store.FindingNew}})
 	if err != nil || len(fs) != 1 {
 		t.Errorf("findings after ask = %+v, %v", fs, err)
 	}
 }
 
 func TestAskChangeNeedsMaker(t *testing.T) {
-	svc, local, task := setup(t)
-	_, err := svc.Ask(t.Context(), local, Request{Question: "restart service billing"})
+	svc, _, task := setup(t)
+	_, err := svc.Ask(t.Context(), Request{Question: "restart service billing"})
 	if !errors.Is(err, ErrWriteRefused) || !strings.Contains(err.Error(), "--maker") {
 		t.Fatalf("without maker: %v", err)
 	}
-	ans, err := svc.Ask(t.Context(), local, Request{Question: "restart service billing", Maker: true})
+	ans, err := svc.Ask(t.Context(), Request{Question: "restart service billing", Maker: true})
 	if err != nil || ans.Plan == nil || ans.Plan.State != tasks.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
 		t.Fatalf("with maker: %+v %v", ans, err)
 	}
@@ -86,27 +86,27 @@ func TestAskChangeNeedsMaker(t *testing.T) {
 }
 
 func TestAskModelFallback(t *testing.T) {
-	svc, local, _ := setup(t)
-	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) {
+	svc, _, _ := setup(t)
+	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) {
 		t.Fatalf("no model: %v", err)
 	}
 	m := &modelStub{routes: []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": testnet.ClosedPort(t)}}}}
 	svc.Model = m
-	ans, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"})
+	ans, err := svc.Ask(t.Context(), Request{Question: "how are things?"})
 	if err != nil || ans.RoutedBy != "model" || m.asked != 1 || len(ans.Outcomes) != 1 {
 		t.Fatalf("model route: %+v %v", ans, err)
 	}
 	// The rules answer first: a routable question never reaches the model.
-	if _, err := svc.Ask(t.Context(), local, Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {
+	if _, err := svc.Ask(t.Context(), Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {
 		t.Errorf("routable question asked the model (%d): %v", m.asked, err)
 	}
 	// A model pick that does not bind is refused before anything runs.
 	m.routes = []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": "nowhere"}}}
-	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrIncomplete) {
+	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrIncomplete) {
 		t.Errorf("invalid model params: %v", err)
 	}
 	m.routes, m.err = nil, errors.New("model down")
-	if _, err := svc.Ask(t.Context(), local, Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
+	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
 		t.Errorf("model failure: %v", err)
 	}
 }

@@ -78,31 +78,31 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("socket mode = %v, %v", st.Mode(), err)
 	}
 	ctx := t.Context()
-	seq, err := c.BeginRun(ctx, store.Receipt{Item: "i1", Check: "tcp.connect", Pos: "HB.md:2", Started: time.Now()})
+	seq, err := OpBeginRun.Do(ctx, c, store.Receipt{Item: "i1", Check: "tcp.connect", Pos: "HB.md:2", Started: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := checks.Finding{Resource: "tcp://a:1", Problem: "unreachable", Severity: checks.High, Summary: "refused", Evidence: map[string]string{"error": "refused"}}
-	res, err := c.EndRun(ctx, seq, store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}})
+	res, err := OpEndRun.Do(ctx, c, RunEnd{Seq: seq, End: store.RunEnd{Status: checks.Fail, Findings: []checks.Finding{f}}})
 	if err != nil || res.Receipt.Status != checks.Fail || len(res.Findings) != 1 || res.Findings[0].State != store.FindingNew {
 		t.Fatalf("EndRun = %+v %v", res, err)
 	}
-	fs, err := c.Findings(ctx, store.FindingFilter{States: []store.FindingState{store.FindingNew}})
+	fs, err := OpFindings.Do(ctx, c, store.FindingFilter{States: []store.FindingState{store.FindingNew}})
 	if err != nil || len(fs) != 1 || fs[0].Evidence["error"] != "refused" {
 		t.Errorf("Findings = %+v, %v", fs, err)
 	}
-	st2, err := c.Status(ctx)
+	st2, err := OpStatus.Do(ctx, c, None{})
 	if err != nil || len(st2.Items) != 1 || st2.OpenFindings["high"] != 1 {
 		t.Errorf("Status = %+v, %v", st2, err)
 	}
-	if _, err := c.AddReceipt(ctx, store.Receipt{Item: "i1", Check: "tcp.connect", Pos: "HB.md:2", Status: checks.Skipped, Error: "outside active hours"}); err != nil {
+	if _, err := OpAddReceipt.Do(ctx, c, store.Receipt{Item: "i1", Check: "tcp.connect", Pos: "HB.md:2", Status: checks.Skipped, Error: "outside active hours"}); err != nil {
 		t.Error(err)
 	}
-	runs, err := c.Runs(ctx, store.RunFilter{Item: "i1"})
+	runs, err := OpRuns.Do(ctx, c, store.RunFilter{Item: "i1"})
 	if err != nil || len(runs) != 2 || runs[0].Status != checks.Skipped {
 		t.Errorf("Runs = %+v, %v", runs, err)
 	}
-	if n, err := c.VerifyAudit(ctx); err != nil || n != 0 {
+	if n, err := OpVerifyAudit.Do(ctx, c, None{}); err != nil || n != 0 {
 		t.Errorf("VerifyAudit = %d, %v", n, err)
 	}
 }
@@ -115,24 +115,25 @@ func TestErrorsKeepTheirMeaning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, created, err := c.QueuePlan(ctx, draft, "tester")
-	if err != nil || !created || p.State != tasks.PlanPending {
-		t.Fatalf("QueuePlan = %+v %v %v", p, created, err)
+	q, err := OpQueuePlan.Do(ctx, c, QueueRequest{Plan: draft, Actor: "tester"})
+	p := q.Plan
+	if err != nil || !q.Created || p.State != tasks.PlanPending {
+		t.Fatalf("QueuePlan = %+v %v", q, err)
 	}
-	if _, again, _ := c.QueuePlan(ctx, draft, "tester"); again {
+	if again, _ := OpQueuePlan.Do(ctx, c, QueueRequest{Plan: draft, Actor: "tester"}); again.Created {
 		t.Error("a second plan was queued for the item")
 	}
-	_, err = c.Approve(ctx, p.ID, "alice")
+	_, err = OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice"})
 	if !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "changed since the plan was made") {
 		t.Errorf("Approve over the socket: %v", err)
 	}
-	if _, err := c.Approve(ctx, p.ID, "alice"); !errors.Is(err, tasks.ErrNotPending) {
+	if _, err := OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice"}); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("second Approve: %v", err)
 	}
-	if _, err := c.Plan(ctx, "p-nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := OpPlan.Do(ctx, c, "p-nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Plan of an unknown id: %v", err)
 	}
-	got, err := c.Plan(ctx, p.ID)
+	got, err := OpPlan.Do(ctx, c, p.ID)
 	if err != nil || got.State != tasks.PlanStale || got.Digest != p.Digest {
 		t.Errorf("Plan = %+v, %v", got, err)
 	}
@@ -165,7 +166,7 @@ func TestMalformedRequests(t *testing.T) {
 		t.Errorf("GET: HTTP %d, want 405", resp.StatusCode)
 	}
 	// The server keeps serving.
-	if _, err := c.Status(t.Context()); err != nil {
+	if _, err := OpStatus.Do(t.Context(), c, None{}); err != nil {
 		t.Errorf("after malformed requests: %v", err)
 	}
 }

@@ -1,7 +1,8 @@
-// Package control holds the operations the CLI performs on clankerd's state (list
-// runs, findings and plans, approve, audit), run in-process against the database when
-// no daemon is running, or served by the daemon on a unix socket (mode 0600) when it
-// holds the database.
+// Package control is the one API to clankerd's state: every operation the CLI, the
+// runner, agents and the daemon perform on it (record runs, list findings and plans,
+// queue, approve and reject plans, mutes, the audit log) is one entry of the table in
+// ops.go. Local performs an operation against the database, Client sends it to the
+// daemon over its unix socket (mode 0600), and Server answers every entry there.
 package control
 
 import (
@@ -12,7 +13,7 @@ import (
 	"github.com/clankerd/clankerd/tasks"
 )
 
-// Local runs the operations directly against an open database.
+// Local performs the operations directly against an open database.
 type Local struct {
 	DB    *store.DB
 	Tasks *tasks.Service
@@ -95,8 +96,30 @@ func (l *Local) now() time.Time {
 	return l.Now()
 }
 
-// Status reports the state.
-func (l *Local) Status(ctx context.Context) (Status, error) {
+// Close closes the database.
+func (l *Local) Close() error { return l.DB.Close() }
+
+func (l *Local) backend() {}
+
+// view runs fn in a read transaction and returns what it returned.
+func view[T any](ctx context.Context, l *Local, fn func(*store.Tx) (T, error)) (out T, err error) {
+	err = l.DB.View(ctx, func(tx *store.Tx) error {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// update runs fn in a read-write transaction and returns what it returned.
+func update[T any](ctx context.Context, l *Local, fn func(*store.Tx) (T, error)) (out T, err error) {
+	err = l.DB.Update(ctx, func(tx *store.Tx) error {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+func (l *Local) status(ctx context.Context, _ None) (Status, error) {
 	st := Status{Database: l.DB.Path(), OpenFindings: map[string]int{}}
 	if l.Daemon != nil {
 		st.Daemon = l.Daemon()
@@ -132,39 +155,22 @@ func (l *Local) Status(ctx context.Context) (Status, error) {
 	return st, err
 }
 
-// Runs lists receipts, newest first.
-func (l *Local) Runs(ctx context.Context, f store.RunFilter) (out []store.Receipt, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		out, err = tx.Runs(f)
-		return err
-	})
-	return out, err
+func (l *Local) runs(ctx context.Context, f store.RunFilter) ([]store.Receipt, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.Receipt, error) { return tx.Runs(f) })
 }
 
-// Findings lists findings.
-func (l *Local) Findings(ctx context.Context, f store.FindingFilter) (out []store.FindingRecord, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		out, err = tx.Findings(f)
-		return err
-	})
-	return out, err
+func (l *Local) findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.FindingRecord, error) { return tx.Findings(f) })
 }
 
-// Diff lists what is new, changed and resolved since each item's previous run.
-func (l *Local) Diff(ctx context.Context) (out []store.FindingRecord, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		out, err = tx.Diff()
-		return err
-	})
-	return out, err
+// diff lists what is new, changed and resolved since each item's previous run.
+func (l *Local) diff(ctx context.Context, _ None) ([]store.FindingRecord, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.FindingRecord, error) { return tx.Diff() })
 }
 
-// Plans lists plans, newest first. Expired pending plans are shown as expired.
-func (l *Local) Plans(ctx context.Context, f tasks.PlanFilter) (out []tasks.PlanRecord, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		out, err = tx.Plans(f)
-		return err
-	})
+// plans lists plans, newest first. Expired pending plans are shown as expired.
+func (l *Local) plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error) {
+	out, err := view(ctx, l, func(tx *store.Tx) ([]tasks.PlanRecord, error) { return tx.Plans(f) })
 	now := l.now()
 	for i := range out {
 		out[i].State = out[i].EffectiveState(now)
@@ -172,83 +178,74 @@ func (l *Local) Plans(ctx context.Context, f tasks.PlanFilter) (out []tasks.Plan
 	return out, err
 }
 
-// Plan returns one plan.
-func (l *Local) Plan(ctx context.Context, id string) (p tasks.PlanRecord, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		p, err = tx.Plan(id)
-		return err
-	})
+func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
+	p, err := view(ctx, l, func(tx *store.Tx) (tasks.PlanRecord, error) { return tx.Plan(id) })
 	p.State = p.EffectiveState(l.now())
 	return p, err
 }
 
-// Approve approves and applies a plan.
-func (l *Local) Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error) {
-	return l.Tasks.Approve(ctx, id, actor)
+// approve approves and applies a plan. It runs to its end even when the caller goes
+// away mid-apply.
+func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Actor)
 }
 
-// Reject rejects a plan.
-func (l *Local) Reject(ctx context.Context, id, actor, reason string) (tasks.PlanRecord, error) {
-	return l.Tasks.Reject(ctx, id, actor, reason)
+func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	return l.Tasks.Reject(ctx, d.ID, d.Actor, d.Reason)
 }
 
-// Audit lists audit records, oldest first.
-func (l *Local) Audit(ctx context.Context, f store.AuditFilter) (out []store.AuditRecord, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		out, err = tx.AuditLog(f)
-		return err
-	})
-	return out, err
+// queuePlan stores a drafted plan as pending (or returns its item's pending plan).
+func (l *Local) queuePlan(ctx context.Context, r QueueRequest) (Queued, error) {
+	p, created, err := l.Tasks.Queue(ctx, r.Plan, r.Actor)
+	return Queued{Plan: p, Created: created}, err
 }
 
-// VerifyAudit checks the audit chain and returns how many records it holds.
-func (l *Local) VerifyAudit(ctx context.Context) (n int, err error) {
-	err = l.DB.View(ctx, func(tx *store.Tx) error {
-		n, err = tx.VerifyAudit()
-		return err
-	})
-	return n, err
+// audit lists audit records, oldest first.
+func (l *Local) audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.AuditRecord, error) { return tx.AuditLog(f) })
 }
 
-// AppendAudit appends an audit record.
-func (l *Local) AppendAudit(ctx context.Context, e store.AuditEntry) (rec store.AuditRecord, err error) {
-	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		rec, err = tx.AppendAudit(e)
-		return err
-	})
-	return rec, err
+// verifyAudit checks the audit chain and returns how many records it holds.
+func (l *Local) verifyAudit(ctx context.Context, _ None) (int, error) {
+	return view(ctx, l, func(tx *store.Tx) (int, error) { return tx.VerifyAudit() })
 }
 
-// BeginRun records the start of a run.
-func (l *Local) BeginRun(ctx context.Context, r store.Receipt) (seq uint64, err error) {
-	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		seq, err = tx.BeginRun(r)
-		return err
-	})
-	return seq, err
+func (l *Local) appendAudit(ctx context.Context, e store.AuditEntry) (store.AuditRecord, error) {
+	return update(ctx, l, func(tx *store.Tx) (store.AuditRecord, error) { return tx.AppendAudit(e) })
 }
 
-// EndRun records the end of a run and reconciles its findings.
-func (l *Local) EndRun(ctx context.Context, seq uint64, end store.RunEnd) (res store.RunResult, err error) {
-	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		res, err = tx.EndRun(seq, end)
-		return err
-	})
+func (l *Local) beginRun(ctx context.Context, r store.Receipt) (uint64, error) {
+	return update(ctx, l, func(tx *store.Tx) (uint64, error) { return tx.BeginRun(r) })
+}
+
+// endRun records the end of a run and reconciles its findings.
+func (l *Local) endRun(ctx context.Context, r RunEnd) (store.RunResult, error) {
+	res, err := update(ctx, l, func(tx *store.Tx) (store.RunResult, error) { return tx.EndRun(r.Seq, r.End) })
 	l.observe(res.Receipt, err)
 	return res, err
 }
 
-// AddReceipt records a tick that did not run.
-func (l *Local) AddReceipt(ctx context.Context, r store.Receipt) (seq uint64, err error) {
-	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		seq, err = tx.AddReceipt(r)
-		return err
-	})
+// addReceipt records a tick that did not run.
+func (l *Local) addReceipt(ctx context.Context, r store.Receipt) (uint64, error) {
+	seq, err := update(ctx, l, func(tx *store.Tx) (uint64, error) { return tx.AddReceipt(r) })
+	if err == nil {
+		r.Seq = seq
+	}
 	l.observe(r, err)
 	return seq, err
 }
 
-// QueuePlan stores a drafted plan as pending (or returns its item's pending plan).
-func (l *Local) QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error) {
-	return l.Tasks.Queue(ctx, p, actor)
+// mute records a mute; its owner is audited as its creator.
+func (l *Local) mute(ctx context.Context, m store.Mute) (store.Mute, error) {
+	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.AddMute(m) })
+}
+
+// mutes lists the active mutes, or every mute ever made, oldest first.
+func (l *Local) mutes(ctx context.Context, r MutesRequest) ([]store.Mute, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.Mute, error) { return tx.Mutes(r.All) })
+}
+
+// unmute lifts an active mute now.
+func (l *Local) unmute(ctx context.Context, d Decision) (store.Mute, error) {
+	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, d.Actor) })
 }

@@ -8,39 +8,12 @@ import (
 	"github.com/clankerd/clankerd/tasks"
 )
 
-// SocketName is the control socket's file name in the state directory.
-const SocketName = "clankerd.sock"
-
-// The requests and responses of the operations that are not a single store type.
-type (
-	idRequest struct {
-		ID     string `json:"id"`
-		Actor  string `json:"actor,omitempty"`
-		Reason string `json:"reason,omitempty"`
-	}
-	seqResponse struct {
-		Seq uint64 `json:"seq"`
-	}
-	countResponse struct {
-		Count int `json:"count"`
-	}
-	endRunRequest struct {
-		Seq uint64       `json:"seq"`
-		End store.RunEnd `json:"end"`
-	}
-	queueRequest struct {
-		Plan  tasks.PlanRecord `json:"plan"`
-		Actor string           `json:"actor"`
-	}
-	queueResponse struct {
-		Plan    tasks.PlanRecord `json:"plan"`
-		Created bool             `json:"created"`
-	}
-	errorResponse struct {
-		Error string `json:"error"`
-		Code  string `json:"code"`
-	}
-)
+// errorResponse is what the server answers for a failed operation: the message and
+// the code of the sentinel error it matched.
+type errorResponse struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
 
 // errorCodes carry the errors callers decide on across the socket.
 var errorCodes = []struct {

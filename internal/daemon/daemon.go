@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/runner"
@@ -30,9 +30,10 @@ type Config struct {
 	StateDir string
 	Registry *checks.Registry
 	Version  string
-	// Grace is how long in-flight runs may take to finish after a stop (default 30s).
+	// Grace is how long in-flight runs may take to finish after a stop (default
+	// DefaultGrace).
 	Grace time.Duration
-	// MaxConcurrent bounds runs in flight (default 4).
+	// MaxConcurrent bounds runs in flight (default runner.DefaultMaxConcurrent).
 	MaxConcurrent int
 	PlanExpiry    time.Duration
 	Retention     store.Retention
@@ -57,8 +58,8 @@ type Config struct {
 	MetricsAllowRemote bool
 }
 
-// DatabaseName is the database's file name in the state directory.
-const DatabaseName = "state.db"
+// DefaultGrace is how long runs in flight may take to finish on shutdown.
+const DefaultGrace = 30 * time.Second
 
 // actor is how the daemon appears in the audit log.
 const actor = "daemon"
@@ -75,17 +76,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Grace <= 0 {
-		cfg.Grace = 30 * time.Second
+		cfg.Grace = DefaultGrace
 	}
 	log := cfg.Logger
 
-	db, err := store.Open(filepath.Join(cfg.StateDir, DatabaseName), store.Options{Retention: cfg.Retention, News: notify.News{}})
+	db, err := app.OpenDB(cfg.StateDir, store.Options{Retention: cfg.Retention})
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	plans := &tasks.Service{Store: db, Tasks: cfg.Registry, Logger: log}
+	local := app.NewLocal(db, cfg.Registry, log)
+	plans := local.Tasks
 	if err := recoverInterrupted(ctx, db, plans, log); err != nil {
 		return err
 	}
@@ -99,22 +101,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 
 	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
-	local := &control.Local{DB: db, Tasks: plans, Daemon: d.info}
+	local.Daemon = d.info
 	senderOpts := notify.SenderOptions{Store: db, Logger: log}
 	if mtr != nil {
 		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
 	}
 	d.local = local
-	run := &runner.Runner{
-		Checks:        cfg.Registry,
-		Tasks:         cfg.Registry,
-		Planner:       &tasks.Planner{Tasks: cfg.Registry, Expiry: cfg.PlanExpiry},
-		Recorder:      local,
-		Actor:         "scheduler",
-		MaxConcurrent: cfg.MaxConcurrent,
-		AfterRun:      cfg.AfterRun,
-		Logger:        log,
-	}
+	run := app.NewRunner(cfg.Registry, local, app.RunnerOptions{
+		Actor: "scheduler", PlanExpiry: cfg.PlanExpiry, MaxConcurrent: cfg.MaxConcurrent, AfterRun: cfg.AfterRun, Logger: log,
+	})
 	sched, err := scheduler.New(scheduler.Options{Dispatcher: run, MaxConcurrent: cfg.MaxConcurrent, Logger: log})
 	if err != nil {
 		return err
@@ -124,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	socket := filepath.Join(cfg.StateDir, control.SocketName)
+	socket := app.Socket(cfg.StateDir)
 	ln, err := control.Listen(socket)
 	if err != nil {
 		return err
@@ -300,7 +295,7 @@ func (d *daemon) jobs(ctx context.Context) []scheduler.Job {
 }
 
 func (d *daemon) audit(ctx context.Context, action, subject string, detail map[string]string) {
-	if _, err := d.local.AppendAudit(ctx, store.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
+	if _, err := control.OpAppendAudit.Do(ctx, d.local, store.AuditEntry{Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
 		d.log.Error("writing the audit log failed", "action", action, "err", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/metrics"
 	"github.com/clankerd/clankerd/internal/store"
 )
@@ -14,7 +15,7 @@ func listenMetrics(cfg Config, db *store.DB) (*metrics.Metrics, net.Listener, er
 	if cfg.MetricsListen == "" {
 		return nil, nil, nil
 	}
-	if err := metrics.CheckListenAddr(cfg.MetricsListen, cfg.MetricsAllowRemote); err != nil {
+	if err := httpx.CheckListen(cfg.MetricsListen, cfg.MetricsAllowRemote, "--metrics-listen", "--metrics-allow-remote"); err != nil {
 		return nil, nil, err
 	}
 	m, err := metrics.New(db, cfg.Logger)

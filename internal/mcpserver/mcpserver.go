@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,28 +24,22 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
-
-// Backend is the state: the daemon's control socket, or the database.
-type Backend interface {
-	runner.Recorder
-	Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error)
-	Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error)
-}
 
 // Server builds the MCP server.
 type Server struct {
 	Version string
 	Ask     *ask.Service
 	Catalog *checks.Registry
-	Planner *tasks.Planner
-	// Backend returns the state for one call and a function to release it.
-	Backend func(ctx context.Context) (Backend, func() error, error)
-	// Actor is audited as the one who queued plans ("mcp").
-	Actor  string
+	// Runner runs the named checks of clanker_run_command; its State is where every
+	// tool reads and records, its Planner drafts proposed plans, queued as its Actor
+	// ("mcp:USER").
+	Runner *runner.Runner
 	Logger *slog.Logger
 }
 
@@ -100,12 +93,7 @@ func (s *Server) routeQuestion(ctx context.Context, _ *mcp.CallToolRequest, in q
 	if strings.TrimSpace(in.Question) == "" {
 		return nil, Answer{}, fmt.Errorf("question is empty: ask something such as \"are all production pods healthy?\"")
 	}
-	b, done, err := s.Backend(ctx)
-	if err != nil {
-		return nil, Answer{}, err
-	}
-	defer done()
-	ans, err := s.Ask.Ask(ctx, b, ask.Request{Question: in.Question})
+	ans, err := s.Ask.Ask(ctx, ask.Request{Question: in.Question})
 	if err != nil {
 		return nil, Answer{}, err
 	}
@@ -131,14 +119,8 @@ func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runI
 	if err != nil {
 		return nil, Answer{}, fmt.Errorf("%s: %w", in.Check, err)
 	}
-	b, done, err := s.Backend(ctx)
-	if err != nil {
-		return nil, Answer{}, err
-	}
-	defer done()
 	item := heartbeat.NewItem(heartbeat.OriginAgent, in.Check, kind, params, "")
-	r := &runner.Runner{Checks: s.Catalog, Tasks: s.Catalog, Planner: s.Planner, Recorder: b, Actor: s.Actor, Logger: s.Logger}
-	o := r.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
+	o := s.Runner.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
 	ans := ask.Answer{Question: in.Check, RoutedBy: "named", Outcomes: []runner.Outcome{o}, Plan: o.Plan, PlanCreated: o.PlanCreated}
 	if o.Plan != nil {
 		ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", o.Plan.ID, o.Plan.Target, o.Plan.Change, o.Plan.Risk, o.Plan.ID)
@@ -187,12 +169,7 @@ func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findin
 		}
 		f.Severity = sev
 	}
-	b, done, err := s.Backend(ctx)
-	if err != nil {
-		return nil, findingsOut{}, err
-	}
-	defer done()
-	fs, err := b.Findings(ctx, f)
+	fs, err := control.OpFindings.Do(ctx, s.Runner.State, f)
 	if err != nil {
 		return nil, findingsOut{}, err
 	}
@@ -216,12 +193,7 @@ func (s *Server) plans(ctx context.Context, _ *mcp.CallToolRequest, in plansIn) 
 	if in.State != "" {
 		f.States = []tasks.PlanState{tasks.PlanState(strings.ToLower(in.State))}
 	}
-	b, done, err := s.Backend(ctx)
-	if err != nil {
-		return nil, plansOut{}, err
-	}
-	defer done()
-	ps, err := b.Plans(ctx, f)
+	ps, err := control.OpPlans.Do(ctx, s.Runner.State, f)
 	if err != nil {
 		return nil, plansOut{}, err
 	}
@@ -246,20 +218,15 @@ func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in pro
 	if err != nil {
 		return nil, Plan{}, fmt.Errorf("%s: %w", in.Task, err)
 	}
-	draft, err := s.Planner.Draft(ctx, tasks.Request{Task: in.Task, Params: params, Source: "mcp"})
+	draft, err := s.Runner.Planner.Draft(ctx, tasks.Request{Task: in.Task, Params: params, Source: heartbeat.OriginAgent})
 	if err != nil {
 		return nil, Plan{}, err
 	}
-	b, done, err := s.Backend(ctx)
+	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
 	if err != nil {
 		return nil, Plan{}, err
 	}
-	defer done()
-	rec, _, err := b.QueuePlan(ctx, draft, s.Actor)
-	if err != nil {
-		return nil, Plan{}, err
-	}
-	p := toPlan(rec)
+	p := toPlan(q.Plan)
 	return text(fmt.Sprintf("plan %s is pending: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", p.ID, p.Target, p.Change, p.Risk, p.ID)), p, nil
 }
 
@@ -368,10 +335,5 @@ func originAllowed(origin string, extra []string) bool {
 	if err != nil {
 		return false
 	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return httpx.IsLoopbackHost(u.Hostname())
 }

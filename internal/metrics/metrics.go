@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -110,43 +111,13 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
-// ErrRemoteListen: a metrics address that is not loopback without permission.
-var ErrRemoteListen = errors.New("metrics address is not loopback")
-
-// CheckListenAddr accepts loopback addresses (127.0.0.1:9464, [::1]:9464,
-// localhost:9464) and, only with allowRemote, any other.
-func CheckListenAddr(addr string, allowRemote bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--metrics-listen %q: want HOST:PORT, such as 127.0.0.1:9464: %w", addr, err)
-	}
-	if allowRemote {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if host == "localhost" || ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("%w: --metrics-listen %q would serve other machines; use 127.0.0.1:PORT, or add --metrics-allow-remote if that is what you want", ErrRemoteListen, addr)
-}
-
 // Serve serves the metrics on ln until ctx is done, then shuts the server down.
 func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("metrics server stopped: %w", err)
-	case <-ctx.Done():
+	if err := httpx.Serve(ctx, srv, ln, 5*time.Second); err != nil {
+		return fmt.Errorf("metrics server: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return nil
 }
 
 // stateCollector reads the store at each scrape.

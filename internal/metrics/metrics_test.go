@@ -146,31 +146,3 @@ func TestScrape(t *testing.T) {
 		t.Error("process and Go runtime metrics are missing")
 	}
 }
-
-func TestCheckListenAddr(t *testing.T) {
-	tests := []struct {
-		addr   string
-		remote bool
-		ok     bool
-	}{
-		{"127.0.0.1:9464", false, true},
-		{"127.1.2.3:9464", false, true},
-		{"[::1]:9464", false, true},
-		{"localhost:9464", false, true},
-		{"0.0.0.0:9464", false, false},
-		{":9464", false, false},
-		{"192.168.1.10:9464", false, false},
-		{"metrics.example.com:9464", false, false},
-		{"0.0.0.0:9464", true, true},
-		{"127.0.0.1", false, false},
-	}
-	for _, tt := range tests {
-		err := CheckListenAddr(tt.addr, tt.remote)
-		if (err == nil) != tt.ok {
-			t.Errorf("CheckListenAddr(%q, %v) = %v, want ok %v", tt.addr, tt.remote, err, tt.ok)
-		}
-		if err != nil && tt.addr != "127.0.0.1" && !errors.Is(err, ErrRemoteListen) {
-			t.Errorf("CheckListenAddr(%q): %v does not match ErrRemoteListen", tt.addr, err)
-		}
-	}
-}

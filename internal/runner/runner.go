@@ -13,19 +13,11 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/scheduler"
 	"github.com/clankerd/clankerd/tasks"
 )
-
-// Recorder keeps receipts, findings and plans: the store directly, or the daemon
-// through its control socket.
-type Recorder interface {
-	BeginRun(ctx context.Context, r store.Receipt) (uint64, error)
-	EndRun(ctx context.Context, seq uint64, end store.RunEnd) (store.RunResult, error)
-	AddReceipt(ctx context.Context, r store.Receipt) (uint64, error)
-	QueuePlan(ctx context.Context, p tasks.PlanRecord, actor string) (tasks.PlanRecord, bool, error)
-}
 
 // CheckLookup finds checks by id; *checks.Registry implements it.
 type CheckLookup interface {
@@ -43,13 +35,18 @@ type Drafter interface {
 	Draft(ctx context.Context, req tasks.Request) (tasks.PlanRecord, error)
 }
 
+// DefaultMaxConcurrent is how many items RunAll runs at a time when MaxConcurrent is
+// not set.
+const DefaultMaxConcurrent = 4
+
 // Runner runs items and records what happened.
 type Runner struct {
 	Checks CheckLookup
 	// Tasks resolves fix= tasks; nil disables remediation plans.
-	Tasks    TaskLookup
-	Planner  Drafter
-	Recorder Recorder
+	Tasks   TaskLookup
+	Planner Drafter
+	// State records receipts, findings and plans: the database, or the daemon.
+	State control.Backend
 	// Actor is audited as the one who queued plans: "scheduler", or the local user.
 	Actor string
 	// Slack is how long after an item's timeout the check's context is cancelled, so a
@@ -57,7 +54,7 @@ type Runner struct {
 	// (default 1s). Grace is how long a check that ignores cancellation is then waited
 	// for before the run is recorded as error and abandoned (default 2s).
 	Slack, Grace time.Duration
-	// MaxConcurrent bounds RunAll (default 4).
+	// MaxConcurrent bounds RunAll (default DefaultMaxConcurrent).
 	MaxConcurrent int
 	// AfterRun, when set, is called with every recorded outcome of a check (the model
 	// explains its new failing findings there).
@@ -121,7 +118,7 @@ func (r *Runner) Dispatch(ctx context.Context, t scheduler.Tick) {
 	item := t.Job.Item
 	if t.Skip != "" {
 		now := r.now()
-		_, err := r.Recorder.AddReceipt(ctx, store.Receipt{
+		_, err := control.OpAddReceipt.Do(ctx, r.State, store.Receipt{
 			Item: item.Key, Check: item.ID, Pos: item.Pos(), Trigger: store.TriggerSchedule,
 			Scheduled: t.Scheduled, Started: now, Ended: now, Status: checks.Skipped, Error: t.Skip,
 		})
@@ -149,7 +146,7 @@ func (r *Runner) RunAll(ctx context.Context, items []heartbeat.Item) []Outcome {
 	ctx = checks.WithRound(ctx, checks.NewRound())
 	limit := r.MaxConcurrent
 	if limit <= 0 {
-		limit = 4
+		limit = DefaultMaxConcurrent
 	}
 	sem := make(chan struct{}, limit)
 	out := make([]Outcome, len(items))
@@ -185,7 +182,7 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 		Item: item.Key, Check: item.ID, Pos: item.Pos(), Trigger: trig.Kind,
 		Scheduled: trig.Scheduled, Started: r.now(), Status: store.StatusRunning, Missed: trig.Missed,
 	}
-	seq, err := r.Recorder.BeginRun(ctx, rec)
+	seq, err := control.OpBeginRun.Do(ctx, r.State, rec)
 	if err != nil {
 		o.Receipt, o.Err = rec, fmt.Errorf("recording the start of %s: %w", item.Pos(), err)
 		return o
@@ -198,7 +195,7 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	}
 	end.Ended = r.now()
 	// The outcome is recorded even when ctx was cancelled (daemon shutting down).
-	res, err := r.Recorder.EndRun(context.WithoutCancel(ctx), seq, end)
+	res, err := control.OpEndRun.Do(context.WithoutCancel(ctx), r.State, control.RunEnd{Seq: seq, End: end})
 	if err != nil {
 		rec.Seq, rec.Ended, rec.Status, rec.Error = seq, end.Ended, end.Status, end.Error
 		o.Receipt, o.Err = rec, fmt.Errorf("recording the end of %s: %w", item.Pos(), err)
@@ -226,11 +223,12 @@ func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome)
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
-	plan, created, err := r.Recorder.QueuePlan(ctx, draft, r.Actor)
+	q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
-	o.Plan, o.PlanCreated = &plan, created
+	o.Plan, o.PlanCreated = &q.Plan, q.Created
+	plan := q.Plan
 	return store.RunEnd{Status: checks.Pass, Plan: plan.ID}
 }
 
@@ -361,11 +359,12 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 			log.Error("planning a fix failed", "finding", f.Fingerprint, "err", err)
 			continue
 		}
-		plan, _, err := r.Recorder.QueuePlan(ctx, draft, r.Actor)
+		q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
 		if err != nil {
 			log.Error("queueing a fix failed", "finding", f.Fingerprint, "err", err)
 			continue
 		}
+		plan := q.Plan
 		log.Info("fix queued as a plan", "finding", f.Fingerprint, "plan", plan.ID)
 		plans = append(plans, plan)
 	}

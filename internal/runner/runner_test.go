@@ -71,7 +71,7 @@ func newEnv(t *testing.T, cs ...funcCheck) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
-	r := &Runner{Checks: reg, Planner: &tasks.Planner{Tasks: reg}, Recorder: local, Actor: "test", Slack: 20 * time.Millisecond, Grace: 100 * time.Millisecond}
+	r := &Runner{Checks: reg, Planner: &tasks.Planner{Tasks: reg}, State: local, Actor: "test", Slack: 20 * time.Millisecond, Grace: 100 * time.Millisecond}
 	return &env{runner: r, local: local, db: db, reg: reg, task: task}
 }
 
@@ -159,7 +159,7 @@ func TestErrorRunResolvesNothing(t *testing.T) {
 	if o.Receipt.Status != checks.Error || len(o.Findings) != 0 {
 		t.Fatalf("error run = %+v", o)
 	}
-	open, err := e.local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew}})
+	open, err := control.OpFindings.Do(t.Context(), e.local, store.FindingFilter{States: []store.FindingState{store.FindingNew}})
 	if err != nil || len(open) != 1 {
 		t.Errorf("after an error run: %d open findings, %v; want the one still open", len(open), err)
 	}
@@ -208,7 +208,7 @@ func TestTaskItemQueuesOnePlan(t *testing.T) {
 	if second.Plan == nil || second.PlanCreated || second.Plan.ID != first.Plan.ID {
 		t.Errorf("second fire queued another plan: %+v", second.Plan)
 	}
-	plans, _ := e.local.Plans(t.Context(), tasks.PlanFilter{})
+	plans, _ := control.OpPlans.Do(t.Context(), e.local, tasks.PlanFilter{})
 	if len(plans) != 1 || plans[0].State != tasks.PlanPending || plans[0].Source != "HB.md:3" {
 		t.Errorf("plans = %+v", plans)
 	}
@@ -229,7 +229,7 @@ func TestQuestionsAreNotRun(t *testing.T) {
 	if o.Receipt.Status != checks.Skipped || !strings.Contains(o.Receipt.Error, "not routed yet") {
 		t.Errorf("question = %+v", o.Receipt)
 	}
-	if runs, _ := e.local.Runs(t.Context(), store.RunFilter{}); len(runs) != 0 {
+	if runs, _ := control.OpRuns.Do(t.Context(), e.local, store.RunFilter{}); len(runs) != 0 {
 		t.Errorf("a question left %d receipts", len(runs))
 	}
 }
@@ -240,7 +240,7 @@ func TestDispatchRecordsSkippedTicks(t *testing.T) {
 	at := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Key: it.Key, Item: it}, Scheduled: at, Skip: "outside active hours"})
 	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Key: it.Key, Item: it}, Scheduled: at.Add(time.Hour), CatchUp: true, Missed: 4})
-	runs, err := e.local.Runs(t.Context(), store.RunFilter{Item: it.Key})
+	runs, err := control.OpRuns.Do(t.Context(), e.local, store.RunFilter{Item: it.Key})
 	if err != nil || len(runs) != 2 {
 		t.Fatalf("runs = %+v, %v", runs, err)
 	}

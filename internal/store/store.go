@@ -23,6 +23,9 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
+// FileName is the database's file name in clankerd's state directory.
+const FileName = "state.db"
+
 // SchemaVersion is the layout of the buckets this build reads and writes. Version 2
 // added the index of resolved findings by the time they were resolved; Open migrates
 // a version 1 file.

@@ -60,7 +60,7 @@ func TestASGCapacityPlanApproveDrift(t *testing.T) {
 	if liveDesired(t, a, "web") != 2 {
 		t.Fatal("queueing changed the group")
 	}
-	if _, err := m.Local.Approve(ctx, plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(ctx, plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if got := liveDesired(t, a, "web"); got != 5 {
@@ -78,7 +78,7 @@ func TestASGCapacityPlanApproveDrift(t *testing.T) {
 	if _, err := a.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: awssdk.String("web"), DesiredCapacity: awssdk.Int32(3)}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.Local.Approve(ctx, stale.ID, "alice")
+	got, err := m.Approve(ctx, stale.ID, "alice")
 	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, `desired was "5" when planned, is "3" now`) {
 		t.Errorf("approve after drift: %v, %+v", err, got)
 	}
@@ -110,7 +110,7 @@ func TestSecurityGroupRevokeAndFix(t *testing.T) {
 	if o.Err != nil || o.Receipt.Status != checks.Fail {
 		t.Fatalf("check: %+v %v", o.Receipt, o.Err)
 	}
-	plans, err := m.Local.Plans(ctx, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}})
+	plans, err := m.Plans(ctx, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}})
 	if err != nil || len(plans) != 1 {
 		t.Fatalf("plans after fix= = %+v, %v", plans, err)
 	}
@@ -118,7 +118,7 @@ func TestSecurityGroupRevokeAndFix(t *testing.T) {
 	if plan.Task != "aws.ec2.sg.revoke" || plan.Target != "security-group/us-east-1/"+id || plan.Change != "revoke ingress tcp 22-22 from 0.0.0.0/0" {
 		t.Fatalf("fix plan = %+v", plan)
 	}
-	if _, err := m.Local.Approve(ctx, plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(ctx, plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, "aws.ec2.sg.open after the approved revoke", found(t, p, "aws.ec2.sg.open", nil))
@@ -131,7 +131,7 @@ func TestSecurityGroupRevokeAndFix(t *testing.T) {
 	if _, err := ec.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: sg.GroupId, IpPermissions: []ec2types.IpPermission{ssh}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Local.Approve(ctx, again.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "rule_present") {
+	if _, err := m.Approve(ctx, again.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "rule_present") {
 		t.Errorf("approve after the rule went: %v", err)
 	}
 	// And one for a deleted group.
@@ -142,7 +142,7 @@ func TestSecurityGroupRevokeAndFix(t *testing.T) {
 	if _, err := ec.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: sg.GroupId}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Local.Approve(ctx, third.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
+	if _, err := m.Approve(ctx, third.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
 		t.Errorf("approve after the group went: %v", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestS3BlockPublic(t *testing.T) {
 	if plan.Observed["block"] != "none" || plan.Risk != checks.RiskMedium {
 		t.Fatalf("plan = %+v", plan)
 	}
-	if _, err := m.Local.Approve(ctx, plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(ctx, plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	out := must[*s3.GetPublicAccessBlockOutput](t)(s.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: awssdk.String("site")}))
@@ -191,7 +191,7 @@ func TestInstanceStop(t *testing.T) {
 	if plan.Observed["state"] != "running" || plan.Risk != checks.RiskHigh || plan.MonthlyCostChangeUSD == nil || *plan.MonthlyCostChangeUSD != -60.74 {
 		t.Fatalf("plan = %+v cost %v", plan, plan.MonthlyCostChangeUSD)
 	}
-	if _, err := m.Local.Approve(ctx, plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(ctx, plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	out := must[*ec2.DescribeInstancesOutput](t)(ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}))
@@ -220,7 +220,7 @@ func TestECSServiceCount(t *testing.T) {
 	if plan.Observed["desired"] != "2" || plan.Observed["running"] != "2" || plan.Change != "desired tasks 2 → 4 (running now: 2)" {
 		t.Fatalf("plan = %+v", plan)
 	}
-	if _, err := m.Local.Approve(ctx, plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(ctx, plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	out := must[*ecs.DescribeServicesOutput](t)(e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: awssdk.String("apps"), Services: []string{"api"}}))

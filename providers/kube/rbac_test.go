@@ -88,7 +88,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	// Read-only: plans can be made, not applied.
 	for _, it := range items {
 		plan := m.Queue(t, m.Item(t, it.id, it.raw, ""))
-		if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err == nil {
+		if _, err := m.Approve(t.Context(), plan.ID, "alice"); err == nil {
 			t.Errorf("%s applied with the read role only", it.id)
 		}
 	}
@@ -97,7 +97,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	applyClusterRole(t, "clankerd-write.yaml")
 	for _, it := range items {
 		plan := m.Queue(t, m.Item(t, it.id, it.raw, ""))
-		if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err != nil {
+		if _, err := m.Approve(t.Context(), plan.ID, "alice"); err != nil {
 			t.Errorf("%s with clankerd-write: %v", it.id, err)
 		}
 	}

@@ -67,7 +67,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if liveReplicas(t, ns, "api") != 2 {
 		t.Fatal("queueing changed the deployment")
 	}
-	if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); err != nil {
+	if _, err := m.Approve(t.Context(), plan.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if got := liveReplicas(t, ns, "api"); got != 5 {
@@ -86,7 +86,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if _, err := env.Client.AppsV1().Deployments(ns).Update(t.Context(), d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.Local.Approve(t.Context(), stale.ID, "alice")
+	got, err := m.Approve(t.Context(), stale.ID, "alice")
 	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, `replicas was "5" when planned, is "4" now`) {
 		t.Errorf("approve after drift: %v, %+v", err, got)
 	}
@@ -103,7 +103,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if err := env.Client.AppsV1().Deployments(ns).Delete(t.Context(), "api", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Local.Approve(t.Context(), gone.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
+	if _, err := m.Approve(t.Context(), gone.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
 		t.Errorf("approve after delete: %v", err)
 	}
 
@@ -135,7 +135,7 @@ func TestExpiredPlanRefused(t *testing.T) {
 		t.Errorf("cost without requests: %v %q", plan.MonthlyCostChangeUSD, plan.CostNote)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if _, err := m.Local.Approve(t.Context(), plan.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
+	if _, err := m.Approve(t.Context(), plan.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
 		t.Errorf("approve after expiry: %v", err)
 	}
 	if liveReplicas(t, ns, "web") != 1 {
@@ -150,7 +150,7 @@ func TestRestartCordonDelete(t *testing.T) {
 	m := plantest.New(t, p, time.Hour)
 
 	restart := m.Queue(t, m.Item(t, "k8s.deployment.restart", map[string]string{"deployment": ns + "/api"}, ""))
-	if _, err := m.Local.Approve(t.Context(), restart.ID, "alice"); err != nil {
+	if _, err := m.Approve(t.Context(), restart.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := env.Client.AppsV1().Deployments(ns).Get(t.Context(), "api", metav1.GetOptions{})
@@ -168,7 +168,7 @@ func TestRestartCordonDelete(t *testing.T) {
 	if cordon.Risk != checks.RiskHigh || cordon.Observed["pods"] != "1" {
 		t.Errorf("cordon of a node with a pod: %s %v", cordon.Risk, cordon.Observed)
 	}
-	if _, err := m.Local.Approve(t.Context(), cordon.ID, "alice"); err != nil {
+	if _, err := m.Approve(t.Context(), cordon.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := env.Client.CoreV1().Nodes().Get(t.Context(), node.Name, metav1.GetOptions{})
@@ -176,7 +176,7 @@ func TestRestartCordonDelete(t *testing.T) {
 		t.Error("node not cordoned")
 	}
 	uncordon := m.Queue(t, m.Item(t, "k8s.node.uncordon", map[string]string{"node": node.Name}, ""))
-	if _, err := m.Local.Approve(t.Context(), uncordon.ID, "alice"); err != nil {
+	if _, err := m.Approve(t.Context(), uncordon.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	n, _ = env.Client.CoreV1().Nodes().Get(t.Context(), node.Name, metav1.GetOptions{})
@@ -188,7 +188,7 @@ func TestRestartCordonDelete(t *testing.T) {
 	if del.Risk != checks.RiskHigh || del.Observed["controller"] != "none" {
 		t.Errorf("deleting a bare pod: %s %v", del.Risk, del.Observed)
 	}
-	if _, err := m.Local.Approve(t.Context(), del.ID, "alice"); err != nil {
+	if _, err := m.Approve(t.Context(), del.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	// Bound to a node, the pod is deleted gracefully: marked, and gone once the
@@ -249,7 +249,7 @@ func TestStoppedAPIServerResolvesNothing(t *testing.T) {
 	if o.Receipt.Status != checks.Error || !strings.Contains(o.Receipt.Error, "cannot reach the apiserver") {
 		t.Errorf("run against the stopped apiserver = %+v", o.Receipt)
 	}
-	open, _ := m.Local.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged}})
+	open, _ := m.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged}})
 	if len(open) != 1 {
 		t.Errorf("after the error run %d findings are open, want the 1 still open", len(open))
 	}

@@ -3,12 +3,13 @@
 package plantest
 
 import (
-	"path/filepath"
+	"context"
 	"testing"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
@@ -44,15 +45,14 @@ func New(t *testing.T, p Registrar, expiry time.Duration) *Machinery {
 	if err := p.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
+	db, err := app.OpenDB(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
-	planner := &tasks.Planner{Tasks: reg, Expiry: expiry}
-	return &Machinery{Reg: reg, DB: db, Local: local, Planner: planner,
-		Runner: &runner.Runner{Checks: reg, Tasks: reg, Planner: planner, Recorder: local, Actor: "test"}}
+	local := app.NewLocal(db, reg, nil)
+	r := app.NewRunner(reg, local, app.RunnerOptions{Actor: "test", PlanExpiry: expiry})
+	return &Machinery{Reg: reg, DB: db, Local: local, Planner: r.Planner.(*tasks.Planner), Runner: r}
 }
 
 // Item builds a heartbeat item the way the parser does.
@@ -109,4 +109,19 @@ func (m *Machinery) Audit(t *testing.T, subject string) []string {
 func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (tasks.PlanRecord, error) {
 	t.Helper()
 	return m.Planner.Draft(t.Context(), tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
+}
+
+// Approve approves and applies a plan as `clankerd approve` does.
+func (m *Machinery) Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error) {
+	return control.OpApprove.Do(ctx, m.Local, control.Decision{ID: id, Actor: actor})
+}
+
+// Plans lists plans as `clankerd plans` does.
+func (m *Machinery) Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.PlanRecord, error) {
+	return control.OpPlans.Do(ctx, m.Local, f)
+}
+
+// Findings lists findings as `clankerd findings` does.
+func (m *Machinery) Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error) {
+	return control.OpFindings.Do(ctx, m.Local, f)
 }

@@ -1,0 +1,85 @@
+// Package app wires clankerd's parts the way every command and the daemon use them:
+// the state database with its news rules, the backend that reaches the state (the
+// daemon's control socket, or the database), the plan service and the runner. It is
+// the only place they are built; their defaults are constants of the packages they
+// belong to.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// lockWait is how long a command waits for the database's lock before it says who
+// holds it.
+const lockWait = time.Second
+
+// Socket is the path of the daemon's control socket in the state directory.
+func Socket(stateDir string) string { return filepath.Join(stateDir, control.SocketName) }
+
+// OpenDB opens (creating it if needed) the state database in the state directory,
+// with the news rules, so every run and plan recorded through it queues its
+// notifications in the same transaction.
+func OpenDB(stateDir string, opts store.Options) (*store.DB, error) {
+	opts.News = notify.News{}
+	return store.Open(filepath.Join(stateDir, store.FileName), opts)
+}
+
+// NewLocal is the in-process backend over db; plans move through a task service that
+// applies the registry's tasks.
+func NewLocal(db *store.DB, reg *checks.Registry, log *slog.Logger) *control.Local {
+	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Logger: log}}
+}
+
+// Open reaches the state through the daemon's control socket when a daemon runs, and
+// opens the database itself otherwise; reg applies approved plans then. The caller
+// closes the backend.
+func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.Logger) (control.Backend, error) {
+	socket := Socket(stateDir)
+	if c, err := control.Dial(ctx, socket); err == nil {
+		log.Debug("using the running daemon", "socket", socket)
+		return c, nil
+	}
+	db, err := OpenDB(stateDir, store.Options{Timeout: lockWait})
+	if err != nil {
+		return nil, err
+	}
+	return NewLocal(db, reg, log), nil
+}
+
+// RunnerOptions are what differs between the runners of check, ask, MCP and the
+// daemon.
+type RunnerOptions struct {
+	// Actor is audited as the one who queued plans: "scheduler", the local user, "mcp:USER".
+	Actor string
+	// PlanExpiry is how long queued plans wait for approval (tasks.DefaultExpiry when zero).
+	PlanExpiry time.Duration
+	// MaxConcurrent bounds RunAll (runner.DefaultMaxConcurrent when zero).
+	MaxConcurrent int
+	// AfterRun is called with every recorded check outcome (the model's explanations).
+	AfterRun func(context.Context, *runner.Outcome)
+	Logger   *slog.Logger
+}
+
+// NewRunner is the runner of the registry's checks and tasks that records through state.
+func NewRunner(reg *checks.Registry, state control.Backend, o RunnerOptions) *runner.Runner {
+	return &runner.Runner{
+		Checks:        reg,
+		Tasks:         reg,
+		Planner:       &tasks.Planner{Tasks: reg, Expiry: o.PlanExpiry},
+		State:         state,
+		Actor:         o.Actor,
+		MaxConcurrent: o.MaxConcurrent,
+		AfterRun:      o.AfterRun,
+		Logger:        o.Logger,
+	}
+}

@@ -1,0 +1,122 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/tasks"
+)
+
+// Backend is where operations run: *Local in this process, or *Client in the daemon
+// through its control socket. Perform an operation with its Do method.
+type Backend interface {
+	// Close releases the backend (the database, or the client's connections).
+	Close() error
+	// backend seals the interface: *Local and *Client are the only backends.
+	backend()
+}
+
+// Op is one operation on the state: its name on the socket, and how Local performs it.
+type Op[Req, Resp any] struct {
+	name string
+	run  func(*Local, context.Context, Req) (Resp, error)
+}
+
+// Do performs the operation on b: directly against the database for a *Local, through
+// the daemon for a *Client.
+func (o Op[Req, Resp]) Do(ctx context.Context, b Backend, req Req) (Resp, error) {
+	var resp Resp
+	switch b := b.(type) {
+	case *Local:
+		return o.run(b, ctx, req)
+	case *Client:
+		err := b.call(ctx, o.name, req, &resp)
+		return resp, err
+	}
+	return resp, fmt.Errorf("control: %T is not a backend", b)
+}
+
+// The operations on clankerd's state: the one table. Adding an operation is a line
+// here and in served, and its method on Local.
+var (
+	OpStatus      = Op[None, Status]{"status", (*Local).status}
+	OpRuns        = Op[store.RunFilter, []store.Receipt]{"runs", (*Local).runs}
+	OpFindings    = Op[store.FindingFilter, []store.FindingRecord]{"findings", (*Local).findings}
+	OpDiff        = Op[None, []store.FindingRecord]{"diff", (*Local).diff}
+	OpPlans       = Op[tasks.PlanFilter, []tasks.PlanRecord]{"plans", (*Local).plans}
+	OpPlan        = Op[string, tasks.PlanRecord]{"plan", (*Local).plan}
+	OpApprove     = Op[Decision, tasks.PlanRecord]{"approve", (*Local).approve}
+	OpReject      = Op[Decision, tasks.PlanRecord]{"reject", (*Local).reject}
+	OpQueuePlan   = Op[QueueRequest, Queued]{"queue_plan", (*Local).queuePlan}
+	OpAudit       = Op[store.AuditFilter, []store.AuditRecord]{"audit", (*Local).audit}
+	OpVerifyAudit = Op[None, int]{"audit_verify", (*Local).verifyAudit}
+	OpAppendAudit = Op[store.AuditEntry, store.AuditRecord]{"audit_append", (*Local).appendAudit}
+	OpBeginRun    = Op[store.Receipt, uint64]{"begin_run", (*Local).beginRun}
+	OpEndRun      = Op[RunEnd, store.RunResult]{"end_run", (*Local).endRun}
+	OpAddReceipt  = Op[store.Receipt, uint64]{"add_receipt", (*Local).addReceipt}
+	OpMute        = Op[store.Mute, store.Mute]{"mute", (*Local).mute}
+	OpMutes       = Op[MutesRequest, []store.Mute]{"mutes", (*Local).mutes}
+	OpUnmute      = Op[Decision, store.Mute]{"unmute", (*Local).unmute}
+)
+
+// served is every operation the socket server answers.
+var served = []endpoint{
+	OpStatus, OpRuns, OpFindings, OpDiff, OpPlans, OpPlan, OpApprove, OpReject, OpQueuePlan,
+	OpAudit, OpVerifyAudit, OpAppendAudit, OpBeginRun, OpEndRun, OpAddReceipt, OpMute, OpMutes, OpUnmute,
+}
+
+// The requests and responses that are not a single store or tasks type.
+type (
+	// None is the request of an operation that takes nothing.
+	None struct{}
+	// Decision names a plan (or a mute) and who decides about it; Reason is required
+	// to reject.
+	Decision struct {
+		ID     string `json:"id"`
+		Actor  string `json:"actor,omitempty"`
+		Reason string `json:"reason,omitempty"`
+	}
+	// QueueRequest stores a drafted plan as pending; Actor is audited.
+	QueueRequest struct {
+		Plan  tasks.PlanRecord `json:"plan"`
+		Actor string           `json:"actor"`
+	}
+	// Queued is the pending plan; Created is false when the item already had one.
+	Queued struct {
+		Plan    tasks.PlanRecord `json:"plan"`
+		Created bool             `json:"created"`
+	}
+	// RunEnd ends the run Seq began.
+	RunEnd struct {
+		Seq uint64       `json:"seq"`
+		End store.RunEnd `json:"end"`
+	}
+	// MutesRequest asks for the active mutes, or all of them.
+	MutesRequest struct {
+		All bool `json:"all,omitempty"`
+	}
+)
+
+// endpoint is an operation as the server sees it: a name, and a way to run it on a
+// JSON request.
+type endpoint interface {
+	opName() string
+	serve(ctx context.Context, l *Local, dec *json.Decoder) (any, error)
+}
+
+func (o Op[Req, Resp]) opName() string { return o.name }
+
+// errBadRequest marks a request body that does not decode.
+type errBadRequest struct{ err error }
+
+func (e errBadRequest) Error() string { return e.err.Error() }
+
+func (o Op[Req, Resp]) serve(ctx context.Context, l *Local, dec *json.Decoder) (any, error) {
+	var req Req
+	if err := dec.Decode(&req); err != nil {
+		return nil, errBadRequest{fmt.Errorf("bad %s request: %w", o.name, err)}
+	}
+	return o.run(l, ctx, req)
+}
