@@ -48,9 +48,11 @@ func questionKey(abs, text string) string {
 // NewItem is the item that runs check or task id with params for an origin other than
 // a heartbeat file (OriginAsk, OriginAgent). text is what was asked, if anything. Two
 // calls with the same origin, id and parameters make the same item, so their runs share
-// one history.
+// one history. The key is a hash: parameters (a URL with a password in it) never show
+// in receipts, notifications or the commands they suggest.
 func NewItem(origin, id string, kind checks.Kind, params checks.Params, text string) Item {
-	return Item{Key: origin + "|" + id + "|" + params.Identity(), File: origin, Kind: ItemKindOf(kind), ID: id, Params: params, Text: text}
+	key := origin + "-" + fileItemKey(origin, id, params.Identity())
+	return Item{Key: key, File: origin, Kind: ItemKindOf(kind), ID: id, Params: params, Text: text}
 }
 
 // RoutedTo is the check item a router made of the plain-language item it: same line,
@@ -58,7 +60,7 @@ func NewItem(origin, id string, kind checks.Kind, params checks.Params, text str
 func (it Item) RoutedTo(id string, params checks.Params) Item {
 	c := it
 	c.Kind, c.ID, c.Params, c.Routed = ItemCheck, id, params, true
-	c.Key = it.Key + "|" + id + "|" + params.Identity()
+	c.Key = fileItemKey(it.Key, id, params.Identity())
 	return c
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/control"
-	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/view"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
 	"github.com/clankerd/clankerd/providers/kube"
 )
@@ -77,7 +77,8 @@ func (a *cmdline) exitCode(err error) int {
 	if errors.As(err, &q) {
 		return int(q)
 	}
-	fmt.Fprintln(a.stderr, "clankerd:", err)
+	// An error may quote a server, a plan's observed state or a question.
+	fmt.Fprintln(a.stderr, "clankerd:", view.Redact(err.Error()))
 	var e *codedError
 	if errors.As(err, &e) {
 		return e.code
@@ -131,7 +132,7 @@ func (a *cmdline) setup() error {
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return withCode(exitBadInput, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
 	}
-	a.logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}))
+	a.logger = view.NewLogger(a.stderr, level)
 	return nil
 }
 
@@ -169,18 +170,6 @@ func heartbeatArgs(args []string) []string {
 		return []string{defaultHeartbeat()}
 	}
 	return args
-}
-
-// redactAttr keeps secrets out of the log: string values are redacted, and so are
-// errors, whose messages may quote what a server said.
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch v := a.Value.Any().(type) {
-	case string:
-		a.Value = slog.StringValue(redact.String(v))
-	case error:
-		a.Value = slog.StringValue(redact.String(v.Error()))
-	}
-	return a
 }
 
 // providers are the checks and tasks of this build, and what must be closed when the

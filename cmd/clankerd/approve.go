@@ -12,6 +12,7 @@ import (
 
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 	"github.com/clankerd/clankerd/tasks"
 )
 
@@ -37,10 +38,11 @@ pending, or not confirmed).`,
 					return withCode(exitBadInput, err)
 				}
 				if output == "text" {
-					writePlan(a.stdout, p)
+					view.WritePlan(a.stdout, view.NewPlan(p))
 				}
 				if !yes && a.stdinIsTerminal() {
-					ok, err := a.confirm(fmt.Sprintf("Apply %s to %s? [y/N] ", p.Change, p.Target))
+					v := view.NewPlan(p)
+					ok, err := a.confirm(fmt.Sprintf("Apply %s to %s? [y/N] ", v.Change, v.Target))
 					if err != nil {
 						return err
 					}
@@ -50,11 +52,11 @@ pending, or not confirmed).`,
 				}
 				p, err = control.OpApprove.Do(cmd.Context(), b, control.Decision{ID: id, Actor: actorName()})
 				if output == "json" {
-					if perr := printJSON(a.stdout, toPlanJSON(p)); perr != nil {
+					if perr := view.WriteJSON(a.stdout, view.NewPlan(p)); perr != nil {
 						return perr
 					}
 				} else if err == nil {
-					fmt.Fprintf(a.stdout, "applied: %s\n", p.Result.Summary)
+					fmt.Fprintf(a.stdout, "applied: %s\n", view.NewPlan(p).Result)
 				}
 				return planError(err)
 			})
@@ -111,7 +113,7 @@ func (a *cmdline) rejectCommand() *cobra.Command {
 				if err != nil {
 					return planError(err)
 				}
-				fmt.Fprintf(a.stdout, "rejected %s: %s\n", p.ID, p.Reason)
+				fmt.Fprintf(a.stdout, "rejected %s: %s\n", p.ID, view.NewPlan(p).Reason)
 				return nil
 			})
 		},

@@ -2,14 +2,13 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/control"
-	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 func (a *cmdline) askCommand() *cobra.Command {
@@ -90,40 +89,11 @@ func (a *cmdline) askService(provs *providers, state control.Backend, mf modelFl
 	return svc, nil
 }
 
-type answerJSON struct {
-	Question string        `json:"question"`
-	RoutedBy string        `json:"routed_by"`
-	Routes   []route.Route `json:"routes"`
-	Results  []resultJSON  `json:"results"`
-	Plan     *planRefJSON  `json:"plan,omitempty"`
-	Answer   string        `json:"answer"`
-}
-
-func toAnswerJSON(ans ask.Answer) answerJSON {
-	out := answerJSON{Question: ans.Question, RoutedBy: ans.RoutedBy, Routes: ans.Routes, Results: []resultJSON{}, Answer: ans.Answer}
-	if out.Routes == nil {
-		out.Routes = []route.Route{}
-	}
-	for _, o := range ans.Outcomes {
-		out.Results = append(out.Results, toResultJSON(o))
-	}
-	if p := ans.Plan; p != nil {
-		out.Plan = &planRefJSON{ID: p.ID, Created: ans.PlanCreated, Target: p.Target, Change: p.Change, Risk: string(p.Risk)}
-	}
-	return out
-}
-
 func (a *cmdline) printAnswer(ans ask.Answer, output string) error {
+	v := view.NewAnswer(ans)
 	if output == "json" {
-		return printJSON(a.stdout, toAnswerJSON(ans))
+		return view.WriteJSON(a.stdout, v)
 	}
-	for _, r := range ans.Routes {
-		fmt.Fprintf(a.stdout, "→ %s %s (%s)\n", r.Check, paramText(r.Params), r.Why)
-	}
-	fmt.Fprintln(a.stdout, ans.Answer)
-	if len(ans.Outcomes) > 0 {
-		fmt.Fprintln(a.stdout)
-		return a.printOutcomes(ans.Outcomes, "text")
-	}
+	v.WriteText(a.stdout)
 	return nil
 }

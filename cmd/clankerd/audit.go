@@ -8,6 +8,7 @@ import (
 
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 func (a *cmdline) auditCommand() *cobra.Command {
@@ -24,17 +25,11 @@ func (a *cmdline) auditCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				out := view.AuditRecords(recs)
 				if output == "json" {
-					if recs == nil {
-						recs = []store.AuditRecord{}
-					}
-					return printJSON(a.stdout, map[string]any{"audit": recs})
+					return view.WriteJSON(a.stdout, map[string]any{"audit": out})
 				}
-				t := newTable(a.stdout, "SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL")
-				for _, r := range recs {
-					t.row(fmt.Sprint(r.Seq), when(r.Time), r.Actor, r.Action, r.Subject, oneLine(evidenceText(r.Detail), 100))
-				}
-				return t.flush()
+				return view.WriteAudit(a.stdout, out)
 			})
 		},
 	}

@@ -287,7 +287,11 @@ func TestCheckCommand(t *testing.T) {
 	}
 
 	r := cli(t, state, "check", hb, "-o", "junit")
-	var junit junitSuites
+	var junit struct {
+		Suites []struct {
+			Failures int `xml:"failures,attr"`
+		} `xml:"testsuite"`
+	}
 	if err := xml.Unmarshal([]byte(r.stdout), &junit); err != nil || r.code != 1 || len(junit.Suites) != 1 || junit.Suites[0].Failures != 1 {
 		t.Errorf("junit: exit %d, %v, %+v", r.code, err, junit)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/control"
-	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // checkOrItem reads a --check value: a check id has a dot ("http.status"), an item key
@@ -80,48 +80,16 @@ func parseFindingStates(v string) ([]store.FindingState, error) {
 	return out, nil
 }
 
-type findingRecordJSON struct {
-	findingJSON
-	Check      string    `json:"check"`
-	Item       string    `json:"item"`
-	FirstSeen  time.Time `json:"first_seen"`
-	LastSeen   time.Time `json:"last_seen"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	// Explanation is the model's, when `--explain` produced one for this finding.
-	Explanation string `json:"explanation,omitempty"`
-}
-
 func (a *cmdline) printFindings(fs []store.FindingRecord, output string) error {
 	cache := explanationCache(a.stateDir)
-	explained := func(fp string) string {
+	out := view.Findings(fs, func(fp string) string {
 		e, _ := cache.Get(fp)
 		return e.Text
-	}
+	})
 	if output == "json" {
-		out := make([]findingRecordJSON, len(fs))
-		for i, f := range fs {
-			out[i] = findingRecordJSON{findingJSON: toFindingJSON(f), Check: f.Check, Item: f.Pos, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt,
-				Explanation: explained(f.Fingerprint)}
-		}
-		return printJSON(a.stdout, map[string]any{"findings": out})
+		return view.WriteJSON(a.stdout, map[string]any{"findings": out})
 	}
-	if len(fs) == 0 {
-		fmt.Fprintln(a.stdout, "no findings")
-		return nil
-	}
-	t := newTable(a.stdout, "STATE", "SEVERITY", "CHECK", "RESOURCE", "SUMMARY", "FIRST SEEN", "LAST SEEN", "FINGERPRINT")
-	for _, f := range fs {
-		t.row(stateText(f.State, f.MutedBy), string(f.Severity), f.Check, oneLine(redact.String(f.Resource), 60), oneLine(redact.String(f.Summary), 70), when(f.FirstSeen), when(f.LastSeen), f.Fingerprint)
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	for _, f := range fs {
-		if text := explained(f.Fingerprint); text != "" {
-			fmt.Fprintf(a.stdout, "\n%s (%s on %s), explained by the model:\n  %s\n", f.Fingerprint, f.Problem, oneLine(f.Resource, 60), strings.ReplaceAll(text, "\n", "\n  "))
-		}
-	}
-	return nil
+	return view.WriteFindings(a.stdout, out)
 }
 
 func (a *cmdline) diffCommand() *cobra.Command {
@@ -142,12 +110,4 @@ func (a *cmdline) diffCommand() *cobra.Command {
 	}
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
-}
-
-// stateText is a finding's state, marked when a mute silences it.
-func stateText(s store.FindingState, mutedBy string) string {
-	if mutedBy != "" {
-		return string(s) + " (muted " + mutedBy + ")"
-	}
-	return string(s)
 }

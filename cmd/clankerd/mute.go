@@ -10,6 +10,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 func (a *cmdline) muteCommand() *cobra.Command {
@@ -48,10 +49,11 @@ Exit codes: 0 muted, 3 bad input (no reason, no expiry, nothing to match).`,
 				if err != nil {
 					return err
 				}
+				v := view.NewMute(m)
 				if output == "json" {
-					return printJSON(a.stdout, m)
+					return view.WriteJSON(a.stdout, v)
 				}
-				fmt.Fprintf(a.stdout, "muted %s until %s: %s; lift it with: clankerd unmute %s\n", muteTarget(m), when(m.ExpiresAt), m.Reason, m.ID)
+				fmt.Fprintf(a.stdout, "muted %s until %s: %s; lift it with: clankerd unmute %s\n", v.Target(), view.When(v.ExpiresAt), v.Reason, v.ID)
 				return nil
 			})
 		},
@@ -62,21 +64,6 @@ Exit codes: 0 muted, 3 bad input (no reason, no expiry, nothing to match).`,
 	cmd.Flags().StringVar(&reason, "reason", "", "why the findings are muted (required)")
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
-}
-
-// muteTarget says what a mute matches, for people.
-func muteTarget(m store.Mute) string {
-	if m.Fingerprint != "" {
-		return "finding " + m.Fingerprint
-	}
-	what := "check " + m.Check
-	if m.Item != "" {
-		what = "item " + m.Item
-	}
-	if m.Resource != "" {
-		what += " on " + m.Resource
-	}
-	return what
 }
 
 func (a *cmdline) mutesCommand() *cobra.Command {
@@ -92,29 +79,11 @@ func (a *cmdline) mutesCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				out := view.Mutes(ms)
 				if output == "json" {
-					if ms == nil {
-						ms = []store.Mute{}
-					}
-					return printJSON(a.stdout, map[string]any{"mutes": ms})
+					return view.WriteJSON(a.stdout, map[string]any{"mutes": out})
 				}
-				if len(ms) == 0 {
-					fmt.Fprintln(a.stdout, "no mutes")
-					return nil
-				}
-				now := time.Now()
-				t := newTable(a.stdout, "ID", "STATE", "MATCHES", "OWNER", "CREATED", "EXPIRES", "REASON")
-				for _, m := range ms {
-					state := "active"
-					switch {
-					case m.EndedBy != "":
-						state = "lifted by " + m.EndedBy
-					case !m.Active(now):
-						state = "expired"
-					}
-					t.row(m.ID, state, oneLine(muteTarget(m), 60), m.Owner, when(m.CreatedAt), when(m.ExpiresAt), oneLine(m.Reason, 60))
-				}
-				return t.flush()
+				return view.WriteMutes(a.stdout, out, time.Now())
 			})
 		},
 	}
@@ -139,7 +108,7 @@ func (a *cmdline) unmuteCommand() *cobra.Command {
 				case err != nil:
 					return err
 				}
-				fmt.Fprintf(a.stdout, "unmuted %s (%s)\n", m.ID, muteTarget(m))
+				fmt.Fprintf(a.stdout, "unmuted %s (%s)\n", m.ID, view.NewMute(m).Target())
 				return nil
 			})
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/notify"
-	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // defaultNotifyConfig is $XDG_CONFIG_HOME/clankerd/notify.yaml, else
@@ -110,7 +109,7 @@ func (a *cmdline) loadNotifyConfig(configPath string, heartbeats []string) (noti
 // sendSamples sends the sample notification to each destination and reports.
 func (a *cmdline) sendSamples(ctx context.Context, p notify.Policy, dests []notify.Destination) error {
 	key := "test-" + strings.TrimPrefix(fmt.Sprint(time.Now().UnixNano()), "-")
-	sample := notify.Sample(key, time.Now())
+	sample := view.Sample(key, time.Now())
 	failed := 0
 	for _, d := range dests {
 		sctx, cancel := context.WithTimeout(ctx, p.Timeout)
@@ -127,31 +126,4 @@ func (a *cmdline) sendSamples(ctx context.Context, p notify.Policy, dests []noti
 		return withCode(exitErr, fmt.Errorf("%d of %d targets did not accept the sample", failed, len(dests)))
 	}
 	return nil
-}
-
-// printNotifyStatus writes the outbox depth and each target's deliveries.
-func printNotifyStatus(w io.Writer, depth int, states []store.TargetState, configured []string) {
-	fmt.Fprintf(w, "notifications: %d waiting in the outbox\n", depth)
-	byName := map[string]store.TargetState{}
-	names := slices.Clone(configured)
-	for _, st := range states {
-		byName[st.Name] = st
-		if !slices.Contains(names, st.Name) {
-			names = append(names, st.Name)
-		}
-	}
-	for _, name := range names {
-		st, tried := byName[name]
-		line := fmt.Sprintf("  %s: ", name)
-		switch {
-		case !tried:
-			line += "nothing sent yet"
-		default:
-			line += fmt.Sprintf("%d delivered (last %s), %d failed", st.Delivered, when(st.LastDelivered), st.Failed)
-			if st.LastError != "" {
-				line += fmt.Sprintf("; last error %s: %s", when(st.LastErrorAt), oneLine(st.LastError, 120))
-			}
-		}
-		fmt.Fprintln(w, line)
-	}
 }

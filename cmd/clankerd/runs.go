@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 func (a *cmdline) runsCommand() *cobra.Command {
@@ -29,27 +29,11 @@ func (a *cmdline) runsCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				out := view.Receipts(runs)
 				if output == "json" {
-					if runs == nil {
-						runs = []store.Receipt{}
-					}
-					return printJSON(a.stdout, map[string]any{"runs": runs})
+					return view.WriteJSON(a.stdout, map[string]any{"runs": out})
 				}
-				t := newTable(a.stdout, "SEQ", "SCHEDULED", "STARTED", "CHECK", "ITEM", "STATUS", "MS", "TRIGGER", "FINDINGS", "ERROR")
-				for _, r := range runs {
-					dur := "-"
-					if !r.Ended.IsZero() {
-						dur = fmt.Sprint(r.Ended.Sub(r.Started).Milliseconds())
-					}
-					trig := string(r.Trigger)
-					if r.Missed > 0 {
-						trig += fmt.Sprintf(" (+%d missed)", r.Missed)
-					}
-					c := r.Findings
-					t.row(fmt.Sprint(r.Seq), when(r.Scheduled), when(r.Started), r.Check, r.Pos, string(r.Status), dur, trig,
-						fmt.Sprintf("+%d ~%d -%d", c.New, c.Changed, c.Resolved), oneLine(r.Error, 60))
-				}
-				return t.flush()
+				return view.WriteReceipts(a.stdout, out)
 			})
 		},
 	}

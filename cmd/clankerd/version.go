@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/clankerd/clankerd/internal/view"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,7 @@ func (a *cmdline) versionCommand() *cobra.Command {
 				}
 			}
 			if output == "json" {
-				return printJSON(a.stdout, v)
+				return view.WriteJSON(a.stdout, v)
 			}
 			fmt.Fprintf(a.stdout, "clankerd %s (%s, %s)\n", v["version"], v["go"], v["platform"])
 			return nil

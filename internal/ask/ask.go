@@ -140,8 +140,13 @@ func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbea
 	}
 	plan := q.Plan
 	ans.Plan, ans.PlanCreated = &plan, q.Created
-	ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed yet; approve it with: clankerd approve %s", plan.ID, plan.Target, plan.Change, plan.Risk, plan.ID)
+	ans.Answer = Queued(plan)
 	return ans, nil
+}
+
+// Queued says in a sentence that plan p waits for a person.
+func Queued(p tasks.PlanRecord) string {
+	return fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", p.ID, p.Target, p.Change, p.Risk, p.ID)
 }
 
 // Summarize says in a few lines what the checks found.

@@ -1,10 +1,12 @@
-package ask
+package ask_test
 
 import (
 	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/clankerd/clankerd/internal/ask"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
@@ -43,19 +45,19 @@ func (m *modelStub) RouteQuestion(context.Context, string, bool) ([]route.Route,
 	return m.routes, m.err
 }
 
-func setup(t *testing.T) (*Service, *control.Local, *writeTask) {
+func setup(t *testing.T) (*ask.Service, *control.Local, *writeTask) {
 	t.Helper()
 	task := &writeTask{}
 	m := plantest.New(t, plantest.RegistrarFunc(func(r *checks.Registry) error {
 		return errors.Join(probe.Register(r), r.AddTask(task))
 	}), 0)
-	return &Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Runner: m.Runner}, m.Local, task
+	return &ask.Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Runner: m.Runner}, m.Local, task
 }
 
 func TestAskRunsRoutedChecks(t *testing.T) {
 	svc, local, _ := setup(t)
 	closed := testnet.ClosedPort(t)
-	ans, err := svc.Ask(t.Context(), Request{Question: "can we connect to " + closed + "?"})
+	ans, err := svc.Ask(t.Context(), ask.Request{Question: "can we connect to " + closed + "?"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +74,11 @@ func TestAskRunsRoutedChecks(t *testing.T) {
 
 func TestAskChangeNeedsMaker(t *testing.T) {
 	svc, _, task := setup(t)
-	_, err := svc.Ask(t.Context(), Request{Question: "restart service billing"})
-	if !errors.Is(err, ErrWriteRefused) || !strings.Contains(err.Error(), "--maker") {
+	_, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing"})
+	if !errors.Is(err, ask.ErrWriteRefused) || !strings.Contains(err.Error(), "--maker") {
 		t.Fatalf("without maker: %v", err)
 	}
-	ans, err := svc.Ask(t.Context(), Request{Question: "restart service billing", Maker: true})
+	ans, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing", Maker: true})
 	if err != nil || ans.Plan == nil || ans.Plan.State != tasks.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
 		t.Fatalf("with maker: %+v %v", ans, err)
 	}
@@ -87,26 +89,26 @@ func TestAskChangeNeedsMaker(t *testing.T) {
 
 func TestAskModelFallback(t *testing.T) {
 	svc, _, _ := setup(t)
-	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) {
+	if _, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"}); !errors.Is(err, ask.ErrUnroutable) {
 		t.Fatalf("no model: %v", err)
 	}
 	m := &modelStub{routes: []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": testnet.ClosedPort(t)}}}}
 	svc.Model = m
-	ans, err := svc.Ask(t.Context(), Request{Question: "how are things?"})
+	ans, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"})
 	if err != nil || ans.RoutedBy != "model" || m.asked != 1 || len(ans.Outcomes) != 1 {
 		t.Fatalf("model route: %+v %v", ans, err)
 	}
 	// The rules answer first: a routable question never reaches the model.
-	if _, err := svc.Ask(t.Context(), Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {
+	if _, err := svc.Ask(t.Context(), ask.Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {
 		t.Errorf("routable question asked the model (%d): %v", m.asked, err)
 	}
 	// A model pick that does not bind is refused before anything runs.
 	m.routes = []route.Route{{Check: "tcp.connect", Kind: "check", Params: map[string]string{"addr": "nowhere"}}}
-	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrIncomplete) {
+	if _, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"}); !errors.Is(err, ask.ErrIncomplete) {
 		t.Errorf("invalid model params: %v", err)
 	}
 	m.routes, m.err = nil, errors.New("model down")
-	if _, err := svc.Ask(t.Context(), Request{Question: "how are things?"}); !errors.Is(err, ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
+	if _, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"}); !errors.Is(err, ask.ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
 		t.Errorf("model failure: %v", err)
 	}
 }

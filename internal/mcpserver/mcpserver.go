@@ -28,6 +28,7 @@ import (
 	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 	"github.com/clankerd/clankerd/tasks"
 )
 
@@ -51,17 +52,17 @@ func (s *Server) MCP() *mcp.Server {
 		Instructions: "clankerd runs deterministic infrastructure checks (Kubernetes, AWS, HTTP/TCP/TLS) and keeps findings with a history. Prefer clankerd_findings with state=new to re-running checks. Changes are only ever proposed as pending plans that a person approves."})
 	readOnly := &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}
 	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_version", Description: "clankerd's version and how many checks and tasks it has.",
-		Annotations: &mcp.ToolAnnotations{Title: "Version", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.version)
+		Annotations: &mcp.ToolAnnotations{Title: "Version", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.version))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_route_question", Description: "Answer a plain-language question about the infrastructure (\"are all production pods healthy?\") by routing it to checks, running them and returning their results and findings. It reads live systems and records the runs in clankerd's history; it never changes anything (a change request is refused: use clankerd_propose_plan).",
-		Annotations: &mcp.ToolAnnotations{Title: "Ask a question", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.routeQuestion)
+		Annotations: &mcp.ToolAnnotations{Title: "Ask a question", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, cleanErrors(s.routeQuestion))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clanker_run_command", Description: "Run one named check with parameters (ids as in `clankerd lint --list`) and return its result and findings. Naming a write task queues a pending plan and returns its id; nothing is applied.",
-		Annotations: &mcp.ToolAnnotations{Title: "Run a check", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.runCommand)
+		Annotations: &mcp.ToolAnnotations{Title: "Run a check", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, cleanErrors(s.runCommand))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_findings", Description: "Findings from clankerd's history, filtered by lifecycle state (new, changed, resolved, unchanged, open, all), check id, and since (a duration such as 30m or a time). state=new is what appeared since the last check.",
-		Annotations: &mcp.ToolAnnotations{Title: "Findings", ReadOnlyHint: readOnly.ReadOnlyHint, DestructiveHint: readOnly.DestructiveHint, IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.findings)
+		Annotations: &mcp.ToolAnnotations{Title: "Findings", ReadOnlyHint: readOnly.ReadOnlyHint, DestructiveHint: readOnly.DestructiveHint, IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.findings))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_plans", Description: "Plans (proposed changes) and their state: pending, applied, rejected, expired, stale, failed.",
-		Annotations: &mcp.ToolAnnotations{Title: "Plans", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, s.plans)
+		Annotations: &mcp.ToolAnnotations{Title: "Plans", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.plans))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_propose_plan", Description: "Propose a change as a pending plan: a write task id and its parameters. clankerd reads the live state, records the plan (target, observed state, change, risk, cost) and returns its id; only a person can apply it, with `clankerd approve ID`.",
-		Annotations: &mcp.ToolAnnotations{Title: "Propose a plan", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, s.proposePlan)
+		Annotations: &mcp.ToolAnnotations{Title: "Propose a plan", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, cleanErrors(s.proposePlan))
 	return srv
 }
 
@@ -89,15 +90,15 @@ type questionIn struct {
 	Question string `json:"question" jsonschema:"the question, in plain words"`
 }
 
-func (s *Server) routeQuestion(ctx context.Context, _ *mcp.CallToolRequest, in questionIn) (*mcp.CallToolResult, Answer, error) {
+func (s *Server) routeQuestion(ctx context.Context, _ *mcp.CallToolRequest, in questionIn) (*mcp.CallToolResult, view.Answer, error) {
 	if strings.TrimSpace(in.Question) == "" {
-		return nil, Answer{}, fmt.Errorf("question is empty: ask something such as \"are all production pods healthy?\"")
+		return nil, view.Answer{}, fmt.Errorf("question is empty: ask something such as \"are all production pods healthy?\"")
 	}
 	ans, err := s.Ask.Ask(ctx, ask.Request{Question: in.Question})
 	if err != nil {
-		return nil, Answer{}, err
+		return nil, view.Answer{}, err
 	}
-	out := toAnswer(ans)
+	out := view.NewAnswer(ans)
 	return text(out.Answer), out, nil
 }
 
@@ -106,28 +107,28 @@ type runIn struct {
 	Params map[string]string `json:"params,omitempty" jsonschema:"parameters, such as {\"namespace\": \"shop\"}"`
 }
 
-func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runIn) (*mcp.CallToolResult, Answer, error) {
+func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runIn) (*mcp.CallToolResult, view.Answer, error) {
 	spec, kind, ok := s.Catalog.Lookup(in.Check)
 	if !ok {
 		hint := ""
 		if sug := s.Catalog.Suggest(in.Check); len(sug) > 0 {
 			hint = "; did you mean " + strings.Join(sug, ", ") + "?"
 		}
-		return nil, Answer{}, fmt.Errorf("no check or task %q%s", in.Check, hint)
+		return nil, view.Answer{}, fmt.Errorf("no check or task %q%s", in.Check, hint)
 	}
 	params, err := spec.Bind(in.Params, nil)
 	if err != nil {
-		return nil, Answer{}, fmt.Errorf("%s: %w", in.Check, err)
+		return nil, view.Answer{}, fmt.Errorf("%s: %w", in.Check, err)
 	}
 	item := heartbeat.NewItem(heartbeat.OriginAgent, in.Check, kind, params, "")
 	o := s.Runner.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
 	ans := ask.Answer{Question: in.Check, RoutedBy: "named", Outcomes: []runner.Outcome{o}, Plan: o.Plan, PlanCreated: o.PlanCreated}
 	if o.Plan != nil {
-		ans.Answer = fmt.Sprintf("queued plan %s: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", o.Plan.ID, o.Plan.Target, o.Plan.Change, o.Plan.Risk, o.Plan.ID)
+		ans.Answer = ask.Queued(*o.Plan)
 	} else {
 		ans.Answer = ask.Summarize(ans.Outcomes)
 	}
-	out := toAnswer(ans)
+	out := view.NewAnswer(ans)
 	return text(out.Answer), out, nil
 }
 
@@ -139,7 +140,7 @@ type findingsIn struct {
 }
 
 type findingsOut struct {
-	Findings []Finding `json:"findings"`
+	Findings []view.Finding `json:"findings"`
 }
 
 func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findingsIn) (*mcp.CallToolResult, findingsOut, error) {
@@ -173,10 +174,7 @@ func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findin
 	if err != nil {
 		return nil, findingsOut{}, err
 	}
-	out := findingsOut{Findings: []Finding{}}
-	for _, r := range fs {
-		out.Findings = append(out.Findings, toFinding(r))
-	}
+	out := findingsOut{Findings: view.Findings(fs, nil)}
 	return text(fmt.Sprintf("%d finding(s)", len(out.Findings))), out, nil
 }
 
@@ -185,7 +183,7 @@ type plansIn struct {
 }
 
 type plansOut struct {
-	Plans []Plan `json:"plans"`
+	Plans []view.Plan `json:"plans"`
 }
 
 func (s *Server) plans(ctx context.Context, _ *mcp.CallToolRequest, in plansIn) (*mcp.CallToolResult, plansOut, error) {
@@ -197,10 +195,7 @@ func (s *Server) plans(ctx context.Context, _ *mcp.CallToolRequest, in plansIn) 
 	if err != nil {
 		return nil, plansOut{}, err
 	}
-	out := plansOut{Plans: []Plan{}}
-	for _, p := range ps {
-		out.Plans = append(out.Plans, toPlan(p))
-	}
+	out := plansOut{Plans: view.Plans(ps)}
 	return text(fmt.Sprintf("%d plan(s)", len(out.Plans))), out, nil
 }
 
@@ -209,25 +204,36 @@ type proposeIn struct {
 	Params map[string]string `json:"params" jsonschema:"its parameters, such as {\"deployment\": \"shop/api\", \"replicas\": \"4\"}"`
 }
 
-func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in proposeIn) (*mcp.CallToolResult, Plan, error) {
+func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in proposeIn) (*mcp.CallToolResult, view.Plan, error) {
 	spec, kind, ok := s.Catalog.Lookup(in.Task)
 	if !ok || kind != checks.KindTask {
-		return nil, Plan{}, fmt.Errorf("%q is not a write task; tasks are listed by `clankerd lint --list`", in.Task)
+		return nil, view.Plan{}, fmt.Errorf("%q is not a write task; tasks are listed by `clankerd lint --list`", in.Task)
 	}
 	params, err := spec.Bind(in.Params, nil)
 	if err != nil {
-		return nil, Plan{}, fmt.Errorf("%s: %w", in.Task, err)
+		return nil, view.Plan{}, fmt.Errorf("%s: %w", in.Task, err)
 	}
 	draft, err := s.Runner.Planner.Draft(ctx, tasks.Request{Task: in.Task, Params: params, Source: heartbeat.OriginAgent})
 	if err != nil {
-		return nil, Plan{}, err
+		return nil, view.Plan{}, err
 	}
 	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
 	if err != nil {
-		return nil, Plan{}, err
+		return nil, view.Plan{}, err
 	}
-	p := toPlan(q.Plan)
-	return text(fmt.Sprintf("plan %s is pending: %s: %s (risk %s). Nothing has changed; a person approves it with: clankerd approve %s", p.ID, p.Target, p.Change, p.Risk, p.ID)), p, nil
+	return text(view.Redact(ask.Queued(q.Plan))), view.NewPlan(q.Plan), nil
+}
+
+// cleanErrors redacts a tool's error before the SDK hands its text to the agent: an
+// error may quote a question, a parameter or a server.
+func cleanErrors[In, Out any](h mcp.ToolHandlerFor[In, Out]) mcp.ToolHandlerFor[In, Out] {
+	return func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(ctx, req, in)
+		if err != nil {
+			err = errors.New(view.Redact(err.Error()))
+		}
+		return res, out, err
+	}
 }
 
 func text(s string) *mcp.CallToolResult {

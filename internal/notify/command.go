@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // Command runs a program with the notification's JSON (the webhook body) on stdin and
@@ -23,7 +25,7 @@ type Command struct {
 var _ Target = (*Command)(nil)
 
 // Send runs the command.
-func (c *Command) Send(ctx context.Context, n Notification) error {
+func (c *Command) Send(ctx context.Context, n view.Notification) error {
 	if len(c.Argv) == 0 {
 		return Permanent(errors.New("the command target has no command"))
 	}
@@ -73,7 +75,7 @@ type Desktop struct {
 var _ Target = (*Desktop)(nil)
 
 // Send shows the notification. A machine without the tool fails permanently.
-func (d *Desktop) Send(ctx context.Context, n Notification) error {
+func (d *Desktop) Send(ctx context.Context, n view.Notification) error {
 	goos, look := d.GOOS, d.LookPath
 	if goos == "" {
 		goos = runtime.GOOS
@@ -81,7 +83,7 @@ func (d *Desktop) Send(ctx context.Context, n Notification) error {
 	if look == nil {
 		look = exec.LookPath
 	}
-	title, body := "clankerd: "+Headline(n), PlainText(n)
+	title, body := "clankerd: "+view.Headline(n), view.PlainText(n)
 	var tool string
 	var argv []string
 	switch goos {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/internal/store"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // Store is the outbox the sender reads and records deliveries in; *store.DB
@@ -139,7 +140,7 @@ func (s *Sender) Run(ctx context.Context) {
 // job is one event to deliver to one destination.
 type job struct {
 	ev       store.OutboxEvent
-	n        Notification
+	n        view.Notification
 	delivery store.Delivery
 	routed   []string
 }
@@ -190,7 +191,7 @@ func (s *Sender) DeliverDue(ctx context.Context) (time.Time, error) {
 				continue
 			}
 			pending = true
-			n, wanted := Build(ev, d.MinSeverity)
+			n, wanted := view.NewNotification(ev, d.MinSeverity)
 			switch {
 			case now.Sub(ev.Created) >= cfg.Policy.MaxAge:
 				dl.Outcome, dl.Done = store.DeliveryExpired, now

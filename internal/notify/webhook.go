@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the request body, keyed
@@ -33,7 +35,7 @@ type Webhook struct {
 var _ Target = (*Webhook)(nil)
 
 // Send posts the notification.
-func (w *Webhook) Send(ctx context.Context, n Notification) error {
+func (w *Webhook) Send(ctx context.Context, n view.Notification) error {
 	body, err := json.Marshal(webhookBody{Version: 1, Notification: n})
 	if err != nil {
 		return Permanent(fmt.Errorf("encoding the notification: %w", err))
@@ -48,7 +50,7 @@ func (w *Webhook) Send(ctx context.Context, n Notification) error {
 // webhookBody is the JSON a webhook receives.
 type webhookBody struct {
 	Version int `json:"version"`
-	Notification
+	view.Notification
 }
 
 // Sign returns the signature header value of body: "sha256=" and the hex HMAC-SHA256.
@@ -74,8 +76,8 @@ type Slack struct {
 var _ Target = (*Slack)(nil)
 
 // Send posts the notification as readable text.
-func (s *Slack) Send(ctx context.Context, n Notification) error {
-	body, err := json.Marshal(map[string]string{"text": SlackText(n)})
+func (s *Slack) Send(ctx context.Context, n view.Notification) error {
+	body, err := json.Marshal(map[string]string{"text": view.SlackText(n)})
 	if err != nil {
 		return Permanent(fmt.Errorf("encoding the notification: %w", err))
 	}
