@@ -49,9 +49,16 @@ func resultText(res *mcp.CallToolResult) string {
 // client to it over stdio; the session ends with the test.
 func stdioSession(t *testing.T, state string) *mcp.ClientSession {
 	t.Helper()
+	return stdioSessionTo(t, os.Stderr, "--state-dir", state, "mcp")
+}
+
+// stdioSessionTo is stdioSession with the server's command line given in full and its
+// stderr (the log) written to stderr.
+func stdioSessionTo(t *testing.T, stderr io.Writer, args ...string) *mcp.ClientSession {
+	t.Helper()
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
-	cmd := exec.Command(binary, "--state-dir", state, "mcp")
-	cmd.Stderr = os.Stderr
+	cmd := exec.Command(binary, args...)
+	cmd.Stderr = stderr
 	session, err := client.Connect(t.Context(), &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
 		t.Fatal(err)
