@@ -15,6 +15,7 @@ import (
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/testenv/awstest"
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // The secrets planted in the inputs of TestRedactionEndToEnd, one set per way in. Each
@@ -74,7 +75,7 @@ func assertRedacted(t *testing.T, surface, out string, want ...string) {
 		}
 		leaked = true
 		around := out[max(0, i-60):min(len(out), i+len(s.value)+30)]
-		t.Errorf("%s leaks %s (%d times): …%s…", surface, s.what, strings.Count(lower, strings.ToLower(s.value)), oneLine(around, 0))
+		t.Errorf("%s leaks %s (%d times): …%s…", surface, s.what, strings.Count(lower, strings.ToLower(s.value)), view.OneLine(around, 0))
 	}
 	for _, w := range want {
 		if !leaked && !strings.Contains(out, w) {
