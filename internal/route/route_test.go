@@ -26,14 +26,29 @@ func catalog(t testing.TB) *checks.Registry {
 	return r
 }
 
-type vocab map[string][]string
+// withNames gives a provider's extractor the names a test says exist, instead of
+// those of the kubeconfig, the cluster and the AWS config files.
+type withNames struct {
+	checks.Extractor
+	names map[string][]string
+}
 
-func (v vocab) Names(context.Context) map[string][]string { return v }
+func (w withNames) Names(context.Context) map[string][]string { return w.names }
 
-var testVocab = vocab{
-	"context":   {"prod-eu", "staging"},
-	"namespace": {"payments", "shop", "kube-system"},
-	"profile":   {"prod", "dev"},
+// providers are this build's providers, knowing the names of the kinds given.
+func providers(kubeNames, awsNames map[string][]string) []Provider {
+	return []Provider{
+		withNames{kube.New(kube.Options{}), kubeNames},
+		withNames{awsprovider.New(awsprovider.Options{}), awsNames},
+	}
+}
+
+// testProviders know the names of the routing table: contexts prod-eu and staging,
+// namespaces payments, shop and kube-system, AWS profiles prod and dev.
+func testProviders() []Provider {
+	return providers(
+		map[string][]string{"context": {"prod-eu", "staging"}, "namespace": {"payments", "shop", "kube-system"}},
+		map[string][]string{"profile": {"prod", "dev"}})
 }
 
 type question struct {
@@ -76,7 +91,7 @@ func readQuestions(t testing.TB) []question {
 // TestRoutingTable routes every question of testdata/questions.txt without a model and
 // compares the checks and parameters.
 func TestRoutingTable(t *testing.T) {
-	r := New(catalog(t), testVocab)
+	r := New(catalog(t), testProviders()...)
 	qs := readQuestions(t)
 	if len(qs) < 40 {
 		t.Fatalf("only %d questions in the routing table", len(qs))
@@ -119,7 +134,7 @@ func TestRoutingTable(t *testing.T) {
 }
 
 func TestUnroutable(t *testing.T) {
-	r := New(catalog(t), nil)
+	r := New(catalog(t), providers(nil, nil)...)
 	for _, q := range []string{"", "hello there", "what is the meaning of life?", "????"} {
 		res := r.Route(t.Context(), q)
 		if res.Confident || len(res.Routes) > 0 {
@@ -132,7 +147,7 @@ func TestUnroutable(t *testing.T) {
 }
 
 func TestWriteMissingTarget(t *testing.T) {
-	r := New(catalog(t), nil)
+	r := New(catalog(t), providers(nil, nil)...)
 	res := r.Route(t.Context(), "scale it up to 5")
 	if !res.Write || len(res.Routes) != 1 || len(res.Missing) == 0 {
 		t.Errorf("scale without a target: %+v", res)
@@ -143,7 +158,7 @@ func FuzzRoute(f *testing.F) {
 	for _, s := range []string{"are all production pods healthy?", "scale a/b to 5", "$$$ 5 days", "in the  namespace", "\x00\xff", "to 99999999999999999999"} {
 		f.Add(s)
 	}
-	r := New(catalog(f), testVocab)
+	r := New(catalog(f), testProviders()...)
 	f.Fuzz(func(t *testing.T, q string) {
 		res := r.Route(context.Background(), q)
 		if len(res.Routes) > MaxRoutes {
@@ -156,7 +171,7 @@ func FuzzRoute(f *testing.F) {
 }
 
 func BenchmarkRoute(b *testing.B) {
-	r := New(catalog(b), testVocab)
+	r := New(catalog(b), testProviders()...)
 	qs := readQuestions(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -164,27 +179,36 @@ func BenchmarkRoute(b *testing.B) {
 	}
 }
 
-// countingVocab counts how often the router asks what exists.
-type countingVocab struct {
-	vocab
+// countingNames counts how often the router asks a provider what exists.
+type countingNames struct {
+	Provider
 	n int
 }
 
-func (c *countingVocab) Names(ctx context.Context) map[string][]string {
+func (c *countingNames) Names(ctx context.Context) map[string][]string {
 	c.n++
-	return c.vocab.Names(ctx)
+	return c.Provider.Names(ctx)
 }
 
 // TestNamesReadOncePerQuestion: a provider's vocabulary may cost an API call, so a
-// question reads it once, change requests included; an unroutable one not at all.
+// question reads each once, change requests included; an unroutable one not at all.
 func TestNamesReadOncePerQuestion(t *testing.T) {
-	v := &countingVocab{vocab: testVocab}
-	r := New(catalog(t), v)
+	var counted []*countingNames
+	var ps []Provider
+	for _, p := range testProviders() {
+		c := &countingNames{Provider: p}
+		counted, ps = append(counted, c), append(ps, c)
+	}
+	r := New(catalog(t), ps...)
 	for q, want := range map[string]int{"scale shop/api to 5": 1, "are all pods healthy?": 1, "what is the meaning of life?": 0} {
-		v.n = 0
+		for _, c := range counted {
+			c.n = 0
+		}
 		r.Route(t.Context(), q)
-		if v.n != want {
-			t.Errorf("%q read the vocabulary %d times, want %d", q, v.n, want)
+		for i, c := range counted {
+			if c.n != want {
+				t.Errorf("%q read the vocabulary of provider %d %d times, want %d", q, i, c.n, want)
+			}
 		}
 	}
 }
