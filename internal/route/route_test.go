@@ -212,3 +212,46 @@ func TestNamesReadOncePerQuestion(t *testing.T) {
 		}
 	}
 }
+
+// widgetProvider is a provider the router knows nothing about: it proposes a widget
+// that exists, a second one that must lose, and a parameter its check lacks.
+type widgetProvider struct{}
+
+func (widgetProvider) Names(context.Context) map[string][]string {
+	return map[string][]string{"widget": {"W1"}}
+}
+
+func (widgetProvider) Extract(q checks.Question, _ checks.Spec, names map[string][]string) []checks.Proposal {
+	return []checks.Proposal{
+		{Param: "widget", Value: q.Name(names["widget"]), From: "a widget that exists"},
+		{Param: "widget", Value: "w2", From: "a guess"},
+		{Param: "colour", Value: "red", From: "nowhere"},
+	}
+}
+
+// TestProviderProposals: a new provider's check routes with its parameters without
+// touching the router; the provider's first value wins, then the generic ones follow.
+func TestProviderProposals(t *testing.T) {
+	reg := checks.NewRegistry()
+	widget := checks.Spec{ID: "widget.errors", Description: "widget errors", Keywords: []string{"widget"},
+		Params: []checks.ParamSpec{{Name: "widget", Type: checks.String}, {Name: "threshold", Type: checks.Int}}}
+	if err := reg.AddCheck(fakeCheck{widget}); err != nil {
+		t.Fatal(err)
+	}
+	res := New(reg, widgetProvider{}).Route(t.Context(), "does widget w1 have more than 3 errors?")
+	if len(res.Routes) != 1 {
+		t.Fatalf("routes %+v", res)
+	}
+	rt := res.Routes[0]
+	want := `matched "widget", "error"; widget=W1 from a widget that exists; threshold=3 from more than 3`
+	if len(rt.Params) != 2 || rt.Params["widget"] != "W1" || rt.Params["threshold"] != "3" || rt.Why != want {
+		t.Errorf("params %v, why %q, want %q", rt.Params, rt.Why, want)
+	}
+}
+
+type fakeCheck struct{ spec checks.Spec }
+
+func (f fakeCheck) Spec() checks.Spec { return f.spec }
+func (fakeCheck) Run(context.Context, checks.Params) (checks.Result, error) {
+	return checks.Result{}, nil
+}
