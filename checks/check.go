@@ -1,6 +1,7 @@
 // Package checks defines what clankerd can check and change: the Check and Task
-// interfaces, their typed parameters, results and findings, and the Registry that
-// providers add their checks and tasks to.
+// interfaces, their typed parameters, results and findings, the Registry that
+// providers add their checks and tasks to, and the Question a provider takes its
+// parameters from when a question is routed.
 package checks
 
 import (

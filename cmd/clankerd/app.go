@@ -207,7 +207,7 @@ func (a *cmdline) newProviders(watch bool) (*providers, error) {
 // know (contexts, namespaces, profiles).
 func (p *providers) router() *route.Router {
 	if p.rt == nil {
-		p.rt = route.New(p.registry, route.Vocabularies{p.kube, p.aws})
+		p.rt = route.New(p.registry, p.kube, p.aws)
 		p.resolver = &route.Resolver{Router: p.rt}
 	}
 	return p.rt

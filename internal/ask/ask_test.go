@@ -33,6 +33,15 @@ func (w *writeTask) Apply(context.Context, checks.Plan) (checks.Applied, error) 
 	return checks.Applied{}, nil
 }
 
+// The task is its own provider for the router: it takes the service from "restart
+// service NAME" and knows no names.
+func (*writeTask) Extract(q checks.Question, spec checks.Spec, _ map[string][]string) []checks.Proposal {
+	e := checks.NewExtraction(spec)
+	e.Set("service", q.After([]string{"service"}), "the question")
+	return e.Proposals()
+}
+func (*writeTask) Names(context.Context) map[string][]string { return nil }
+
 // modelStub routes every question to one check.
 type modelStub struct {
 	routes []route.Route
@@ -51,7 +60,7 @@ func setup(t *testing.T) (*ask.Service, *control.Local, *writeTask) {
 	m := plantest.New(t, plantest.RegistrarFunc(func(r *checks.Registry) error {
 		return errors.Join(probe.Register(r), r.AddTask(task))
 	}), 0)
-	return &ask.Service{Router: route.New(m.Reg, nil), Catalog: m.Reg, Runner: m.Runner}, m.Local, task
+	return &ask.Service{Router: route.New(m.Reg, task), Catalog: m.Reg, Runner: m.Runner}, m.Local, task
 }
 
 func TestAskRunsRoutedChecks(t *testing.T) {

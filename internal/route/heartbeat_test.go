@@ -20,7 +20,7 @@ func TestResolveHeartbeatQuestions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := &Resolver{Router: New(reg, testVocab)}
+	rs := &Resolver{Router: New(reg, testProviders()...)}
 	rs.Resolve(t.Context(), files[0])
 	f := files[0]
 	var got []string

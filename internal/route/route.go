@@ -1,15 +1,15 @@
 // Package route maps a plain-language question ("are all production pods healthy?") to
 // the checks and tasks that answer it, deterministically: each check declares its own
 // routing words next to its definition (checks.Spec.Keywords), so a new check routes
-// without touching the router. Parameters come from the question: names of contexts,
-// namespaces and profiles that exist, "production", thresholds, durations, amounts.
+// without touching the router. Parameters come from the question too: each provider
+// takes its own (the names that exist, ids, its targets; checks.Extractor), the router
+// the ones any check may take (thresholds, durations, amounts, URLs, addresses).
 package route
 
 import (
 	"context"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,10 +24,11 @@ type Catalog interface {
 	Lookup(id string) (checks.Spec, checks.Kind, bool)
 }
 
-// Vocabulary names what exists, so that a word in a question can become a parameter
-// value: {"context": ["prod-eu", "staging"], "namespace": [...], "profile": [...]}.
-type Vocabulary interface {
-	Names(ctx context.Context) map[string][]string
+// Provider is what the router asks of a provider: the names that exist, read once per
+// question, and the parameters it takes from a question for its checks and tasks.
+type Provider interface {
+	checks.Vocabulary
+	checks.Extractor
 }
 
 // Route is one check or task a question maps to, with the parameters taken from the
@@ -55,10 +56,10 @@ type Result struct {
 
 // Router routes questions. Build it once; it indexes the catalog's keywords.
 type Router struct {
-	catalog Catalog
-	vocab   Vocabulary
-	specs   []checks.Spec
-	kinds   map[string]checks.Kind
+	catalog   Catalog
+	providers []Provider
+	specs     []checks.Spec
+	kinds     map[string]checks.Kind
 	// keywords per spec, stemmed; weight per stemmed keyword (rarer is heavier).
 	keywords map[string][][]string
 	weight   map[string]float64
@@ -67,9 +68,10 @@ type Router struct {
 // MaxRoutes bounds how many checks one question runs.
 const MaxRoutes = 8
 
-// New indexes the catalog. vocab may be nil.
-func New(c Catalog, vocab Vocabulary) *Router {
-	r := &Router{catalog: c, vocab: vocab, kinds: map[string]checks.Kind{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
+// New indexes the catalog. Every provider's extractor is asked for the parameters of
+// every route, in the order given; none may be nil.
+func New(c Catalog, providers ...Provider) *Router {
+	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
 	count := map[string]int{}
 	for _, s := range c.Specs() {
 		_, kind, _ := c.Lookup(s.ID)
@@ -77,7 +79,7 @@ func New(c Catalog, vocab Vocabulary) *Router {
 		r.kinds[s.ID] = kind
 		seen := map[string]bool{}
 		for _, k := range append(slices.Clone(s.Keywords), idWords(s.ID)...) {
-			words := stems(k)
+			words := stems(checks.NewQuestion(k).Words)
 			key := strings.Join(words, " ")
 			if len(words) == 0 || seen[key] {
 				continue
@@ -103,32 +105,6 @@ func idWords(id string) []string {
 	return parts[len(parts)-1:]
 }
 
-// stopwords carry no routing meaning.
-var stopwords = map[string]bool{
-	"a": true, "an": true, "the": true, "is": true, "are": true, "am": true, "be": true, "been": true, "do": true, "does": true, "did": true,
-	"any": true, "all": true, "every": true, "there": true, "what": true, "which": true, "who": true, "how": true, "why": true, "when": true,
-	"of": true, "in": true, "on": true, "at": true, "to": true, "for": true, "from": true, "by": true, "with": true, "and": true, "or": true,
-	"my": true, "our": true, "we": true, "i": true, "me": true, "us": true, "it": true, "its": true, "this": true, "that": true, "these": true, "those": true,
-	"have": true, "has": true, "had": true, "anything": true, "something": true, "some": true, "please": true, "can": true, "you": true, "check": true,
-	"show": true, "list": true, "tell": true, "find": true, "get": true, "give": true, "right": true, "now": true, "currently": true, "still": true,
-	"than": true, "more": true, "less": true, "over": true, "last": true, "past": true, "too": true, "much": true, "many": true, "should": true,
-	"not": true, "no": true, "without": true, "lot": true, "so": true, "up": true, "any?": true, "ok": true, "okay": true, "fine": true,
-}
-
-var splitter = regexp.MustCompile(`[^a-z0-9:/._%$-]+`)
-
-// words lowercases and splits text, trimming punctuation at word ends.
-func words(s string) []string {
-	var out []string
-	for _, w := range splitter.Split(strings.ToLower(s), -1) {
-		w = strings.Trim(w, ".-:/")
-		if w != "" {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // stem folds plurals and -ing forms: pods → pod, policies → policy, restarting →
 // restart; addresses stays. Keywords and questions go through the same stem, so the
 // folding only has to be consistent, not correct English.
@@ -152,10 +128,11 @@ var imperativeVerbs = map[string]bool{
 	"make": true, "turn": true, "resize": true,
 }
 
-func stems(s string) []string {
-	var out []string
-	for _, w := range words(s) {
-		out = append(out, stem(w))
+// stems stems every word.
+func stems(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = stem(w)
 	}
 	return out
 }
@@ -208,10 +185,11 @@ func matchedOutside(toks, phrase []string, spans []span) bool {
 
 // Route maps a question to checks (and tasks, for a change request).
 func (r *Router) Route(ctx context.Context, question string) Result {
-	toks := stems(question)
-	for _, t := range words(question) {
+	q := checks.NewQuestion(question)
+	toks := stems(q.Words)
+	for _, t := range q.Words {
 		switch {
-		case strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://"):
+		case isURL(t):
 			toks = append(toks, "url")
 		case hostPort.MatchString(t):
 			toks = append(toks, "port")
@@ -219,7 +197,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	}
 	var content []string
 	for _, t := range toks {
-		if !stopwords[t] {
+		if !checks.Stopword(t) {
 			content = append(content, t)
 		}
 	}
@@ -237,7 +215,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		var sc scoredRoute
 		sc.id = s.ID
 		for _, kw := range r.keywords[s.ID] {
-			if len(kw) == 1 && stopwords[kw[0]] {
+			if len(kw) == 1 && checks.Stopword(kw[0]) {
 				continue
 			}
 			if matchedOutside(toks, kw, spans) {
@@ -269,15 +247,15 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		return res
 	}
 	// The names that exist, read once per question (a provider may ask its API).
-	var names map[string][]string
-	if r.vocab != nil {
-		names = r.vocab.Names(ctx)
+	names := make([]map[string][]string, len(r.providers))
+	for i, p := range r.providers {
+		names[i] = p.Names(ctx)
 	}
 	// A change request routes to the best task only; a question to every check that
 	// scores close to the best.
 	if r.kinds[all[0].id] == checks.KindTask {
 		res.Write = true
-		all = r.bestTask(question, names, all[0].score, all)
+		all = r.bestTask(q, names, all[0].score, all)
 	} else {
 		var keep []scoredRoute
 		for _, s := range all {
@@ -290,7 +268,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	res.Confident = true
 	for _, s := range all {
 		spec, _, _ := r.catalog.Lookup(s.id)
-		params, why := extract(question, spec, names)
+		params, why := r.extract(q, spec, names)
 		rt := Route{Check: s.id, Kind: r.kinds[s.id].String(), Params: params, Score: math.Round(s.score*100) / 100,
 			Why: "matched " + quoteAll(s.matched)}
 		if len(why) > 0 {
@@ -307,14 +285,14 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 // bestTask picks, among the tasks that score close to the best, the one whose
 // required parameters the question gives most completely ("scale shop/api to 3" is a
 // Deployment, not an Auto Scaling group).
-func (r *Router) bestTask(question string, names map[string][]string, top float64, all []scoredRoute) []scoredRoute {
+func (r *Router) bestTask(q checks.Question, names []map[string][]string, top float64, all []scoredRoute) []scoredRoute {
 	best, bestMissing := -1, 0
 	for i, s := range all {
 		if s.score < top*closeness {
 			break
 		}
 		spec, _, _ := r.catalog.Lookup(s.id)
-		params, _ := extract(question, spec, names)
+		params, _ := r.extract(q, spec, names)
 		missing := len(missingParams(spec, params))
 		if best < 0 || missing < bestMissing {
 			best, bestMissing = i, missing
@@ -384,18 +362,4 @@ func (res Result) Error(question string) error {
 		return fmt.Errorf("no check matches %q: list them with `clankerd lint --list`, or configure a model (--model, CLANKERD_MODEL) to route free-form questions", question)
 	}
 	return fmt.Errorf("no check matches %q well enough; the closest are %s (run one with `clankerd check`-style items, or configure a model with --model / CLANKERD_MODEL)", question, strings.Join(res.Closest, ", "))
-}
-
-// Vocabularies merges the names several providers know.
-type Vocabularies []Vocabulary
-
-// Names merges the names of every vocabulary.
-func (vs Vocabularies) Names(ctx context.Context) map[string][]string {
-	out := map[string][]string{}
-	for _, v := range vs {
-		for k, names := range v.Names(ctx) {
-			out[k] = append(out[k], names...)
-		}
-	}
-	return out
 }

@@ -26,14 +26,29 @@ func catalog(t testing.TB) *checks.Registry {
 	return r
 }
 
-type vocab map[string][]string
+// withNames gives a provider's extractor the names a test says exist, instead of
+// those of the kubeconfig, the cluster and the AWS config files.
+type withNames struct {
+	checks.Extractor
+	names map[string][]string
+}
 
-func (v vocab) Names(context.Context) map[string][]string { return v }
+func (w withNames) Names(context.Context) map[string][]string { return w.names }
 
-var testVocab = vocab{
-	"context":   {"prod-eu", "staging"},
-	"namespace": {"payments", "shop", "kube-system"},
-	"profile":   {"prod", "dev"},
+// providers are this build's providers, knowing the names of the kinds given.
+func providers(kubeNames, awsNames map[string][]string) []Provider {
+	return []Provider{
+		withNames{kube.New(kube.Options{}), kubeNames},
+		withNames{awsprovider.New(awsprovider.Options{}), awsNames},
+	}
+}
+
+// testProviders know the names of the routing table: contexts prod-eu and staging,
+// namespaces payments, shop and kube-system, AWS profiles prod and dev.
+func testProviders() []Provider {
+	return providers(
+		map[string][]string{"context": {"prod-eu", "staging"}, "namespace": {"payments", "shop", "kube-system"}},
+		map[string][]string{"profile": {"prod", "dev"}})
 }
 
 type question struct {
@@ -76,7 +91,7 @@ func readQuestions(t testing.TB) []question {
 // TestRoutingTable routes every question of testdata/questions.txt without a model and
 // compares the checks and parameters.
 func TestRoutingTable(t *testing.T) {
-	r := New(catalog(t), testVocab)
+	r := New(catalog(t), testProviders()...)
 	qs := readQuestions(t)
 	if len(qs) < 40 {
 		t.Fatalf("only %d questions in the routing table", len(qs))
@@ -119,7 +134,7 @@ func TestRoutingTable(t *testing.T) {
 }
 
 func TestUnroutable(t *testing.T) {
-	r := New(catalog(t), nil)
+	r := New(catalog(t), providers(nil, nil)...)
 	for _, q := range []string{"", "hello there", "what is the meaning of life?", "????"} {
 		res := r.Route(t.Context(), q)
 		if res.Confident || len(res.Routes) > 0 {
@@ -132,7 +147,7 @@ func TestUnroutable(t *testing.T) {
 }
 
 func TestWriteMissingTarget(t *testing.T) {
-	r := New(catalog(t), nil)
+	r := New(catalog(t), providers(nil, nil)...)
 	res := r.Route(t.Context(), "scale it up to 5")
 	if !res.Write || len(res.Routes) != 1 || len(res.Missing) == 0 {
 		t.Errorf("scale without a target: %+v", res)
@@ -143,7 +158,7 @@ func FuzzRoute(f *testing.F) {
 	for _, s := range []string{"are all production pods healthy?", "scale a/b to 5", "$$$ 5 days", "in the  namespace", "\x00\xff", "to 99999999999999999999"} {
 		f.Add(s)
 	}
-	r := New(catalog(f), testVocab)
+	r := New(catalog(f), testProviders()...)
 	f.Fuzz(func(t *testing.T, q string) {
 		res := r.Route(context.Background(), q)
 		if len(res.Routes) > MaxRoutes {
@@ -156,7 +171,7 @@ func FuzzRoute(f *testing.F) {
 }
 
 func BenchmarkRoute(b *testing.B) {
-	r := New(catalog(b), testVocab)
+	r := New(catalog(b), testProviders()...)
 	qs := readQuestions(b)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -164,27 +179,79 @@ func BenchmarkRoute(b *testing.B) {
 	}
 }
 
-// countingVocab counts how often the router asks what exists.
-type countingVocab struct {
-	vocab
+// countingNames counts how often the router asks a provider what exists.
+type countingNames struct {
+	Provider
 	n int
 }
 
-func (c *countingVocab) Names(ctx context.Context) map[string][]string {
+func (c *countingNames) Names(ctx context.Context) map[string][]string {
 	c.n++
-	return c.vocab.Names(ctx)
+	return c.Provider.Names(ctx)
 }
 
 // TestNamesReadOncePerQuestion: a provider's vocabulary may cost an API call, so a
-// question reads it once, change requests included; an unroutable one not at all.
+// question reads each once, change requests included; an unroutable one not at all.
 func TestNamesReadOncePerQuestion(t *testing.T) {
-	v := &countingVocab{vocab: testVocab}
-	r := New(catalog(t), v)
+	var counted []*countingNames
+	var ps []Provider
+	for _, p := range testProviders() {
+		c := &countingNames{Provider: p}
+		counted, ps = append(counted, c), append(ps, c)
+	}
+	r := New(catalog(t), ps...)
 	for q, want := range map[string]int{"scale shop/api to 5": 1, "are all pods healthy?": 1, "what is the meaning of life?": 0} {
-		v.n = 0
+		for _, c := range counted {
+			c.n = 0
+		}
 		r.Route(t.Context(), q)
-		if v.n != want {
-			t.Errorf("%q read the vocabulary %d times, want %d", q, v.n, want)
+		for i, c := range counted {
+			if c.n != want {
+				t.Errorf("%q read the vocabulary of provider %d %d times, want %d", q, i, c.n, want)
+			}
 		}
 	}
+}
+
+// widgetProvider is a provider the router knows nothing about: it proposes a widget
+// that exists, a second one that must lose, and a parameter its check lacks.
+type widgetProvider struct{}
+
+func (widgetProvider) Names(context.Context) map[string][]string {
+	return map[string][]string{"widget": {"W1"}}
+}
+
+func (widgetProvider) Extract(q checks.Question, _ checks.Spec, names map[string][]string) []checks.Proposal {
+	return []checks.Proposal{
+		{Param: "widget", Value: q.Name(names["widget"]), From: "a widget that exists"},
+		{Param: "widget", Value: "w2", From: "a guess"},
+		{Param: "colour", Value: "red", From: "nowhere"},
+	}
+}
+
+// TestProviderProposals: a new provider's check routes with its parameters without
+// touching the router; the provider's first value wins, then the generic ones follow.
+func TestProviderProposals(t *testing.T) {
+	reg := checks.NewRegistry()
+	widget := checks.Spec{ID: "widget.errors", Description: "widget errors", Keywords: []string{"widget"},
+		Params: []checks.ParamSpec{{Name: "widget", Type: checks.String}, {Name: "threshold", Type: checks.Int}}}
+	if err := reg.AddCheck(fakeCheck{widget}); err != nil {
+		t.Fatal(err)
+	}
+	res := New(reg, widgetProvider{}).Route(t.Context(), "does widget w1 have more than 3 errors?")
+	if len(res.Routes) != 1 {
+		t.Fatalf("routes %+v", res)
+	}
+	rt := res.Routes[0]
+	want := `matched "widget", "error"; widget=W1 from a widget that exists; threshold=3 from more than 3`
+	if len(rt.Params) != 2 || rt.Params["widget"] != "W1" || rt.Params["threshold"] != "3" || rt.Why != want {
+		t.Errorf("params %v, why %q, want %q", rt.Params, rt.Why, want)
+	}
+}
+
+type fakeCheck struct{ spec checks.Spec }
+
+func (f fakeCheck) Spec() checks.Spec { return f.spec }
+func (fakeCheck) Run(context.Context, checks.Params) (checks.Result, error) {
+	return checks.Result{}, nil
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,36 +259,4 @@ func describe(action, region string) string {
 		return action
 	}
 	return action + " in " + region
-}
-
-// Names lists the profiles of the shared config and credentials files, so that a
-// question naming one can be routed to it.
-func (p *Provider) Names(context.Context) map[string][]string {
-	files := []string{config.DefaultSharedConfigFilename(), config.DefaultSharedCredentialsFilename()}
-	if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
-		files[0] = f
-	}
-	if f := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
-		files[1] = f
-	}
-	seen := map[string]bool{}
-	var profiles []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if !strings.HasPrefix(line, "[") || !strings.HasSuffix(line, "]") {
-				continue
-			}
-			name := strings.TrimSpace(strings.TrimPrefix(strings.Trim(line, "[]"), "profile "))
-			if name != "" && !strings.HasPrefix(name, "sso-session") && !seen[name] {
-				seen[name] = true
-				profiles = append(profiles, name)
-			}
-		}
-	}
-	return map[string][]string{"profile": profiles}
 }

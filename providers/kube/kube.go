@@ -18,7 +18,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -205,38 +204,4 @@ func (c *conn) apiError(verb, what string, err error) error {
 		return fmt.Errorf("%s %s in %s: cannot reach the apiserver: %w", verb, what, where, err)
 	}
 	return fmt.Errorf("%s %s in %s: %w", verb, what, where, err)
-}
-
-// Names lists the kubeconfig's contexts and the current context's namespaces, so
-// that a question naming one can be routed to it. It never fails: what cannot be read
-// in two seconds is left out.
-func (p *Provider) Names(ctx context.Context) map[string][]string {
-	out := map[string][]string{}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if p.opts.Kubeconfig != "" {
-		rules.ExplicitPath = p.opts.Kubeconfig
-	}
-	raw, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).RawConfig()
-	if err != nil || len(raw.Contexts) == 0 {
-		return out
-	}
-	for name := range raw.Contexts {
-		out["context"] = append(out["context"], name)
-	}
-	sort.Strings(out["context"])
-	c, err := p.connect("")
-	if err != nil {
-		return out
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	list, err := c.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		p.log.Debug("listing namespaces for routing", "err", err)
-		return out
-	}
-	for _, ns := range list.Items {
-		out["namespace"] = append(out["namespace"], ns.Name)
-	}
-	return out
 }
