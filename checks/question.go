@@ -16,7 +16,8 @@ type Question struct {
 	// Lower is Text in lower case, for patterns that span words.
 	Lower string
 	// Words are the words of Lower, punctuation trimmed at their ends:
-	// "scale shop/api to 5!" gives scale, shop/api, to, 5.
+	// "scale shop/api to 5!" gives scale, shop/api, to, 5. A URL is one word, as
+	// written (its case, userinfo and query kept), so it reaches its parameter whole.
 	Words []string
 }
 
@@ -27,9 +28,15 @@ var wordSeparators = regexp.MustCompile(`[^a-z0-9:/._%$-]+`)
 // NewQuestion reads text the way the router does.
 func NewQuestion(text string) Question {
 	q := Question{Text: text, Lower: strings.ToLower(text)}
-	for _, w := range wordSeparators.Split(q.Lower, -1) {
-		if w = strings.Trim(w, ".-:/"); w != "" {
-			q.Words = append(q.Words, w)
+	for _, field := range strings.Fields(text) {
+		if lower := strings.ToLower(field); strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+			q.Words = append(q.Words, strings.TrimRight(field, `?!.,;:)"'`))
+			continue
+		}
+		for _, w := range wordSeparators.Split(strings.ToLower(field), -1) {
+			if w = strings.Trim(w, ".-:/"); w != "" {
+				q.Words = append(q.Words, w)
+			}
 		}
 	}
 	return q

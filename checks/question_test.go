@@ -54,3 +54,13 @@ func TestExtraction(t *testing.T) {
 		t.Errorf("proposals %q", got)
 	}
 }
+
+// TestQuestionKeepsURLsWhole: a URL is one word as written, so a probe gets the URL
+// that was asked about, and its userinfo stays together for redaction.
+func TestQuestionKeepsURLsWhole(t *testing.T) {
+	q := NewQuestion("Is https://Admin:pw@api.example.com/Health?api_key=k1&x=2 up?")
+	want := []string{"is", "https://Admin:pw@api.example.com/Health?api_key=k1&x=2", "up"}
+	if !slices.Equal(q.Words, want) {
+		t.Errorf("words = %q, want %q", q.Words, want)
+	}
+}

@@ -339,9 +339,9 @@ func TestRedactionEndToEnd(t *testing.T) {
 		{"check/junit", []string{"check", hb, "-o", "junit"}, 1, checkWant},
 		{"ask/text", []string{"ask", question}, 1, []string{maskedBearer}},
 		{"ask/json", []string{"ask", question, "-o", "json"}, 1, []string{maskedAPIKey, maskedBearer}},
-		// The router splits this URL at its "@" and refuses the question, quoting
-		// "http://admin:PASSWORD": with no "@" left, redact cannot tell it is a password.
-		{"ask/credentials-in-question", []string{"ask", strings.Replace(question, "http://", "http://admin:"+urlPassword+"@", 1)}, 3, nil},
+		// A URL with userinfo in the question reaches the probe whole (the router keeps
+		// URLs as one word), and its password shows nowhere.
+		{"ask/credentials-in-question", []string{"ask", strings.Replace(question, "http://", "http://admin:"+urlPassword+"@", 1), "-o", "json"}, 1, []string{maskedURL, maskedAPIKey}},
 		{"findings/text", []string{"findings", "--state", "all"}, 0, []string{maskedURL, maskedAPIKey}},
 		{"findings/json", []string{"findings", "--state", "all", "-o", "json"}, 0, findingWant},
 		{"diff/text", []string{"diff"}, 0, []string{maskedURL, maskedAPIKey}},
