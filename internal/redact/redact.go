@@ -44,6 +44,10 @@ func String(s string) string {
 // secretKey matches map keys whose values are secrets whatever they look like.
 var secretKey = regexp.MustCompile(`(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credential|authorization|cookie|client-key)`)
 
+// SecretName reports whether a key or parameter name says its value is a secret
+// (password, token, api_key, ...), whatever the value looks like.
+func SecretName(name string) bool { return secretKey.MatchString(name) }
+
 // Map returns a copy of m with secret values masked: every value whose key names a
 // secret, and every secret found inside the other values.
 func Map(m map[string]string) map[string]string {
@@ -52,7 +56,7 @@ func Map(m map[string]string) map[string]string {
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		if secretKey.MatchString(k) {
+		if SecretName(k) {
 			out[k] = Mask
 			continue
 		}

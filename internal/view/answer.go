@@ -5,46 +5,31 @@ import (
 	"io"
 
 	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/route"
 )
-
-// Route is a check or task a question was routed to, with the parameters taken from
-// the question and why.
-type Route struct {
-	Check  string            `json:"check"`
-	Kind   string            `json:"kind"`
-	Params map[string]string `json:"params"`
-	Why    string            `json:"why"`
-	Score  float64           `json:"score"`
-}
 
 // Answer is what a question got: where it was routed, the results of the checks it
 // ran (or the plan a change request queued), and the answer in words.
 type Answer struct {
-	Question string   `json:"question"`
-	RoutedBy string   `json:"routed_by"`
-	Routes   []Route  `json:"routes"`
-	Results  []Result `json:"results"`
-	Plan     *PlanRef `json:"plan,omitempty"`
-	Answer   string   `json:"answer"`
+	Question string        `json:"question"`
+	RoutedBy string        `json:"routed_by"`
+	Routes   []route.Route `json:"routes"`
+	Results  []Result      `json:"results"`
+	Plan     *PlanRef      `json:"plan,omitempty"`
+	Answer   string        `json:"answer"`
 }
 
 // NewAnswer shapes the answer to a question.
 func NewAnswer(a ask.Answer) Answer {
-	out := Answer{Question: clean(a.Question), RoutedBy: a.RoutedBy, Routes: []Route{}, Results: []Result{}, Answer: clean(a.Answer)}
-	for _, r := range a.Routes {
-		params := cleanMap(r.Params)
-		if params == nil {
-			params = map[string]string{}
-		}
-		out.Routes = append(out.Routes, Route{Check: r.Check, Kind: r.Kind, Params: params, Why: clean(r.Why), Score: r.Score})
-	}
-	for _, o := range a.Outcomes {
-		out.Results = append(out.Results, NewResult(o))
+	out := Answer{Question: a.Question, RoutedBy: a.RoutedBy, Routes: a.Routes, Results: each(a.Outcomes, NewResult), Answer: a.Answer}
+	if out.Routes == nil {
+		out.Routes = []route.Route{}
 	}
 	if a.Plan != nil {
 		ref := NewPlanRef(*a.Plan, a.PlanCreated)
 		out.Plan = &ref
 	}
+	scrub(&out)
 	return out
 }
 

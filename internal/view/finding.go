@@ -33,26 +33,26 @@ type Finding struct {
 
 // NewFinding shapes a stored finding, with the model's explanation of it ("" for none).
 func NewFinding(f store.FindingRecord, explanation string) Finding {
-	return Finding{
-		Fingerprint: f.Fingerprint, Check: f.Check, Item: clean(f.Pos), Resource: clean(f.Resource), Problem: clean(f.Problem),
-		Severity: f.Severity, State: f.State, Summary: clean(f.Summary), Evidence: cleanMap(f.Evidence), Fix: clean(f.Fix),
-		MonthlyCost: f.MonthlyCostUSD, Explanation: clean(explanation), MutedBy: f.MutedBy,
+	v := Finding{
+		Fingerprint: f.Fingerprint, Check: f.Check, Item: f.Pos, Resource: f.Resource, Problem: f.Problem,
+		Severity: f.Severity, State: f.State, Summary: f.Summary, Evidence: f.Evidence, Fix: f.Fix,
+		MonthlyCost: f.MonthlyCostUSD, Explanation: explanation, MutedBy: f.MutedBy,
 		FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt,
 	}
+	scrub(&v)
+	return v
 }
 
 // Findings shapes stored findings; explain returns a finding's explanation by
 // fingerprint (nil for none).
 func Findings(fs []store.FindingRecord, explain func(fingerprint string) string) []Finding {
-	out := make([]Finding, len(fs))
-	for i, f := range fs {
+	return each(fs, func(f store.FindingRecord) Finding {
 		e := ""
 		if explain != nil {
 			e = explain(f.Fingerprint)
 		}
-		out[i] = NewFinding(f, e)
-	}
-	return out
+		return NewFinding(f, e)
+	})
 }
 
 // StateText is the finding's state, marked when a mute silences it.

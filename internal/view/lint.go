@@ -47,34 +47,35 @@ type LintItem struct {
 // NewLint shapes parsed files and the problems found in them; now is the time the
 // next runs are counted from.
 func NewLint(files []*heartbeat.File, problems []string, now time.Time) Lint {
-	out := Lint{Valid: len(problems) == 0, Files: []LintFile{}, Errors: cleanAll(problems), Notices: []string{}}
+	out := Lint{Valid: len(problems) == 0, Files: []LintFile{}, Errors: problems, Notices: []string{}}
 	if out.Errors == nil {
 		out.Errors = []string{}
 	}
 	for _, f := range files {
-		lf := LintFile{Path: clean(f.Path), Title: clean(f.Title), Timezone: f.Location.String(), Items: []LintItem{}}
+		lf := LintFile{Path: f.Path, Title: f.Title, Timezone: f.Location.String(), Items: []LintItem{}}
 		if f.ActiveHours != nil {
 			lf.ActiveHours = f.ActiveHours.String()
 		}
 		for _, it := range f.Items {
 			li := LintItem{
-				Item: clean(it.Pos()), Key: it.Key, Kind: it.Kind.String(), Check: it.ID, Section: clean(it.Section),
-				Schedule: clean(it.Schedule.Text), ScheduleSpec: it.Schedule.Spec,
+				Item: it.Pos(), Key: it.Key, Kind: it.Kind.String(), Check: it.ID, Section: it.Section,
+				Schedule: it.Schedule.Text, ScheduleSpec: it.Schedule.Spec,
 			}
 			if it.Kind == heartbeat.ItemQuestion || it.Routed {
-				li.Text = clean(it.Text)
+				li.Text = it.Text
 			}
 			if it.Kind != heartbeat.ItemQuestion {
-				li.Params, li.identity = cleanMap(it.Params.Values()), clean(it.Params.Identity())
+				li.Params, li.identity = it.Params.Values(), clean(it.Params.Identity())
 				li.Next = it.Schedule.Next(now)
 			}
 			lf.Items = append(lf.Items, li)
 		}
 		for _, n := range f.Notices {
-			out.Notices = append(out.Notices, clean(n.Error()))
+			out.Notices = append(out.Notices, n.Error())
 		}
 		out.Files = append(out.Files, lf)
 	}
+	scrub(&out)
 	return out
 }
 

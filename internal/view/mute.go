@@ -8,34 +8,19 @@ import (
 	"github.com/clankerd/clankerd/internal/store"
 )
 
-// Mute is a mute as `clankerd mute` and `clankerd mutes` show it.
-type Mute struct {
-	ID          string    `json:"id"`
-	Fingerprint string    `json:"fingerprint,omitempty"`
-	Check       string    `json:"check,omitempty"`
-	Item        string    `json:"item,omitempty"`
-	Resource    string    `json:"resource,omitempty"`
-	Owner       string    `json:"owner"`
-	Reason      string    `json:"reason"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	EndedBy     string    `json:"ended_by,omitempty"`
-}
+// Mute is a mute as `clankerd mute` and `clankerd mutes` show it: the stored mute,
+// cleaned.
+type Mute struct{ store.Mute }
 
 // NewMute shapes a stored mute.
 func NewMute(m store.Mute) Mute {
-	return Mute{ID: m.ID, Fingerprint: m.Fingerprint, Check: m.Check, Item: m.Item, Resource: clean(m.Resource), Owner: clean(m.Owner),
-		Reason: clean(m.Reason), CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, EndedBy: clean(m.EndedBy)}
+	v := Mute{m}
+	scrub(&v)
+	return v
 }
 
 // Mutes shapes stored mutes.
-func Mutes(ms []store.Mute) []Mute {
-	out := make([]Mute, len(ms))
-	for i, m := range ms {
-		out[i] = NewMute(m)
-	}
-	return out
-}
+func Mutes(ms []store.Mute) []Mute { return each(ms, NewMute) }
 
 // Target says what the mute matches, for people.
 func (m Mute) Target() string {
@@ -64,7 +49,7 @@ func WriteMutes(w io.Writer, ms []Mute, now time.Time) error {
 		switch {
 		case m.EndedBy != "":
 			state = "lifted by " + m.EndedBy
-		case !now.Before(m.ExpiresAt):
+		case !m.Active(now):
 			state = "expired"
 		}
 		t.row(m.ID, state, OneLine(m.Target(), 60), m.Owner, When(m.CreatedAt), When(m.ExpiresAt), OneLine(m.Reason, 60))

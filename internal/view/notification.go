@@ -52,26 +52,23 @@ func NewNotification(ev store.OutboxEvent, min checks.Severity) (n Notification,
 		Status: ev.Status, Findings: []store.FindingNotice{},
 	}
 	reaches := func(s checks.Severity) bool { return s.Rank() >= min.Rank() }
-	// Notifications leave the machine: every text in them is cleaned.
-	n.Pos = clean(n.Pos)
 	if ev.Erroring != "" && reaches(erroringSeverity) {
-		n.Erroring, n.Error = ev.Erroring, clean(ev.Error)
+		n.Erroring, n.Error = ev.Erroring, ev.Error
 	}
 	for _, f := range ev.Findings {
 		if reaches(f.Severity) {
-			f.Resource, f.Problem, f.Summary = clean(f.Resource), clean(f.Problem), clean(f.Summary)
 			n.Findings = append(n.Findings, f)
 		}
 	}
 	if ev.Plan != nil && reaches(planSeverity(ev.Plan.Risk)) {
-		p := *ev.Plan
-		p.Target, p.Change = clean(p.Target), clean(p.Change)
-		n.Plan = &p
+		n.Plan = ev.Plan
 	}
 	if n.Erroring == "" && len(n.Findings) == 0 && n.Plan == nil && ev.Kind != store.EventTest {
 		return Notification{}, false
 	}
 	n.Commands = commands(n)
+	// Notifications leave the machine: every text in them is cleaned.
+	scrub(&n)
 	return n, true
 }
 

@@ -45,11 +45,11 @@ type Plan struct {
 // NewPlan shapes a stored plan.
 func NewPlan(p tasks.PlanRecord) Plan {
 	v := Plan{
-		ID: p.ID, Task: p.Task, Params: cleanMap(p.Params.Values()), Target: clean(p.Target), State: p.State, Risk: p.Risk,
-		RiskReasons: cleanAll(p.RiskReasons), Observed: cleanMap(p.Observed), Change: clean(p.Change),
-		MonthlyCostChangeUSD: p.MonthlyCostChangeUSD, CostNote: clean(p.CostNote), Preconditions: cleanAll(p.Preconditions),
-		Source: clean(p.Source), CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, UpdatedAt: p.UpdatedAt,
-		DecidedBy: p.DecidedBy, Reason: clean(p.Reason), Error: clean(p.Error), Digest: p.Digest,
+		ID: p.ID, Task: p.Task, Params: p.Params.Values(), Target: p.Target, State: p.State, Risk: p.Risk,
+		RiskReasons: p.RiskReasons, Observed: p.Observed, Change: p.Change,
+		MonthlyCostChangeUSD: p.MonthlyCostChangeUSD, CostNote: p.CostNote, Preconditions: p.Preconditions,
+		Source: p.Source, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, UpdatedAt: p.UpdatedAt,
+		DecidedBy: p.DecidedBy, Reason: p.Reason, Error: p.Error, Digest: p.Digest,
 		ApproveWith: "clankerd approve " + p.ID, identity: clean(p.Params.Identity()),
 	}
 	if v.Params == nil {
@@ -59,19 +59,14 @@ func NewPlan(p tasks.PlanRecord) Plan {
 		v.Observed = map[string]string{}
 	}
 	if p.Result != nil {
-		v.Result = clean(p.Result.Summary)
+		v.Result = p.Result.Summary
 	}
+	scrub(&v)
 	return v
 }
 
 // Plans shapes stored plans.
-func Plans(ps []tasks.PlanRecord) []Plan {
-	out := make([]Plan, len(ps))
-	for i, p := range ps {
-		out[i] = NewPlan(p)
-	}
-	return out
-}
+func Plans(ps []tasks.PlanRecord) []Plan { return each(ps, NewPlan) }
 
 // PlanRef is a plan named in a result or an answer: enough to review and approve it.
 type PlanRef struct {
@@ -87,7 +82,9 @@ type PlanRef struct {
 
 // NewPlanRef names a plan; created says whether this run queued it.
 func NewPlanRef(p tasks.PlanRecord, created bool) PlanRef {
-	return PlanRef{ID: p.ID, State: p.State, Created: created, Target: clean(p.Target), Change: clean(p.Change), Risk: p.Risk, ApproveWith: "clankerd approve " + p.ID}
+	v := PlanRef{ID: p.ID, State: p.State, Created: created, Target: p.Target, Change: p.Change, Risk: p.Risk, ApproveWith: "clankerd approve " + p.ID}
+	scrub(&v)
+	return v
 }
 
 // WritePlans writes plans as a table.

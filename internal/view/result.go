@@ -33,15 +33,15 @@ type Result struct {
 // NewResult shapes the outcome of one run.
 func NewResult(o runner.Outcome) Result {
 	r := Result{
-		Check: o.Item.ID, Item: clean(o.Item.Pos()), Key: o.Item.Key, Status: o.Receipt.Status,
-		DurationMS: o.Duration().Milliseconds(), Error: clean(o.Receipt.Error), Findings: []Finding{},
-		ExplainErrors: cleanAll(o.ExplainErrors),
+		Check: o.Item.ID, Item: o.Item.Pos(), Key: o.Item.Key, Status: o.Receipt.Status,
+		DurationMS: o.Duration().Milliseconds(), Error: o.Receipt.Error, Findings: []Finding{},
+		ExplainErrors: o.ExplainErrors,
 	}
 	if o.Item.Kind == heartbeat.ItemQuestion {
-		r.Text = clean(o.Item.Text)
+		r.Text = o.Item.Text
 	}
 	if o.Err != nil {
-		r.Status, r.Error = checks.Error, clean(errors.Join(errors.New(o.Receipt.Error), o.Err).Error())
+		r.Status, r.Error = checks.Error, errors.Join(errors.New(o.Receipt.Error), o.Err).Error()
 	}
 	if o.Plan != nil {
 		ref := NewPlanRef(*o.Plan, o.PlanCreated)
@@ -53,6 +53,7 @@ func NewResult(o runner.Outcome) Result {
 	for _, f := range o.Findings {
 		r.Findings = append(r.Findings, NewFinding(f.FindingRecord, o.Explanations[f.Fingerprint]))
 	}
+	scrub(&r)
 	return r
 }
 
@@ -64,11 +65,7 @@ type Results struct {
 
 // NewResults shapes the outcomes of a round of runs.
 func NewResults(outcomes []runner.Outcome) Results {
-	rs := make([]Result, len(outcomes))
-	for i, o := range outcomes {
-		rs[i] = NewResult(o)
-	}
-	return counted(rs)
+	return counted(each(outcomes, NewResult))
 }
 
 // counted is the results with their count per status.

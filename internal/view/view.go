@@ -34,27 +34,11 @@ func clean(s string) string {
 	return redact.String(s)
 }
 
-// cleanMap is clean for every value of m, with the values of keys that name a secret
-// masked whatever they hold.
-func cleanMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := redact.Map(m)
-	for k, v := range out {
-		out[k] = clean(v)
-	}
-	return out
-}
-
-// cleanAll is clean for each text.
-func cleanAll(ss []string) []string {
-	if ss == nil {
-		return nil
-	}
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = clean(s)
+// each shapes every record of a list with one constructor.
+func each[T, V any](records []T, shape func(T) V) []V {
+	out := make([]V, len(records))
+	for i, r := range records {
+		out[i] = shape(r)
 	}
 	return out
 }
