@@ -22,27 +22,23 @@ import (
 // maxMissedCount caps how far missed ticks are counted after a long downtime.
 const maxMissedCount = 10_000
 
-// Schedule gives the next time after t that a job fires; heartbeat.Schedule and
-// robfig/cron schedules implement it.
-type Schedule interface {
-	Next(t time.Time) time.Time
-}
-
-// Job is one scheduled item.
+// Job is one scheduled item: the item says when it fires (its schedule, active hours
+// and jitter) and is its identity (its key); it is passed to the dispatcher untouched.
 type Job struct {
-	// Key is the item's stable identity.
-	Key string
-	// Item is passed to the dispatcher untouched.
-	Item     heartbeat.Item
-	Schedule Schedule
-	// Active says whether a scheduled time is inside active hours; nil means always.
-	Active func(time.Time) bool
-	// Jitter delays each run by a stable per-key offset in [0, Jitter).
-	Jitter time.Duration
+	Item heartbeat.Item
 	// LastScheduled is the scheduled time of the job's last tick before this scheduler
 	// started (from the store), or zero. Ticks missed since then collapse into one.
 	LastScheduled time.Time
 }
+
+// key is the job's identity: its item's.
+func (j Job) key() string { return j.Item.Key }
+
+// next is the first time after t that the job fires.
+func (j Job) next(t time.Time) time.Time { return j.Item.Schedule.Next(t) }
+
+// jitter delays each run of the job by a stable per-key offset in [0, Item.Jitter).
+func (j Job) jitter() time.Duration { return jitterOffset(j.Item.Key, j.Item.Jitter) }
 
 // Tick is one firing of a job.
 type Tick struct {
@@ -150,25 +146,25 @@ func (s *Scheduler) Update(jobs []Job) {
 	s.mu.Lock()
 	next := make(map[string]*jobState, len(jobs))
 	for _, j := range jobs {
-		if j.Schedule == nil {
+		if j.next(now).IsZero() {
 			s.log.Error("job without schedule ignored", "item", j.Item.Pos())
 			continue
 		}
-		if old, ok := s.jobs[j.Key]; ok {
-			if !j.Schedule.Next(old.base).Equal(old.next) {
-				old.base, old.next, old.catchUp = now, j.Schedule.Next(now), false
+		if old, ok := s.jobs[j.key()]; ok {
+			if !j.next(old.base).Equal(old.next) {
+				old.base, old.next, old.catchUp = now, j.next(now), false
 			}
 			old.job = j
-			next[j.Key] = old
+			next[j.key()] = old
 			continue
 		}
-		st := &jobState{job: j, base: now, next: j.Schedule.Next(now)}
+		st := &jobState{job: j, base: now, next: j.next(now)}
 		if !j.LastScheduled.IsZero() {
-			if n := j.Schedule.Next(j.LastScheduled); !n.IsZero() && !n.After(now) {
+			if n := j.next(j.LastScheduled); !n.IsZero() && !n.After(now) {
 				st.base, st.next, st.catchUp = j.LastScheduled, n, true
 			}
 		}
-		next[j.Key] = st
+		next[j.key()] = st
 	}
 	s.jobs = next
 	s.mu.Unlock()
@@ -202,13 +198,13 @@ func (s *Scheduler) due(now time.Time) []Tick {
 	defer s.mu.Unlock()
 	var ticks []Tick
 	for _, st := range s.jobs {
-		offset := jitterOffset(st.job.Key, st.job.Jitter)
+		offset := st.job.jitter()
 		if st.next.IsZero() || st.next.Add(offset).After(now) {
 			continue
 		}
 		scheduled, missed := st.next, 0
 		for missed < maxMissedCount {
-			n := st.job.Schedule.Next(scheduled)
+			n := st.job.next(scheduled)
 			if n.IsZero() || n.Add(offset).After(now) {
 				break
 			}
@@ -216,9 +212,9 @@ func (s *Scheduler) due(now time.Time) []Tick {
 			missed++
 		}
 		ticks = append(ticks, Tick{Job: st.job, Scheduled: scheduled, Missed: missed, CatchUp: st.catchUp || missed > 0})
-		st.base, st.next, st.catchUp = scheduled, st.job.Schedule.Next(scheduled), false
+		st.base, st.next, st.catchUp = scheduled, st.job.next(scheduled), false
 	}
-	sort.Slice(ticks, func(i, j int) bool { return ticks[i].Job.Key < ticks[j].Job.Key })
+	sort.Slice(ticks, func(i, j int) bool { return ticks[i].Job.key() < ticks[j].Job.key() })
 	return ticks
 }
 
@@ -231,7 +227,7 @@ func (s *Scheduler) sleepFor(now time.Time) time.Duration {
 		if st.next.IsZero() {
 			continue
 		}
-		if d := st.next.Add(jitterOffset(st.job.Key, st.job.Jitter)).Sub(now); d < wait {
+		if d := st.next.Add(st.job.jitter()).Sub(now); d < wait {
 			wait = d
 		}
 	}
@@ -264,12 +260,12 @@ func (s *Scheduler) fire(ticks []Tick) {
 // claim marks the tick's job running and returns "", or returns why the tick is
 // skipped.
 func (s *Scheduler) claim(t Tick) string {
-	if t.Job.Active != nil && !t.Job.Active(t.Scheduled) {
+	if !t.Job.Item.ActiveHours.Contains(t.Scheduled) {
 		return "outside active hours"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.jobs[t.Job.Key]
+	st := s.jobs[t.Job.key()]
 	if st == nil {
 		return "removed from the heartbeat"
 	}
@@ -282,7 +278,7 @@ func (s *Scheduler) claim(t Tick) string {
 
 func (s *Scheduler) run(t Tick) {
 	defer s.inflight.Done()
-	defer s.release(t.Job.Key)
+	defer s.release(t.Job.key())
 	select {
 	case s.sem <- struct{}{}:
 	case <-s.runCtx.Done():
@@ -336,7 +332,7 @@ func (s *Scheduler) Entries() []Entry {
 	defer s.mu.Unlock()
 	out := make([]Entry, 0, len(s.jobs))
 	for key, st := range s.jobs {
-		out = append(out, Entry{Key: key, Next: st.next.Add(jitterOffset(key, st.job.Jitter)), Running: st.running})
+		out = append(out, Entry{Key: key, Next: st.next.Add(st.job.jitter()), Running: st.running})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out

@@ -9,8 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/clankerd/clankerd/heartbeat"
 )
 
@@ -74,17 +72,14 @@ func (r *recorder) runs() []Tick {
 	return out
 }
 
-func cronSpec(t *testing.T, spec string) Schedule {
+// job is an item keyed key that fires on the cron spec, in UTC.
+func job(t *testing.T, key, spec string) Job {
 	t.Helper()
-	s, err := cron.ParseStandard(spec)
+	s, err := heartbeat.ParseSchedule("`"+spec+"`", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-func job(t *testing.T, key, spec string) Job {
-	return Job{Key: key, Item: heartbeat.Item{Key: key, ID: "test.check", File: "HB.md", Line: 1}, Schedule: cronSpec(t, spec)}
+	return Job{Item: heartbeat.Item{Key: key, ID: "test.check", File: "HB.md", Line: 1, Schedule: s}}
 }
 
 // start runs a scheduler with the jobs in the synctest bubble; stop ends it and
@@ -231,7 +226,7 @@ func TestActiveHours(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
 		j := job(t, "a", "*/10 * * * *")
-		j.Active = func(t time.Time) bool { return t.Minute() >= 15 }
+		j.Item.ActiveHours = &heartbeat.ActiveHours{Start: 15, End: 24 * 60, Location: time.UTC} // 00:15 to midnight
 		_, stop := start(t, rec, Options{}, j)
 		time.Sleep(21 * time.Minute)
 		synctest.Wait()
@@ -265,7 +260,7 @@ func TestConcurrencyBound(t *testing.T) {
 		runs := rec.runs()
 		seen := map[string]bool{}
 		for _, tk := range runs {
-			seen[tk.Job.Key] = true
+			seen[tk.Job.Item.Key] = true
 			if tk.Round != runs[0].Round {
 				t.Error("ticks of one wake-up do not share a round")
 			}
@@ -290,7 +285,7 @@ func TestJitter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
 		j := job(t, "item-1", "*/5 * * * *")
-		j.Jitter = time.Minute
+		j.Item.Jitter = time.Minute
 		_, stop := start(t, rec, Options{}, j)
 		time.Sleep(7 * time.Minute)
 		synctest.Wait()
@@ -323,7 +318,7 @@ func TestUpdate(t *testing.T) {
 		stop(time.Second)
 		count := map[string]int{}
 		for _, tk := range rec.runs() {
-			count[tk.Job.Key]++
+			count[tk.Job.Item.Key]++
 		}
 		if count["drop"] != 0 || count["keep"] != 1 || count["new"] != 4 {
 			t.Errorf("runs per job = %v", count)

@@ -285,10 +285,7 @@ func (d *daemon) jobs(ctx context.Context) []scheduler.Job {
 				continue
 			}
 			seen[it.Key] = it.Pos()
-			jobs = append(jobs, scheduler.Job{
-				Key: it.Key, Item: it, Schedule: it.Schedule, Active: it.ActiveHours.Contains,
-				Jitter: it.Jitter, LastScheduled: last[it.Key],
-			})
+			jobs = append(jobs, scheduler.Job{Item: it, LastScheduled: last[it.Key]})
 		}
 	}
 	return jobs

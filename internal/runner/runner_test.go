@@ -238,8 +238,8 @@ func TestDispatchRecordsSkippedTicks(t *testing.T) {
 	e := newEnv(t, funcCheck{"t.pass", func(context.Context, checks.Params) (checks.Result, error) { return checks.Result{}, nil }})
 	it := item(t, "t.pass", heartbeat.ItemCheck, "1s")
 	at := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Key: it.Key, Item: it}, Scheduled: at, Skip: "outside active hours"})
-	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Key: it.Key, Item: it}, Scheduled: at.Add(time.Hour), CatchUp: true, Missed: 4})
+	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Item: it}, Scheduled: at, Skip: "outside active hours"})
+	e.runner.Dispatch(t.Context(), scheduler.Tick{Job: scheduler.Job{Item: it}, Scheduled: at.Add(time.Hour), CatchUp: true, Missed: 4})
 	runs, err := control.OpRuns.Do(t.Context(), e.local, store.RunFilter{Item: it.Key})
 	if err != nil || len(runs) != 2 {
 		t.Fatalf("runs = %+v, %v", runs, err)
