@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -95,8 +96,30 @@ func (e Env) getenv(k string) string {
 	return e.Getenv(k)
 }
 
-// Types of targets.
-var targetTypes = []string{"command", "desktop", "slack", "webhook"}
+// targetType is one kind of notification target: the keys it takes besides name,
+// type, min_severity and rate_limit, whether only notify.yaml may declare it, and how
+// it is built from what was written.
+type targetType struct {
+	keys []string
+	// configOnly: the target runs programs, so a heartbeat file (which may be shared)
+	// cannot declare it; only notify.yaml can.
+	configOnly bool
+	build      func(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination)
+}
+
+// targetTypes is every kind of target, by the name notify.yaml gives its type: the one
+// table a new kind of target is added to.
+var targetTypes = map[string]targetType{
+	"webhook": {keys: []string{"url", "url_env", "secret_env"}, build: buildWebhook},
+	"slack":   {keys: []string{"url", "url_env"}, build: buildWebhook},
+	"command": {keys: []string{"command"}, configOnly: true, build: buildCommand},
+	"desktop": {build: func(_ *decoder, _ *yaml.Node, _ targetSpec, dest *Destination) {
+		dest.Where, dest.Target = "desktop", &Desktop{}
+	}},
+}
+
+// typeNames lists the target types for messages.
+func typeNames() string { return strings.Join(slices.Sorted(maps.Keys(targetTypes)), ", ") }
 
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -321,11 +344,11 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 			}
 		case "type":
 			spec.typ, _ = d.scalar(v, key)
-			switch {
-			case !slices.Contains(targetTypes, spec.typ):
-				d.errorf(v, key, "%q: use one of %s", spec.typ, strings.Join(targetTypes, ", "))
-			case spec.typ == "command" && d.noCommands:
-				d.errorf(v, key, "command targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file")
+			switch tt, known := targetTypes[spec.typ]; {
+			case !known:
+				d.errorf(v, key, "%q: use one of %s", spec.typ, typeNames())
+			case tt.configOnly && d.noCommands:
+				d.errorf(v, key, "%s targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file", spec.typ)
 			}
 		case "url":
 			spec.url, _ = d.scalar(v, key)
@@ -355,7 +378,7 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 		d.errorf(n, "name", "every target needs a name")
 	}
 	if spec.typ == "" {
-		d.errorf(n, "type", "every target needs a type: %s", strings.Join(targetTypes, ", "))
+		d.errorf(n, "type", "every target needs a type: %s", typeNames())
 	}
 	dest.Name, dest.Type = spec.name, spec.typ
 	d.build(n, spec, &dest)
@@ -364,50 +387,49 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 
 // build checks the keys that belong to the target's type and makes its Target.
 func (d *decoder) build(n *yaml.Node, spec targetSpec, dest *Destination) {
-	allowed := map[string][]string{
-		"webhook": {"url", "url_env", "secret_env"},
-		"slack":   {"url", "url_env"},
-		"command": {"command"},
-		"desktop": {},
-	}[spec.typ]
+	tt, known := targetTypes[spec.typ]
 	for _, k := range []string{"url", "url_env", "secret_env", "command"} {
-		if v, set := spec.node[k]; set && spec.typ != "" && !slices.Contains(allowed, k) {
+		if v, set := spec.node[k]; set && known && !slices.Contains(tt.keys, k) {
 			d.errorf(v, k, "a %s target takes no %s", spec.typ, k)
 		}
 	}
-	switch spec.typ {
-	case "webhook", "slack":
-		var secret string
-		if spec.secretEnv != "" && spec.typ == "webhook" {
-			if secret = d.env.getenv(spec.secretEnv); secret == "" {
-				d.errorf(spec.node["secret_env"], "secret_env", "$%s is empty or not set; set it in the daemon's environment", spec.secretEnv)
-			}
-		}
-		target := d.url(n, spec)
-		if target == "" {
-			return
-		}
-		dest.Where = RedactURL(target)
-		if spec.typ == "slack" {
-			dest.Target = &Slack{URL: target, Client: d.env.Client}
-			return
-		}
-		w := &Webhook{URL: target, Secret: []byte(secret), Client: d.env.Client}
-		if secret != "" {
-			dest.Where += " (signed)"
-		}
-		dest.Target = w
-	case "command":
-		if spec.node["command"] == nil {
-			d.errorf(n, "command", "a command target needs command: [PROGRAM, ARG...]")
-			return
-		}
-		dest.Where = strings.Join(spec.command, " ")
-		dest.Target = &Command{Argv: spec.command}
-	case "desktop":
-		dest.Where = "desktop"
-		dest.Target = &Desktop{}
+	if known {
+		tt.build(d, n, spec, dest)
 	}
+}
+
+// buildWebhook makes a webhook target (signed when secret_env is given) or a
+// Slack-compatible one.
+func buildWebhook(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination) {
+	var secret string
+	if spec.secretEnv != "" && spec.typ == "webhook" {
+		if secret = d.env.getenv(spec.secretEnv); secret == "" {
+			d.errorf(spec.node["secret_env"], "secret_env", "$%s is empty or not set; set it in the daemon's environment", spec.secretEnv)
+		}
+	}
+	target := d.url(n, spec)
+	if target == "" {
+		return
+	}
+	dest.Where = RedactURL(target)
+	if spec.typ == "slack" {
+		dest.Target = &Slack{URL: target, Client: d.env.Client}
+		return
+	}
+	if secret != "" {
+		dest.Where += " (signed)"
+	}
+	dest.Target = &Webhook{URL: target, Secret: []byte(secret), Client: d.env.Client}
+}
+
+// buildCommand makes a target that runs a program with the notification on stdin.
+func buildCommand(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination) {
+	if spec.node["command"] == nil {
+		d.errorf(n, "command", "a command target needs command: [PROGRAM, ARG...]")
+		return
+	}
+	dest.Where = strings.Join(spec.command, " ")
+	dest.Target = &Command{Argv: spec.command}
 }
 
 // url returns the target's URL from url or from the variable url_env names.

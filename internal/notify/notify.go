@@ -1,7 +1,10 @@
-// Package notify tells people what changed: it turns the store's outbox events into
-// notifications, filters them per target (minimum severity, rate limit), delivers them
-// to webhooks, Slack-compatible webhooks, desktop notifications and commands, and
-// retries with backoff until each is delivered or expires.
+// Package notify tells people what changed. Its news rules (News) decide, inside the
+// transaction that records a run or a plan, what is worth telling and queue it in the
+// store's outbox; its sender delivers the outbox in stages (route, expire, filter,
+// deliver, record) to the targets of one table (webhooks, Slack-compatible webhooks,
+// desktop notifications, commands), with rate limits, retries and backoff, until each
+// notification is delivered or expires. What a target receives is built by
+// internal/view.
 package notify
 
 import (

@@ -145,12 +145,46 @@ type job struct {
 	routed   []string
 }
 
-// DeliverDue makes one pass over the outbox: it attempts every delivery that is due,
-// records the results, deletes events every destination is done with, and returns
-// when the next attempt is due (zero when nothing waits).
+// outboxPass is what one pass over the outbox decided: the deliveries to attempt per
+// destination, the outcomes to record without sending, and when to look again.
+type outboxPass struct {
+	jobs    map[string][]job
+	decided []func(*store.Tx) error
+	next    time.Time
+}
+
+// later makes t the next time to look, when it comes first.
+func (p *outboxPass) later(t time.Time) {
+	if p.next.IsZero() || t.Before(p.next) {
+		p.next = t
+	}
+}
+
+// DeliverDue makes one pass over the outbox in named stages: read the events, route
+// each to the destinations that want it, expire what is too old, filter what is below
+// a destination's minimum severity, deliver what is due, and record every outcome
+// (deleting events every destination is done with). It returns when the next attempt is
+// due (zero when nothing waits).
 func (s *Sender) DeliverDue(ctx context.Context) (time.Time, error) {
 	cfg, limiters := s.config()
+	events, deliveries, err := s.read(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the notification outbox: %w", err)
+	}
 	now := s.now()
+	p := &outboxPass{jobs: map[string][]job{}}
+	for _, ev := range events {
+		s.stage(p, cfg, ev, deliveries[ev.Seq], now)
+	}
+	if err := s.recordAll(ctx, p.decided); err != nil {
+		return time.Time{}, fmt.Errorf("recording notification deliveries: %w", err)
+	}
+	err = s.deliverAll(ctx, cfg, limiters, p)
+	return p.next, err
+}
+
+// read returns the waiting events, oldest first, and their deliveries so far.
+func (s *Sender) read(ctx context.Context) ([]store.OutboxEvent, map[uint64]map[string]store.Delivery, error) {
 	var events []store.OutboxEvent
 	deliveries := map[uint64]map[string]store.Delivery{}
 	err := s.store.View(ctx, func(tx *store.Tx) error {
@@ -165,73 +199,77 @@ func (s *Sender) DeliverDue(ctx context.Context) (time.Time, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the notification outbox: %w", err)
-	}
+	return events, deliveries, err
+}
 
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
+// route lists the destinations that take the event.
+func route(cfg Config, ev store.OutboxEvent) []string {
+	var routed []string
+	for _, d := range cfg.Destinations {
+		if d.Wants(ev.Item) {
+			routed = append(routed, d.Name)
 		}
 	}
-	jobs := map[string][]job{}
-	var decided []func(*store.Tx) error
-	for _, ev := range events {
-		var routed []string
-		for _, d := range cfg.Destinations {
-			if d.Wants(ev.Item) {
-				routed = append(routed, d.Name)
-			}
-		}
-		pending := false
-		for _, d := range cfg.Destinations {
-			dl, done := deliveries[ev.Seq][d.Name]
-			if !slices.Contains(routed, d.Name) || done && dl.Outcome != "" {
-				continue
-			}
-			pending = true
-			n, wanted := view.NewNotification(ev, d.MinSeverity)
-			switch {
-			case now.Sub(ev.Created) >= cfg.Policy.MaxAge:
-				dl.Outcome, dl.Done = store.DeliveryExpired, now
-				dl.LastError = fmt.Sprintf("not delivered within %s (%d attempts; last error: %s)", cfg.Policy.MaxAge, dl.Attempts, orNone(dl.LastError))
-				s.log.Error("notification expired undelivered", "target", d.Name, "key", ev.ID, "attempts", dl.Attempts)
-				s.observe(Attempt{Target: d.Name, Outcome: store.DeliveryExpired, Latency: now.Sub(ev.Created)})
-				decided = append(decided, s.record(ev.Seq, d.Name, dl, routed))
-			case !wanted:
-				dl.Outcome, dl.Done = store.DeliverySkipped, now
-				decided = append(decided, s.record(ev.Seq, d.Name, dl, routed))
-			case dl.NextAttempt.After(now):
-				later(dl.NextAttempt)
-			default:
-				jobs[d.Name] = append(jobs[d.Name], job{ev: ev, n: n, delivery: dl, routed: routed})
-			}
-		}
-		if !pending {
-			seq := ev.Seq
-			decided = append(decided, func(tx *store.Tx) error { return tx.FinishEvent(seq) })
-		}
-	}
-	if len(decided) > 0 {
-		err := s.store.Update(ctx, func(tx *store.Tx) error {
-			for _, fn := range decided {
-				if err := fn(tx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return time.Time{}, fmt.Errorf("recording notification deliveries: %w", err)
-		}
-	}
+	return routed
+}
 
+// stage decides, for each destination the event is routed to and not done with,
+// whether it expires, is filtered out, waits for its next attempt or is delivered now.
+// An event no destination still waits for is finished.
+func (s *Sender) stage(p *outboxPass, cfg Config, ev store.OutboxEvent, done map[string]store.Delivery, now time.Time) {
+	routed := route(cfg, ev)
+	pending := false
+	for _, d := range cfg.Destinations {
+		dl, tried := done[d.Name]
+		if !slices.Contains(routed, d.Name) || tried && dl.Outcome != "" {
+			continue
+		}
+		pending = true
+		n, wanted := view.NewNotification(ev, d.MinSeverity)
+		switch {
+		case now.Sub(ev.Created) >= cfg.Policy.MaxAge:
+			dl.Outcome, dl.Done = store.DeliveryExpired, now
+			dl.LastError = fmt.Sprintf("not delivered within %s (%d attempts; last error: %s)", cfg.Policy.MaxAge, dl.Attempts, orNone(dl.LastError))
+			s.log.Error("notification expired undelivered", "target", d.Name, "key", ev.ID, "attempts", dl.Attempts)
+			s.observe(Attempt{Target: d.Name, Outcome: store.DeliveryExpired, Latency: now.Sub(ev.Created)})
+			p.decided = append(p.decided, s.record(ev.Seq, d.Name, dl, routed))
+		case !wanted:
+			dl.Outcome, dl.Done = store.DeliverySkipped, now
+			p.decided = append(p.decided, s.record(ev.Seq, d.Name, dl, routed))
+		case dl.NextAttempt.After(now):
+			p.later(dl.NextAttempt)
+		default:
+			p.jobs[d.Name] = append(p.jobs[d.Name], job{ev: ev, n: n, delivery: dl, routed: routed})
+		}
+	}
+	if !pending {
+		seq := ev.Seq
+		p.decided = append(p.decided, func(tx *store.Tx) error { return tx.FinishEvent(seq) })
+	}
+}
+
+// recordAll records the outcomes decided without sending, in one transaction.
+func (s *Sender) recordAll(ctx context.Context, decided []func(*store.Tx) error) error {
+	if len(decided) == 0 {
+		return nil
+	}
+	return s.store.Update(ctx, func(tx *store.Tx) error {
+		for _, fn := range decided {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// deliverAll delivers each destination's due jobs, the destinations side by side.
+func (s *Sender) deliverAll(ctx context.Context, cfg Config, limiters map[string]*limiter, p *outboxPass) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
 	for _, d := range cfg.Destinations {
-		js := jobs[d.Name]
+		js := p.jobs[d.Name]
 		if len(js) == 0 {
 			continue
 		}
@@ -240,7 +278,7 @@ func (s *Sender) DeliverDue(ctx context.Context) (time.Time, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if !retryAt.IsZero() {
-				later(retryAt)
+				p.later(retryAt)
 			}
 			if err != nil {
 				errs = append(errs, err)
@@ -248,7 +286,7 @@ func (s *Sender) DeliverDue(ctx context.Context) (time.Time, error) {
 		})
 	}
 	wg.Wait()
-	return next, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func orNone(s string) string {
