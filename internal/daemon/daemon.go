@@ -36,7 +36,8 @@ type Config struct {
 	// MaxConcurrent bounds runs in flight (default runner.DefaultMaxConcurrent).
 	MaxConcurrent int
 	PlanExpiry    time.Duration
-	Retention     store.Retention
+	// Retention bounds the receipts kept; zero fields keep everything.
+	Retention store.Retention
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
 	// Resolve routes a loaded file's plain-language items to checks (optional).
@@ -80,7 +81,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	log := cfg.Logger
 
-	db, err := app.OpenDB(cfg.StateDir, store.Options{Retention: cfg.Retention})
+	retention := cfg.Retention
+	db, err := app.OpenDB(cfg.StateDir, store.Options{Retention: &retention})
 	if err != nil {
 		return err
 	}

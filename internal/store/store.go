@@ -86,8 +86,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Retention for receipts; the zero value means DefaultRetention.
-	Retention Retention
+	// Retention for receipts; nil means DefaultRetention (and a zero Retention keeps
+	// everything).
+	Retention *Retention
 	// NewID returns a fresh random identifier for mutes and notification events
 	// (default: 8 random bytes in hex).
 	NewID func() string
@@ -132,8 +133,8 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.NewID == nil {
 		opts.NewID = randomID
 	}
-	if opts.Retention == (Retention{}) {
-		opts.Retention = DefaultRetention
+	if opts.Retention == nil {
+		opts.Retention = &DefaultRetention
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state directory for %s: %w", path, err)
@@ -145,7 +146,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1)}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1)}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, err

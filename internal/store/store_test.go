@@ -462,8 +462,23 @@ func TestRetention(t *testing.T) {
 		})
 		return runs, indexed
 	}
+	t.Run("zero keeps everything", func(t *testing.T) {
+		// --keep-runs 0 --keep-runs-for 0: no bound, not the defaults.
+		db, clk := openTest(t, Options{Retention: &Retention{}})
+		for range 3 {
+			runOnce(t, db, clk, "a", checks.Pass)
+		}
+		clk.Advance(365 * 24 * time.Hour)
+		mustUpdate(t, db, func(tx *Tx) error {
+			_, err := tx.Prune()
+			return err
+		})
+		if runs, _ := count(t, db); runs != 3 {
+			t.Errorf("%d receipts left of 3", runs)
+		}
+	})
 	t.Run("by count", func(t *testing.T) {
-		db, clk := openTest(t, Options{Retention: Retention{MaxRuns: 10}})
+		db, clk := openTest(t, Options{Retention: &Retention{MaxRuns: 10}})
 		for range 25 {
 			runOnce(t, db, clk, "a", checks.Pass)
 		}
@@ -486,7 +501,7 @@ func TestRetention(t *testing.T) {
 		}
 	})
 	t.Run("while recording", func(t *testing.T) {
-		db, clk := openTest(t, Options{Retention: Retention{MaxRuns: 10}})
+		db, clk := openTest(t, Options{Retention: &Retention{MaxRuns: 10}})
 		for i := range 3 * pruneEvery {
 			runOnce(t, db, clk, "a", checks.Pass)
 			if runs, _ := count(t, db); runs > 10+pruneEvery {
@@ -499,7 +514,7 @@ func TestRetention(t *testing.T) {
 		checkIndexes(t, db)
 	})
 	t.Run("by age, with resolved findings", func(t *testing.T) {
-		db, clk := openTest(t, Options{Retention: Retention{MaxAge: time.Hour}})
+		db, clk := openTest(t, Options{Retention: &Retention{MaxAge: time.Hour}})
 		runOnce(t, db, clk, "a", checks.Fail, finding("x", "p", "s"), finding("y", "p", "s"))
 		runOnce(t, db, clk, "a", checks.Fail, finding("y", "p", "s"))
 		clk.Advance(2 * time.Hour)
@@ -986,7 +1001,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestMigrateFromSchema1(t *testing.T) {
-	db, clk := openTest(t, Options{Retention: Retention{MaxAge: time.Hour}})
+	db, clk := openTest(t, Options{Retention: &Retention{MaxAge: time.Hour}})
 	runOnce(t, db, clk, "a", checks.Fail, finding("x", "p", "s"), finding("y", "p", "s"))
 	runOnce(t, db, clk, "a", checks.Fail, finding("y", "p", "s")) // x resolved
 	path := db.Path()
@@ -999,7 +1014,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 		return tx.Bucket(bucketMeta).Put(keySchema, []byte("1"))
 	})
 	clk.Advance(2 * time.Hour)
-	db, err := Open(path, Options{Now: clk.Now, Retention: Retention{MaxAge: time.Hour}})
+	db, err := Open(path, Options{Now: clk.Now, Retention: &Retention{MaxAge: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
