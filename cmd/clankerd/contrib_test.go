@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/xml"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,5 +134,50 @@ func TestExamplesLint(t *testing.T) {
 		if r := cli(t, t.TempDir(), "lint", f); r.code != 0 || !strings.Contains(r.stdout, "valid") {
 			t.Errorf("lint %s: exit %d\n%s%s", f, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestReadmeLayoutMatchesTree: every Go package of the tree is in the README's layout
+// table (or under a folder the table lists with a trailing slash), and every path the
+// table lists exists.
+func TestReadmeLayoutMatchesTree(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "## Layout")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, "| `") {
+			listed[strings.Trim(strings.SplitN(line, "|", 3)[1], " `")] = true
+		}
+	}
+	for path := range listed {
+		if _, err := os.Stat(filepath.Join(root, path)); err != nil {
+			t.Errorf("the README's layout lists %s, which does not exist", path)
+		}
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if goFiles, _ := filepath.Glob(filepath.Join(p, "*.go")); len(goFiles) == 0 {
+			return nil
+		}
+		for dir := rel; dir != "."; dir = filepath.Dir(dir) {
+			if listed[dir] || dir != rel && listed[dir+"/"] {
+				return nil
+			}
+		}
+		t.Errorf("package %s is not in the README's layout table", rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
