@@ -39,6 +39,20 @@ func (w *workloadFindings) add(resource, problem string, sev checks.Severity, su
 	}
 }
 
+// byWorkload reads the pods in scope and lets inspect add findings about each pod's
+// workload, so that the replicas of one Deployment make one finding.
+func byWorkload(ctx context.Context, c *conn, s scope, inspect func(pod *corev1.Pod, res string, w *workloadFindings)) ([]checks.Finding, error) {
+	pods, err := read(ctx, c, podsKind)
+	if err != nil {
+		return nil, err
+	}
+	var w workloadFindings
+	for _, pod := range inScope(s, pods) {
+		inspect(pod, workload(pod), &w)
+	}
+	return w.list(), nil
+}
+
 func (w *workloadFindings) list() []checks.Finding {
 	out := make([]checks.Finding, len(w.order))
 	for i, k := range w.order {
@@ -49,13 +63,7 @@ func (w *workloadFindings) list() []checks.Finding {
 }
 
 func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
-	if err != nil {
-		return nil, err
-	}
-	var w workloadFindings
-	for _, pod := range inScope(s, pods) {
-		res := workload(pod)
+	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
 		spec := &pod.Spec
 		var hostNS []string
 		for name, on := range map[string]bool{"hostNetwork": spec.HostNetwork, "hostPID": spec.HostPID, "hostIPC": spec.HostIPC} {
@@ -97,8 +105,7 @@ func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ check
 					"set runAsNonRoot: true in the pod's securityContext", nil, ctr.Name)
 			}
 		}
-	}
-	return w.list(), nil
+	})
 }
 
 func isTrue(b *bool) bool    { return b != nil && *b }
@@ -106,13 +113,7 @@ func zero(n *int64) bool     { return n != nil && *n == 0 }
 func positive(n *int64) bool { return n != nil && *n > 0 }
 
 func (p *Provider) imagesLatest(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
-	if err != nil {
-		return nil, err
-	}
-	var w workloadFindings
-	for _, pod := range inScope(s, pods) {
-		res := workload(pod)
+	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
 		for _, ctr := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
 			tag, ok := floatingTag(ctr.Image)
 			if !ok {
@@ -121,8 +122,7 @@ func (p *Provider) imagesLatest(ctx context.Context, c *conn, s scope, _ checks.
 			w.add(res, "latest_tag", checks.Low, fmt.Sprintf("%s runs an image without a fixed version (%s)", res, tag),
 				"pin the image to a version tag or digest", map[string]string{"image": ctr.Image}, ctr.Name)
 		}
-	}
-	return w.list(), nil
+	})
 }
 
 // floatingTag reports images that name no fixed version: ":latest" or no tag, and no
@@ -146,13 +146,7 @@ func floatingTag(image string) (string, bool) {
 }
 
 func (p *Provider) resourcesMissing(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
-	if err != nil {
-		return nil, err
-	}
-	var w workloadFindings
-	for _, pod := range inScope(s, pods) {
-		res := workload(pod)
+	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
 		for _, ctr := range pod.Spec.Containers {
 			r := ctr.Resources
 			var missing []string
@@ -171,6 +165,5 @@ func (p *Provider) resourcesMissing(ctx context.Context, c *conn, s scope, _ che
 					"set resources.limits.memory", nil, ctr.Name)
 			}
 		}
-	}
-	return w.list(), nil
+	})
 }

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -221,18 +222,10 @@ func (p *Provider) planScale(ctx context.Context, c *conn, params checks.Params)
 }
 
 func (p *Provider) applyScale(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
-	ns, name := splitName(plan.Params.Get("deployment"))
 	want := int32(plan.Params.Int("replicas"))
-	deps := c.client.AppsV1().Deployments(ns)
-	err := casUpdate(ctx,
-		func(ctx context.Context) (*appsv1.Deployment, error) {
-			d, err := deps.Get(ctx, name, metav1.GetOptions{})
-			return d, goneDrift(plan.Target, err)
-		},
-		func(d *appsv1.Deployment) error {
-			return drifted(plan, deploymentState(d), "uid", "replicas", "generation")
-		},
-		func(ctx context.Context, d *appsv1.Deployment) error {
+	err := updateDeployment(ctx, c, plan,
+		func(ctx context.Context, deps appsv1client.DeploymentInterface, d *appsv1.Deployment) error {
+			ns, name := d.Namespace, d.Name
 			_, err := deps.UpdateScale(ctx, name, &autoscalingv1.Scale{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: d.ResourceVersion},
 				Spec:       autoscalingv1.ScaleSpec{Replicas: want},
@@ -243,6 +236,23 @@ func (p *Provider) applyScale(ctx context.Context, c *conn, plan checks.Plan) (c
 		return checks.Applied{}, c.apiError("scaling", plan.Target, err)
 	}
 	return checks.Applied{Summary: fmt.Sprintf("scaled %s to %d replicas", plan.Target, want), After: map[string]string{"replicas": strconv.Itoa(int(want))}}, nil
+}
+
+// updateDeployment re-reads the plan's Deployment, refuses when it drifted from what
+// the plan saw (uid, replicas, generation), and lets write change it, retrying on
+// conflicts.
+func updateDeployment(ctx context.Context, c *conn, plan checks.Plan, write func(context.Context, appsv1client.DeploymentInterface, *appsv1.Deployment) error) error {
+	ns, name := splitName(plan.Params.Get("deployment"))
+	deps := c.client.AppsV1().Deployments(ns)
+	return casUpdate(ctx,
+		func(ctx context.Context) (*appsv1.Deployment, error) {
+			d, err := deps.Get(ctx, name, metav1.GetOptions{})
+			return d, goneDrift(plan.Target, err)
+		},
+		func(d *appsv1.Deployment) error {
+			return drifted(plan, deploymentState(d), "uid", "replicas", "generation")
+		},
+		func(ctx context.Context, d *appsv1.Deployment) error { return write(ctx, deps, d) })
 }
 
 // restartedAtAnnotation is what `kubectl rollout restart` sets.
@@ -272,18 +282,9 @@ func (p *Provider) planRestart(ctx context.Context, c *conn, params checks.Param
 }
 
 func (p *Provider) applyRestart(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
-	ns, name := splitName(plan.Params.Get("deployment"))
-	deps := c.client.AppsV1().Deployments(ns)
 	at := p.now().UTC().Format(time.RFC3339)
-	err := casUpdate(ctx,
-		func(ctx context.Context) (*appsv1.Deployment, error) {
-			d, err := deps.Get(ctx, name, metav1.GetOptions{})
-			return d, goneDrift(plan.Target, err)
-		},
-		func(d *appsv1.Deployment) error {
-			return drifted(plan, deploymentState(d), "uid", "replicas", "generation")
-		},
-		func(ctx context.Context, d *appsv1.Deployment) error {
+	err := updateDeployment(ctx, c, plan,
+		func(ctx context.Context, deps appsv1client.DeploymentInterface, d *appsv1.Deployment) error {
 			if d.Spec.Template.Annotations == nil {
 				d.Spec.Template.Annotations = map[string]string{}
 			}
