@@ -46,6 +46,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building clankerd for the end-to-end tests:", err)
 		os.Exit(2)
 	}
+	if raceEnabled {
+		// The race detector waits a second at every exit of a race build; the end-to-end
+		// tests run the binary hundreds of times. Races are still reported.
+		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -269,8 +269,6 @@ func TestRedactionEndToEnd(t *testing.T) {
 	sinks := newNotifySinks(t, dir)
 	env := []string{
 		"PATH=" + sinks.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-		// The race detector's pause of a second at exit would triple the test's time.
-		"GORACE=" + os.Getenv("GORACE") + " atexit_sleep_ms=0",
 	}
 	for k, v := range awstest.Env {
 		env = append(env, k+"="+v)
