@@ -149,6 +149,9 @@ type Spec struct {
 	// Keywords are words and synonyms that route a plain-language question to this
 	// check ("pods", "crashloop", "restarts").
 	Keywords []string
+	// Verbs, for a write task, are the words that, first in a question, ask for its
+	// change ("scale", "cordon", "revoke"): such a question is a change request.
+	Verbs []string
 }
 
 // Param returns the spec of the named parameter, including the common ones.

@@ -22,7 +22,7 @@ import (
 type writeTask struct{ applied bool }
 
 func (*writeTask) Spec() checks.Spec {
-	return checks.Spec{ID: "test.service.restart", Description: "restart a service", Keywords: []string{"restart", "service"},
+	return checks.Spec{ID: "test.service.restart", Description: "restart a service", Keywords: []string{"restart", "service"}, Verbs: []string{"restart"},
 		Params: []checks.ParamSpec{{Name: "service", Type: checks.String, Required: true}}}
 }
 func (*writeTask) Plan(_ context.Context, p checks.Params) (checks.Plan, error) {

@@ -60,6 +60,8 @@ type Router struct {
 	providers []Provider
 	specs     []checks.Spec
 	kinds     map[string]checks.Kind
+	// verbs start a change request: changeVerbs and the tasks' own.
+	verbs map[string]bool
 	// keywords per spec, stemmed; weight per stemmed keyword (rarer is heavier).
 	keywords map[string][][]string
 	weight   map[string]float64
@@ -71,12 +73,20 @@ const MaxRoutes = 8
 // New indexes the catalog. Every provider's extractor is asked for the parameters of
 // every route, in the order given; none may be nil.
 func New(c Catalog, providers ...Provider) *Router {
-	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
+	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
+	for _, v := range changeVerbs {
+		r.verbs[v] = true
+	}
 	count := map[string]int{}
 	for _, s := range c.Specs() {
 		_, kind, _ := c.Lookup(s.ID)
 		r.specs = append(r.specs, s)
 		r.kinds[s.ID] = kind
+		if kind == checks.KindTask {
+			for _, v := range s.Verbs {
+				r.verbs[v] = true
+			}
+		}
 		seen := map[string]bool{}
 		for _, k := range append(slices.Clone(s.Keywords), idWords(s.ID)...) {
 			words := stems(checks.NewQuestion(k).Words)
@@ -121,12 +131,9 @@ func stem(w string) string {
 	return w
 }
 
-// imperativeVerbs start a change request besides the tasks' own keywords.
-var imperativeVerbs = map[string]bool{
-	"scale": true, "restart": true, "bounce": true, "cordon": true, "uncordon": true, "drain": true, "delete": true, "kill": true,
-	"evict": true, "stop": true, "shut": true, "revoke": true, "close": true, "block": true, "set": true, "change": true,
-	"make": true, "turn": true, "resize": true,
-}
+// changeVerbs start a change request whatever the task, besides the verbs the tasks
+// declare (checks.Spec.Verbs).
+var changeVerbs = []string{"set", "change", "make", "turn"}
 
 // stems stems every word.
 func stems(words []string) []string {
@@ -322,7 +329,7 @@ func (r *Router) imperative(toks []string) bool {
 	if first == "please" && len(toks) > 1 {
 		first = toks[1]
 	}
-	return imperativeVerbs[first]
+	return r.verbs[first]
 }
 
 // minScore is the least score a confident route needs; closeness is how close to the

@@ -255,3 +255,26 @@ func (f fakeCheck) Spec() checks.Spec { return f.spec }
 func (fakeCheck) Run(context.Context, checks.Params) (checks.Result, error) {
 	return checks.Result{}, nil
 }
+
+// TestTasksDeclareTheirVerbs: a question that starts with a verb a task declares is a
+// change request, with no word of it known to the router.
+func TestTasksDeclareTheirVerbs(t *testing.T) {
+	reg := checks.NewRegistry()
+	reboot := checks.Spec{ID: "widget.reboot", Description: "reboot a widget", Keywords: []string{"widget", "reboot"}, Verbs: []string{"reboot"},
+		Params: []checks.ParamSpec{{Name: "widget", Type: checks.String, Required: true}}}
+	if err := reg.AddTask(fakeTask{fakeCheck{reboot}}); err != nil {
+		t.Fatal(err)
+	}
+	for q, write := range map[string]bool{"reboot widget w1": true, "please reboot widget w1": true, "did widget w1 reboot?": false} {
+		if res := New(reg, widgetProvider{}).Route(t.Context(), q); res.Write != write {
+			t.Errorf("%q: write = %v, want %v (%+v)", q, res.Write, write, res)
+		}
+	}
+}
+
+type fakeTask struct{ fakeCheck }
+
+func (fakeTask) Plan(context.Context, checks.Params) (checks.Plan, error) { return checks.Plan{}, nil }
+func (fakeTask) Apply(context.Context, checks.Plan) (checks.Applied, error) {
+	return checks.Applied{}, nil
+}

@@ -125,30 +125,30 @@ func prodLike(names ...string) string {
 }
 
 func (p *Provider) taskList() []checks.Task {
-	taskSpec := func(id, desc string, keywords []string, params ...checks.ParamSpec) checks.Spec {
-		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{profileParam, regionParam, endpointParam}, params...), Keywords: append([]string{"aws"}, keywords...)}
+	taskSpec := func(id, desc string, keywords, verbs []string, params ...checks.ParamSpec) checks.Spec {
+		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{profileParam, regionParam, endpointParam}, params...), Keywords: append([]string{"aws"}, keywords...), Verbs: verbs}
 	}
 	return []checks.Task{
 		&task{p: p, plan: p.planASG, apply: p.applyASG,
-			spec: taskSpec("aws.asg.capacity", "set an Auto Scaling group's desired capacity", []string{"scale", "autoscaling", "asg", "capacity", "instances"},
+			spec: taskSpec("aws.asg.capacity", "set an Auto Scaling group's desired capacity", []string{"scale", "autoscaling", "asg", "capacity", "instances"}, []string{"scale", "resize"},
 				checks.ParamSpec{Name: "asg", Type: checks.String, Required: true, Doc: "Auto Scaling group name"},
 				checks.ParamSpec{Name: "desired", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired capacity"})},
 		&task{p: p, plan: p.planECS, apply: p.applyECS,
-			spec: taskSpec("aws.ecs.service.count", "set an ECS service's desired task count", []string{"scale", "ecs", "service", "tasks", "containers"},
+			spec: taskSpec("aws.ecs.service.count", "set an ECS service's desired task count", []string{"scale", "ecs", "service", "tasks", "containers"}, []string{"scale", "resize"},
 				checks.ParamSpec{Name: "cluster", Type: checks.String, Required: true, Doc: "ECS cluster name or ARN"},
 				checks.ParamSpec{Name: "service", Type: checks.String, Required: true, Doc: "ECS service name or ARN"},
 				checks.ParamSpec{Name: "count", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired task count"})},
 		&task{p: p, plan: p.planRevoke, apply: p.applyRevoke, fix: fixRevoke,
-			spec: taskSpec("aws.ec2.sg.revoke", "revoke one ingress rule of a security group", []string{"revoke", "close", "security group", "rule", "firewall"},
+			spec: taskSpec("aws.ec2.sg.revoke", "revoke one ingress rule of a security group", []string{"revoke", "close", "security group", "rule", "firewall"}, []string{"revoke", "close"},
 				checks.ParamSpec{Name: "group", Type: checks.String, Required: true, Validate: matching(sgIDRE, "a security group id (sg-...)"), Doc: "security group id"},
 				checks.ParamSpec{Name: "protocol", Type: checks.Enum, Required: true, Choices: []string{"tcp", "udp", "icmp", "icmpv6", "-1"}, Doc: "IP protocol of the rule (-1 for all)"},
 				checks.ParamSpec{Name: "ports", Type: checks.String, Default: "all", Validate: validatePortRange, Doc: "PORT, FROM-TO, or all"},
 				checks.ParamSpec{Name: "cidr", Type: checks.String, Required: true, Doc: "source CIDR of the rule (0.0.0.0/0, ::/0, ...)"})},
 		&task{p: p, plan: p.planStop, apply: p.applyStop,
-			spec: taskSpec("aws.ec2.instance.stop", "stop a running EC2 instance", []string{"stop", "instance", "shut down", "ec2"},
+			spec: taskSpec("aws.ec2.instance.stop", "stop a running EC2 instance", []string{"stop", "instance", "shut down", "ec2"}, []string{"stop", "shut"},
 				checks.ParamSpec{Name: "instance", Type: checks.String, Required: true, Validate: matching(instanceIDRE, "an instance id (i-...)"), Doc: "instance id"})},
 		&task{p: p, plan: p.planBlock, apply: p.applyBlock, fix: fixBlock,
-			spec: taskSpec("aws.s3.block_public", "turn on all four settings of a bucket's public access block", []string{"block", "public access", "s3", "bucket", "private"},
+			spec: taskSpec("aws.s3.block_public", "turn on all four settings of a bucket's public access block", []string{"block", "public access", "s3", "bucket", "private"}, []string{"block"},
 				checks.ParamSpec{Name: "bucket", Type: checks.String, Required: true, Doc: "bucket name"})},
 	}
 }

@@ -107,22 +107,22 @@ func fixFor(kind, param string) func(checks.Finding) (map[string]string, bool) {
 func (p *Provider) taskList() []checks.Task {
 	deployment := checks.ParamSpec{Name: "deployment", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the Deployment"}
 	node := checks.ParamSpec{Name: "node", Type: checks.String, Required: true, Doc: "name of the node"}
-	taskSpec := func(id, desc string, keywords []string, params ...checks.ParamSpec) checks.Spec {
-		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{contextParam}, params...), Keywords: append([]string{"kubernetes", "k8s"}, keywords...)}
+	taskSpec := func(id, desc string, keywords, verbs []string, params ...checks.ParamSpec) checks.Spec {
+		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{contextParam}, params...), Keywords: append([]string{"kubernetes", "k8s"}, keywords...), Verbs: verbs}
 	}
 	return []checks.Task{
 		&task{p: p, plan: p.planScale, apply: p.applyScale,
-			spec: taskSpec("k8s.deployment.scale", "scale a Deployment to a number of replicas", []string{"scale", "replicas", "scale up", "scale down"},
+			spec: taskSpec("k8s.deployment.scale", "scale a Deployment to a number of replicas", []string{"scale", "replicas", "scale up", "scale down"}, []string{"scale", "resize"},
 				deployment, checks.ParamSpec{Name: "replicas", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired replicas"},
 				priceCPUParam, priceMemParam)},
 		&task{p: p, plan: p.planRestart, apply: p.applyRestart, fix: fixFor("deployment", "deployment"),
-			spec: taskSpec("k8s.deployment.restart", "rollout restart of a Deployment: replace its pods one by one", []string{"restart", "rollout", "bounce"}, deployment)},
+			spec: taskSpec("k8s.deployment.restart", "rollout restart of a Deployment: replace its pods one by one", []string{"restart", "rollout", "bounce"}, []string{"restart", "bounce"}, deployment)},
 		&task{p: p, plan: p.planCordon(true), apply: p.applyCordon(true), fix: fixFor("node", "node"),
-			spec: taskSpec("k8s.node.cordon", "mark a node unschedulable", []string{"cordon", "drain", "maintenance"}, node)},
+			spec: taskSpec("k8s.node.cordon", "mark a node unschedulable", []string{"cordon", "drain", "maintenance"}, []string{"cordon", "drain"}, node)},
 		&task{p: p, plan: p.planCordon(false), apply: p.applyCordon(false), fix: fixFor("node", "node"),
-			spec: taskSpec("k8s.node.uncordon", "mark a node schedulable again", []string{"uncordon", "schedulable"}, node)},
+			spec: taskSpec("k8s.node.uncordon", "mark a node schedulable again", []string{"uncordon", "schedulable"}, []string{"uncordon"}, node)},
 		&task{p: p, plan: p.planPodDelete, apply: p.applyPodDelete, fix: fixFor("pod", "pod"),
-			spec: taskSpec("k8s.pod.delete", "delete a pod (its controller, if any, replaces it)", []string{"delete pod", "kill pod", "evict"},
+			spec: taskSpec("k8s.pod.delete", "delete a pod (its controller, if any, replaces it)", []string{"delete pod", "kill pod", "evict"}, []string{"delete", "kill", "evict"},
 				checks.ParamSpec{Name: "pod", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the pod"})},
 	}
 }
