@@ -20,8 +20,6 @@ import (
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/view"
-	awsprovider "github.com/clankerd/clankerd/providers/aws"
-	"github.com/clankerd/clankerd/providers/kube"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -176,8 +174,7 @@ func heartbeatArgs(args []string) []string {
 // command ends.
 type providers struct {
 	registry *checks.Registry
-	kube     *kube.Provider
-	aws      *awsprovider.Provider
+	linked   []provider
 	rt       *route.Router
 	resolver *route.Resolver
 }
@@ -189,25 +186,21 @@ func (a *cmdline) newProviders(watch bool) (*providers, error) {
 	if err := probe.Register(r); err != nil {
 		return nil, fmt.Errorf("registering probe checks: %w", err)
 	}
-	k := kube.New(kube.Options{Watch: watch, Logger: a.logger})
-	if err := k.Register(r); err != nil {
-		return nil, fmt.Errorf("registering Kubernetes checks: %w", err)
-	}
-	aw := awsprovider.New(awsprovider.Options{Logger: a.logger})
-	if err := aw.Register(r); err != nil {
-		return nil, fmt.Errorf("registering AWS checks: %w", err)
+	linked, err := registerProviders(r, providerOptions{Watch: watch, Logger: a.logger})
+	if err != nil {
+		return nil, err
 	}
 	if err := registerTestTasks(r); err != nil {
-		return nil, fmt.Errorf("registering test tasks: %w", err)
+		return nil, errors.Join(fmt.Errorf("registering test tasks: %w", err), closeProviders(linked))
 	}
-	return &providers{registry: r, kube: k, aws: aw}, nil
+	return &providers{registry: r, linked: linked}, nil
 }
 
 // router routes questions over this build's catalog, with the names the providers
 // know (contexts, namespaces, profiles).
 func (p *providers) router() *route.Router {
 	if p.rt == nil {
-		p.rt = route.New(p.registry, p.kube, p.aws)
+		p.rt = route.New(p.registry, routeProviders(p.linked)...)
 		p.resolver = &route.Resolver{Router: p.rt}
 	}
 	return p.rt
@@ -222,7 +215,7 @@ func (p *providers) resolve(ctx context.Context, files []*heartbeat.File) {
 }
 
 // Close stops what the providers started.
-func (p *providers) Close() error { return errors.Join(p.kube.Close(), p.aws.Close()) }
+func (p *providers) Close() error { return closeProviders(p.linked) }
 
 // actorName is the local user, for the audit log.
 func actorName() string {

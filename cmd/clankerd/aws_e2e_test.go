@@ -1,3 +1,5 @@
+//go:build !clankerd_noaws
+
 package main
 
 import (

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/store"
 )
 
@@ -48,4 +50,42 @@ func tamperAuditRecord(t *testing.T, stateDir string, seq uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// providerLinked reports whether this build links the provider called name (see
+// linkedProviders): false under its clankerd_no* build tag.
+func providerLinked(t *testing.T, name string) bool {
+	t.Helper()
+	for _, l := range linkedProviders() {
+		if l.name != name {
+			continue
+		}
+		p := l.build(providerOptions{})
+		if p == nil {
+			return false
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	t.Fatalf("no provider called %q in linkedProviders", name)
+	return false
+}
+
+// checkCount is how many checks (not tasks) this build registers.
+func checkCount(t *testing.T) int {
+	t.Helper()
+	provs, err := (&cmdline{logger: slog.New(slog.DiscardHandler)}).newProviders(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer provs.Close()
+	n := 0
+	for _, s := range provs.registry.Specs() {
+		if _, kind, _ := provs.registry.Lookup(s.ID); kind != checks.KindTask {
+			n++
+		}
+	}
+	return n
 }

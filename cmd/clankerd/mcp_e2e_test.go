@@ -112,8 +112,8 @@ func TestMCPOverStdio(t *testing.T) {
 		Checks  int    `json:"checks"`
 	}
 	callJSON(t, session, "clanker_version", nil, &ver)
-	if ver.Version == "" || ver.Checks < 30 {
-		t.Errorf("version = %+v", ver)
+	if want := checkCount(t); ver.Version == "" || ver.Checks != want {
+		t.Errorf("version = %+v, want %d checks", ver, want)
 	}
 
 	var ans struct {
@@ -177,7 +177,7 @@ func TestMCPOverStdio(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{"clanker_run_command", map[string]any{"check": "k8s.pods.unhealty"}, "did you mean k8s.pods.unhealthy"},
+		{"clanker_run_command", map[string]any{"check": "http.staus"}, "did you mean http.status"},
 		{"clanker_run_command", map[string]any{"check": "http.status", "params": map[string]string{"url": "not a url"}}, "url"},
 		{"clankerd_findings", map[string]any{"state": "sideways"}, "use new, changed"},
 		{"clankerd_propose_plan", map[string]any{"task": "http.status", "params": map[string]string{}}, "not a write task"},
