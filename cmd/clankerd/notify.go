@@ -117,10 +117,10 @@ func (a *cmdline) sendSamples(ctx context.Context, p notify.Policy, dests []noti
 		cancel()
 		if err != nil {
 			failed++
-			fmt.Fprintf(a.stdout, "%s (%s, %s): failed: %v\n", d.Name, d.Type, d.Where, err)
+			fmt.Fprintln(a.stdout, view.Redact(fmt.Sprintf("%s (%s, %s): failed: %v", d.Name, d.Type, d.Where, err)))
 			continue
 		}
-		fmt.Fprintf(a.stdout, "%s (%s, %s): delivered\n", d.Name, d.Type, d.Where)
+		fmt.Fprintln(a.stdout, view.Redact(fmt.Sprintf("%s (%s, %s): delivered", d.Name, d.Type, d.Where)))
 	}
 	if failed > 0 {
 		return withCode(exitErr, fmt.Errorf("%d of %d targets did not accept the sample", failed, len(dests)))
