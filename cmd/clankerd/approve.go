@@ -37,11 +37,11 @@ pending, or not confirmed).`,
 				if err != nil {
 					return withCode(exitBadInput, err)
 				}
+				v := view.NewPlan(p)
 				if output == "text" {
-					view.WritePlan(a.stdout, view.NewPlan(p))
+					view.WritePlan(a.stdout, v)
 				}
 				if !yes && a.stdinIsTerminal() {
-					v := view.NewPlan(p)
 					ok, err := a.confirm(fmt.Sprintf("Apply %s to %s? [y/N] ", v.Change, v.Target))
 					if err != nil {
 						return err

@@ -21,13 +21,12 @@ type Answer struct {
 
 // NewAnswer shapes the answer to a question.
 func NewAnswer(a ask.Answer) Answer {
-	out := Answer{Question: a.Question, RoutedBy: a.RoutedBy, Routes: a.Routes, Results: each(a.Outcomes, NewResult), Answer: a.Answer}
+	out := Answer{Question: a.Question, RoutedBy: a.RoutedBy, Routes: a.Routes, Results: each(a.Outcomes, result), Answer: a.Answer}
 	if out.Routes == nil {
 		out.Routes = []route.Route{}
 	}
 	if a.Plan != nil {
-		ref := NewPlanRef(*a.Plan, a.PlanCreated)
-		out.Plan = &ref
+		out.Plan = planRef(*a.Plan, a.PlanCreated)
 	}
 	scrub(&out)
 	return out

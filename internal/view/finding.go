@@ -31,28 +31,29 @@ type Finding struct {
 	ResolvedAt  time.Time `json:"resolved_at,omitzero"`
 }
 
-// NewFinding shapes a stored finding, with the model's explanation of it ("" for none).
-func NewFinding(f store.FindingRecord, explanation string) Finding {
-	v := Finding{
+// finding shapes a stored finding, with the model's explanation of it ("" for none);
+// the exported constructor that returns it cleans it.
+func finding(f store.FindingRecord, explanation string) Finding {
+	return Finding{
 		Fingerprint: f.Fingerprint, Check: f.Check, Item: f.Pos, Resource: f.Resource, Problem: f.Problem,
 		Severity: f.Severity, State: f.State, Summary: f.Summary, Evidence: f.Evidence, Fix: f.Fix,
 		MonthlyCost: f.MonthlyCostUSD, Explanation: explanation, MutedBy: f.MutedBy,
 		FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt,
 	}
-	scrub(&v)
-	return v
 }
 
 // Findings shapes stored findings; explain returns a finding's explanation by
 // fingerprint (nil for none).
 func Findings(fs []store.FindingRecord, explain func(fingerprint string) string) []Finding {
-	return each(fs, func(f store.FindingRecord) Finding {
+	out := each(fs, func(f store.FindingRecord) Finding {
 		e := ""
 		if explain != nil {
 			e = explain(f.Fingerprint)
 		}
-		return NewFinding(f, e)
+		return finding(f, e)
 	})
+	scrub(&out)
+	return out
 }
 
 // StateText is the finding's state, marked when a mute silences it.

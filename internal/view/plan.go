@@ -80,11 +80,10 @@ type PlanRef struct {
 	ApproveWith string      `json:"approve_with"`
 }
 
-// NewPlanRef names a plan; created says whether this run queued it.
-func NewPlanRef(p tasks.PlanRecord, created bool) PlanRef {
-	v := PlanRef{ID: p.ID, State: p.State, Created: created, Target: p.Target, Change: p.Change, Risk: p.Risk, ApproveWith: "clankerd approve " + p.ID}
-	scrub(&v)
-	return v
+// planRef names a plan; created says whether this run queued it. The result or answer
+// that holds it cleans it.
+func planRef(p tasks.PlanRecord, created bool) *PlanRef {
+	return &PlanRef{ID: p.ID, State: p.State, Created: created, Target: p.Target, Change: p.Change, Risk: p.Risk, ApproveWith: "clankerd approve " + p.ID}
 }
 
 // WritePlans writes plans as a table.

@@ -30,8 +30,8 @@ type Result struct {
 	ExplainErrors []string `json:"explain_errors,omitempty"`
 }
 
-// NewResult shapes the outcome of one run.
-func NewResult(o runner.Outcome) Result {
+// result shapes the outcome of one run; NewResults and NewAnswer clean it.
+func result(o runner.Outcome) Result {
 	r := Result{
 		Check: o.Item.ID, Item: o.Item.Pos(), Key: o.Item.Key, Status: o.Receipt.Status,
 		DurationMS: o.Duration().Milliseconds(), Error: o.Receipt.Error, Findings: []Finding{},
@@ -44,16 +44,14 @@ func NewResult(o runner.Outcome) Result {
 		r.Status, r.Error = checks.Error, errors.Join(errors.New(o.Receipt.Error), o.Err).Error()
 	}
 	if o.Plan != nil {
-		ref := NewPlanRef(*o.Plan, o.PlanCreated)
-		r.Plan = &ref
+		r.Plan = planRef(*o.Plan, o.PlanCreated)
 	}
 	for _, p := range o.FixPlans {
-		r.FixPlans = append(r.FixPlans, NewPlanRef(p, true))
+		r.FixPlans = append(r.FixPlans, *planRef(p, true))
 	}
 	for _, f := range o.Findings {
-		r.Findings = append(r.Findings, NewFinding(f.FindingRecord, o.Explanations[f.Fingerprint]))
+		r.Findings = append(r.Findings, finding(f.FindingRecord, o.Explanations[f.Fingerprint]))
 	}
-	scrub(&r)
 	return r
 }
 
@@ -65,7 +63,9 @@ type Results struct {
 
 // NewResults shapes the outcomes of a round of runs.
 func NewResults(outcomes []runner.Outcome) Results {
-	return counted(each(outcomes, NewResult))
+	rs := each(outcomes, result)
+	scrub(&rs) // before counting: the statuses are the summary's keys
+	return counted(rs)
 }
 
 // counted is the results with their count per status.
