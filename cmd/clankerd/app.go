@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strings"
 
@@ -217,16 +216,9 @@ func (p *providers) resolve(ctx context.Context, files []*heartbeat.File) {
 // Close stops what the providers started.
 func (p *providers) Close() error { return closeProviders(p.linked) }
 
-// actorName is the local user, for the audit log.
-func actorName() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "unknown"
-}
+// actorName is the local user, for the audit log. Through the daemon's socket the
+// daemon records the user of this process from its peer credentials instead.
+func actorName() string { return control.UserName(os.Getuid()) }
 
 // withBackend runs fn with the state (the daemon's socket, or the database) and closes
 // it afterwards. reg may be nil; the backend needs it only to apply approved plans.

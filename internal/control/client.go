@@ -9,11 +9,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/clankerd/clankerd/internal/private"
 )
 
 // ErrNoDaemon: nothing answers on the control socket.
 var ErrNoDaemon = errors.New("no clankerd daemon answers on the control socket")
+
+// ErrNotOurDaemon: the control socket file, or the process answering on it, belongs
+// to another user. Nothing is sent there.
+var ErrNotOurDaemon = errors.New("the control socket is not your own daemon's")
 
 // Client performs the operations through a running daemon's control socket.
 type Client struct {
@@ -21,21 +28,71 @@ type Client struct {
 	http   *http.Client
 }
 
-// Dial connects to the daemon's socket and checks that it answers. It returns an
-// error wrapping ErrNoDaemon when the socket is missing or nothing listens on it.
+// Dial connects to the daemon's socket and checks that it answers and that the
+// socket file and the process answering are the user's own (the kernel's peer
+// credentials), on this connection and on every later one. It returns an error
+// wrapping ErrNoDaemon when the socket is missing or nothing listens on it, and one
+// wrapping ErrNotOurDaemon when another user's file or process is there.
 func Dial(ctx context.Context, socket string) (*Client, error) {
+	return dial(ctx, socket, os.Getuid())
+}
+
+// dial is Dial for a daemon of user uid.
+func dial(ctx context.Context, socket string, uid int) (*Client, error) {
+	if err := checkSocketFile(socket, uid); err != nil {
+		return nil, err
+	}
+	connect := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", socket)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPeer(conn, socket, uid); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
 	c := &Client{socket: socket, http: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return connect(ctx) },
 	}}}
-	conn, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "unix", socket)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := connect(ctx)
+	if errors.Is(err, ErrNotOurDaemon) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s): %v", ErrNoDaemon, socket, err)
 	}
 	conn.Close()
 	return c, nil
+}
+
+// checkSocketFile refuses a socket file that uid does not own: another user's
+// process could answer there. A missing file means no daemon.
+func checkSocketFile(socket string, uid int) error {
+	fi, err := os.Lstat(socket)
+	if err != nil {
+		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, socket, err)
+	}
+	if owner, ok := private.OwnerOf(fi); !ok || owner != uid {
+		return fmt.Errorf("%w: %s is owned by uid %d, not by you (uid %d), so another user's process may answer there: nothing was sent to it; remove it and find out who put it there", ErrNotOurDaemon, socket, owner, uid)
+	}
+	return nil
+}
+
+// checkPeer refuses a connection answered by a process of another user than uid.
+func checkPeer(conn net.Conn, socket string, uid int) error {
+	p, err := peerOfConn(conn)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v, so it may be another user's process: nothing was sent to it", ErrNotOurDaemon, socket, err)
+	}
+	if p.UID != uid {
+		return fmt.Errorf("%w: %s is answered by another user's process (uid %d, pid %d), not yours (uid %d): nothing was sent to it; stop that process or remove the socket, and find out who started it", ErrNotOurDaemon, socket, p.UID, p.PID, uid)
+	}
+	return nil
 }
 
 // Close releases idle connections.

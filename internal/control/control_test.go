@@ -37,6 +37,12 @@ func (l lookup) Task(id string) (checks.Task, bool) {
 // serve starts a server for a fresh database on a socket in a short temp dir.
 func serve(t *testing.T) (*Client, *Local, string) {
 	t.Helper()
+	return serveFor(t, nil)
+}
+
+// serveFor is serve with a server that answers only user uid (nil: this process's).
+func serveFor(t *testing.T, uid *int) (*Client, *Local, string) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "ctl")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +62,7 @@ func serve(t *testing.T) (*Client, *Local, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&Server{Local: local}).Serve(ctx, ln, time.Second) }()
+	go func() { done <- (&Server{Local: local, uid: uid}).Serve(ctx, ln, time.Second) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -7,6 +7,8 @@ package control
 
 import (
 	"context"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/clankerd/clankerd/internal/store"
@@ -187,16 +189,47 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
-	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Actor)
+	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, decider(ctx, d.Actor))
 }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
-	return l.Tasks.Reject(ctx, d.ID, d.Actor, d.Reason)
+	return l.Tasks.Reject(ctx, d.ID, decider(ctx, d.Actor), d.Reason)
+}
+
+// decider is who approves, rejects, mutes or unmutes, for the audit log: through the
+// socket the user of the calling process, whatever the client claims; in this
+// process claimed, or the local user.
+func decider(ctx context.Context, claimed string) string {
+	if p, ok, _ := peerFrom(ctx); ok {
+		return UserName(p.UID)
+	}
+	if claimed != "" {
+		return claimed
+	}
+	return UserName(os.Getuid())
+}
+
+// queuer is the surface that queued a plan, for the audit log: through the socket
+// it is qualified by the calling process's user unless it names them ("alice",
+// "mcp:alice"), so a client cannot pass itself off as the scheduler.
+func queuer(ctx context.Context, claimed string) string {
+	p, ok, _ := peerFrom(ctx)
+	if !ok {
+		return claimed
+	}
+	name := UserName(p.UID)
+	switch {
+	case claimed == "":
+		return name
+	case claimed == name, strings.HasSuffix(claimed, ":"+name):
+		return claimed
+	}
+	return claimed + " (by " + name + ")"
 }
 
 // queuePlan stores a drafted plan as pending (or returns its item's pending plan).
 func (l *Local) queuePlan(ctx context.Context, r QueueRequest) (Queued, error) {
-	p, created, err := l.Tasks.Queue(ctx, r.Plan, r.Actor)
+	p, created, err := l.Tasks.Queue(ctx, r.Plan, queuer(ctx, r.Actor))
 	return Queued{Plan: p, Created: created}, err
 }
 
@@ -235,8 +268,9 @@ func (l *Local) addReceipt(ctx context.Context, r store.Receipt) (uint64, error)
 	return seq, err
 }
 
-// mute records a mute; its owner is audited as its creator.
+// mute records a mute; its owner (the decider) is audited as its creator.
 func (l *Local) mute(ctx context.Context, m store.Mute) (store.Mute, error) {
+	m.Owner = decider(ctx, m.Owner)
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.AddMute(m) })
 }
 
@@ -247,5 +281,5 @@ func (l *Local) mutes(ctx context.Context, r MutesRequest) ([]store.Mute, error)
 
 // unmute lifts an active mute now.
 func (l *Local) unmute(ctx context.Context, d Decision) (store.Mute, error) {
-	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, d.Actor) })
+	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, decider(ctx, d.Actor)) })
 }

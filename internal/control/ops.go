@@ -39,7 +39,8 @@ func (o Op[Req, Resp]) Do(ctx context.Context, b Backend, req Req) (Resp, error)
 }
 
 // The operations on clankerd's state: the one table. Adding an operation is a line
-// here and in served, and its method on Local.
+// here and in served (unless only the daemon itself may perform it), and its method
+// on Local.
 var (
 	OpStatus      = Op[None, Status]{"status", (*Local).status}
 	OpRuns        = Op[store.RunFilter, []store.Receipt]{"runs", (*Local).runs}
@@ -61,10 +62,12 @@ var (
 	OpUnmute      = Op[Decision, store.Mute]{"unmute", (*Local).unmute}
 )
 
-// served is every operation the socket server answers.
+// served is every operation the socket server answers. OpAppendAudit is not one of
+// them: the daemon records its own events through its in-process Local, and no client
+// may write an audit record of its choosing.
 var served = []endpoint{
 	OpStatus, OpRuns, OpFindings, OpDiff, OpPlans, OpPlan, OpApprove, OpReject, OpQueuePlan,
-	OpAudit, OpVerifyAudit, OpAppendAudit, OpBeginRun, OpEndRun, OpAddReceipt, OpMute, OpMutes, OpUnmute,
+	OpAudit, OpVerifyAudit, OpBeginRun, OpEndRun, OpAddReceipt, OpMute, OpMutes, OpUnmute,
 }
 
 // The requests and responses that are not a single store or tasks type.
@@ -72,13 +75,17 @@ type (
 	// None is the request of an operation that takes nothing.
 	None struct{}
 	// Decision names a plan (or a mute) and who decides about it; Reason is required
-	// to reject.
+	// to reject. Actor counts only in this process (*Local, no daemon; empty is the
+	// local user): through the socket the daemon records the user of the calling
+	// process (its peer credentials) and ignores Actor.
 	Decision struct {
 		ID     string `json:"id"`
 		Actor  string `json:"actor,omitempty"`
 		Reason string `json:"reason,omitempty"`
 	}
-	// QueueRequest stores a drafted plan as pending; Actor is audited.
+	// QueueRequest stores a drafted plan as pending; Actor, the surface that queued it
+	// ("scheduler", "mcp:USER", the user), is audited, through the socket with the
+	// calling process's user when Actor does not name it.
 	QueueRequest struct {
 		Plan  tasks.PlanRecord `json:"plan"`
 		Actor string           `json:"actor"`

@@ -150,14 +150,24 @@ func Key(path string, n int) ([]byte, error) {
 	return b, nil
 }
 
+// OwnerOf is the uid that owns the file fi describes; ok is false when the system
+// reports none.
+func OwnerOf(fi fs.FileInfo) (uid int, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, false
+	}
+	return int(st.Uid), true
+}
+
 // ownedByMe says, as an error to wrap, that the file is not the user's.
 func ownedByMe(fi fs.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	owner, ok := OwnerOf(fi)
 	if !ok {
 		return errors.New("has no owner this system reports")
 	}
-	if uid := os.Getuid(); int(st.Uid) != uid {
-		return fmt.Errorf("is owned by uid %d, not by you (uid %d)", st.Uid, uid)
+	if uid := os.Getuid(); owner != uid {
+		return fmt.Errorf("is owned by uid %d, not by you (uid %d)", owner, uid)
 	}
 	return nil
 }
