@@ -2,26 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/mcpserver"
 )
-
-// tokenFile holds the MCP HTTP bearer token in the state directory.
-const tokenFile = "mcp-token"
 
 func (a *cmdline) mcpCommand() *cobra.Command {
 	var transport, listen string
@@ -122,25 +115,6 @@ func (a *cmdline) mcpTokenCommand() *cobra.Command {
 
 // mcpToken reads the token, making one when there is none (or when rotating).
 func (a *cmdline) mcpToken(rotate bool) (string, error) {
-	path := filepath.Join(a.stateDir, tokenFile)
-	if !rotate {
-		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-			return strings.TrimSpace(string(b)), nil
-		}
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	t := hex.EncodeToString(buf)
-	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(path+".tmp", []byte(t+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing the MCP token: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return "", err
-	}
-	return t, nil
+	t, err := app.MCPToken(a.stateDir, rotate)
+	return t, withCode(exitErr, err)
 }

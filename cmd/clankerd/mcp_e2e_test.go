@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/clankerd/clankerd/internal/app"
 )
 
 // callJSON calls a tool and decodes its structured output.
@@ -243,7 +245,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	if r.code != 0 || len(token) != 64 {
 		t.Fatalf("mcp token: %+v", r)
 	}
-	if fi, err := os.Stat(filepath.Join(state, tokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(state, app.TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file: %v %v", fi, err)
 	}
 

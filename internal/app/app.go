@@ -7,13 +7,20 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/private"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -28,8 +35,12 @@ func Socket(stateDir string) string { return filepath.Join(stateDir, control.Soc
 
 // OpenDB opens (creating it if needed) the state database in the state directory,
 // with the news rules, so every run and plan recorded through it queues its
-// notifications in the same transaction.
+// notifications in the same transaction. A state directory another user owns or can
+// write is refused (private.Dir).
 func OpenDB(stateDir string, opts store.Options) (*store.DB, error) {
+	if err := private.Dir(stateDir); err != nil {
+		return nil, err
+	}
 	opts.News = notify.News{}
 	return store.Open(filepath.Join(stateDir, store.FileName), opts)
 }
@@ -41,13 +52,22 @@ func NewLocal(db *store.DB, reg *checks.Registry, log *slog.Logger) *control.Loc
 }
 
 // Open reaches the state through the daemon's control socket when a daemon runs, and
-// opens the database itself otherwise; reg applies approved plans then. The caller
-// closes the backend.
+// opens the database itself otherwise; reg applies approved plans then. A state
+// directory another user owns or can write is refused, and so is a socket another
+// user's process answers (control.ErrNotOurDaemon): nothing is sent there, and the
+// database is not opened instead. The caller closes the backend.
 func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.Logger) (control.Backend, error) {
+	if err := private.Dir(stateDir); err != nil {
+		return nil, err
+	}
 	socket := Socket(stateDir)
-	if c, err := control.Dial(ctx, socket); err == nil {
+	c, err := control.Dial(ctx, socket)
+	if err == nil {
 		log.Debug("using the running daemon", "socket", socket)
 		return c, nil
+	}
+	if !errors.Is(err, control.ErrNoDaemon) {
+		return nil, err
 	}
 	db, err := OpenDB(stateDir, store.Options{Timeout: lockWait})
 	if err != nil {
@@ -82,4 +102,42 @@ func NewRunner(reg *checks.Registry, state control.Backend, o RunnerOptions) *ru
 		AfterRun:      o.AfterRun,
 		Logger:        o.Logger,
 	}
+}
+
+// TokenFile holds the MCP HTTP bearer token in the state directory.
+const TokenFile = "mcp-token"
+
+// MCPToken is the bearer token MCP HTTP clients must send, kept in the state
+// directory: made on first use (a new file, never one written through), replaced
+// when rotate. A token file that is not the user's own of mode 0600 is refused with
+// what to do, as is a state directory another user owns or can write.
+func MCPToken(stateDir string, rotate bool) (string, error) {
+	if err := private.Dir(stateDir); err != nil {
+		return "", err
+	}
+	path := filepath.Join(stateDir, TokenFile)
+	b, err := private.ReadSecret(path)
+	write := private.ReplaceSecret
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		write = private.CreateSecret
+	case err != nil:
+		return "", fmt.Errorf("MCP token: %w", err)
+	case !rotate && len(strings.TrimSpace(string(b))) >= 32:
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(buf)
+	err = write(path, []byte(t+"\n"))
+	if errors.Is(err, private.ErrExists) {
+		// Another clankerd made it first: use theirs.
+		return MCPToken(stateDir, false)
+	}
+	if err != nil {
+		return "", fmt.Errorf("MCP token: %w", err)
+	}
+	return t, nil
 }
