@@ -23,15 +23,20 @@ func (a *cmdline) approveCommand() *cobra.Command {
 		Use:   "approve ID",
 		Short: "Approve a pending plan and apply it, after re-reading live state",
 		Long: `approve is the only way a change is made. It shows the plan, asks for confirmation
-when stdin is a terminal (--yes skips the question), then re-reads the target's live
-state and applies the change only when that state still matches what the plan saw.
-A drifted plan is marked stale and nothing changes.
+at a terminal, then re-reads the target's live state and applies the change only when
+that state still matches what the plan saw. A drifted plan is marked stale and nothing
+changes. When stdin is not a terminal nobody can be asked: approve refuses unless
+--yes says a person decided already (like terraform apply -auto-approve). The
+approver in the audit log is the user running this command.
 
 Exit codes: 0 applied, 2 apply failed, 3 no such plan, 4 refused (stale, expired, not
-pending, or not confirmed).`,
+pending, not confirmed, or no terminal and no --yes).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id := argv[0]
+			if !yes && !a.stdinIsTerminal() {
+				return withCode(exitRefused, errApproveNeedsPerson)
+			}
 			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
 				p, err := control.OpPlan.Do(cmd.Context(), b, id)
 				if err != nil {
@@ -41,7 +46,7 @@ pending, or not confirmed).`,
 				if output == "text" {
 					view.WritePlan(a.stdout, v)
 				}
-				if !yes && a.stdinIsTerminal() {
+				if !yes {
 					ok, err := a.confirm(fmt.Sprintf("Apply %s to %s? [y/N] ", v.Change, v.Target))
 					if err != nil {
 						return err
@@ -62,10 +67,13 @@ pending, or not confirmed).`,
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
 }
+
+// errApproveNeedsPerson refuses an approval that nobody confirmed.
+var errApproveNeedsPerson = errors.New("approve needs a person: run it at a terminal, or pass --yes in scripts; nothing was changed")
 
 // planError gives refusals and failures of approve and reject their exit codes.
 func planError(err error) error {

@@ -17,7 +17,7 @@ func TestConfirm(t *testing.T) {
 			t.Errorf("prompt went to %q", prompt.String())
 		}
 	}
-	// A pipe is not a terminal: approve does not ask.
+	// A pipe is not a terminal: approve refuses without --yes.
 	if (&cmdline{stdin: strings.NewReader("")}).stdinIsTerminal() {
 		t.Error("a reader counts as a terminal")
 	}
