@@ -371,21 +371,9 @@ func TestLintAndBadInput(t *testing.T) {
 }
 
 func TestPlansEndToEnd(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	target := filepath.Join(dir, "target.txt")
-	writeFile(t, target, "v1")
-	hb := filepath.Join(dir, "HEARTBEAT.md")
-	writeFile(t, hb, fmt.Sprintf("## Tasks\n- `test.file.set` path=%s content=v2\n", target))
-
-	queue := func(extra ...string) string {
-		t.Helper()
-		var out checkOutput
-		jsonOut(t, state, 0, &out, append([]string{"check", hb}, extra...)...)
-		if len(out.Results) != 1 || out.Results[0].Plan == nil {
-			t.Fatalf("check did not queue a plan: %+v", out)
-		}
-		return out.Results[0].Plan.ID
-	}
+	state := t.TempDir()
+	hb, target := fileTask(t, "Tasks", "v2")
+	queue := func(extra ...string) string { t.Helper(); return queuePlan(t, state, hb, extra...) }
 	id := queue()
 	if again := queue(); again != id {
 		t.Errorf("second check queued %s, want the pending %s", again, id)
@@ -679,17 +667,12 @@ func TestDaemonKill9(t *testing.T) {
 }
 
 func TestDaemonConcurrentApproves(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	target := filepath.Join(dir, "target.txt")
-	writeFile(t, target, "v1")
-	hb := filepath.Join(dir, "HEARTBEAT.md")
-	writeFile(t, hb, fmt.Sprintf("## Tasks hourly\n- `test.file.set` path=%s content=v2\n", target))
+	state := t.TempDir()
+	hb, target := fileTask(t, "Tasks hourly", "v2")
 	d := startDaemon(t, state, "--heartbeat", hb)
 
 	// check runs in this process and queues through the daemon.
-	var out checkOutput
-	jsonOut(t, state, 0, &out, "check", hb)
-	id := out.Results[0].Plan.ID
+	id := queuePlan(t, state, hb)
 
 	codes := make([]int, 6)
 	var wg sync.WaitGroup

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -88,4 +89,28 @@ func checkCount(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// fileTask writes a heartbeat of one test.file.set item, under the heading, that
+// changes a new target file from "v1" to content; it returns both paths.
+func fileTask(t *testing.T, heading, content string) (hb, target string) {
+	t.Helper()
+	dir := t.TempDir()
+	target = filepath.Join(dir, "target.txt")
+	writeFile(t, target, "v1")
+	hb = filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("## %s\n- `test.file.set` path=%s content=%s\n", heading, target, content))
+	return hb, target
+}
+
+// queuePlan runs check (with extra flags) on hb, a heartbeat of one task item, and
+// returns the id of the plan it queued.
+func queuePlan(t *testing.T, state, hb string, extra ...string) string {
+	t.Helper()
+	var out checkOutput
+	jsonOut(t, state, 0, &out, append([]string{"check", hb}, extra...)...)
+	if len(out.Results) != 1 || out.Results[0].Plan == nil {
+		t.Fatalf("check did not queue a plan: %+v", out)
+	}
+	return out.Results[0].Plan.ID
 }

@@ -53,17 +53,6 @@ func runImpostor(socket string) int {
 	return 0
 }
 
-// queuePlan runs check on hb (one test.file.set item) and returns the plan it queued.
-func queuePlan(t *testing.T, state, hb string) string {
-	t.Helper()
-	var out checkOutput
-	jsonOut(t, state, 0, &out, "check", hb)
-	if len(out.Results) != 1 || out.Results[0].Plan == nil {
-		t.Fatalf("check did not queue a plan: %+v", out)
-	}
-	return out.Results[0].Plan.ID
-}
-
 // auditActor is who the audit log says did action to subject ("" when nobody did).
 func auditActor(t *testing.T, state, subject, action string) string {
 	t.Helper()
@@ -103,11 +92,8 @@ func currentUser(t *testing.T) string {
 // approved, whatever name a client sends; the socket appends no audit record a client
 // writes.
 func TestApproveNeedsAPerson(t *testing.T) {
-	state, dir := t.TempDir(), t.TempDir()
-	target := filepath.Join(dir, "target.txt")
-	writeFile(t, target, "v1")
-	hb := filepath.Join(dir, "HEARTBEAT.md")
-	writeFile(t, hb, fmt.Sprintf("## Tasks hourly\n- `test.file.set` path=%s content=v2\n", target))
+	state := t.TempDir()
+	hb, target := fileTask(t, "Tasks hourly", "v2")
 	me := currentUser(t)
 
 	refused := func(id string) {
@@ -310,11 +296,8 @@ func TestStateDirPlantedSocketRefused(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	waitFor(t, 20*time.Second, "the impostor daemon", func() bool { return strings.Contains(out.String(), "ready") })
 
-	state, dir := t.TempDir(), t.TempDir()
-	target := filepath.Join(dir, "target.txt")
-	writeFile(t, target, "v1")
-	hb := filepath.Join(dir, "HEARTBEAT.md")
-	writeFile(t, hb, fmt.Sprintf("## Tasks\n- `test.file.set` path=%s content=s3cret-v2\n", target))
+	state := t.TempDir()
+	hb, _ := fileTask(t, "Tasks", "s3cret-v2")
 	// The socket planted in our state directory (as in a shared one).
 	socket := app.Socket(state)
 	if err := os.Rename(theirSocket, socket); err != nil {

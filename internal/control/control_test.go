@@ -77,6 +77,22 @@ func serveFor(t *testing.T, uid *int) (*Client, *Local, string) {
 	return c, local, socket
 }
 
+// rawStatus sends a request the client would not make through c's socket and returns
+// the HTTP status of the answer.
+func rawStatus(t *testing.T, c *Client, method, path, body string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, "http://clankerd"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestRoundTrip(t *testing.T) {
 	c, _, socket := serve(t)
 	st, err := os.Stat(socket)
@@ -152,24 +168,12 @@ func TestMalformedRequests(t *testing.T) {
 		"unknown field": `{"bogus": 1}`,
 		"wrong type":    `{"seq": "one"}`,
 	} {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://clankerd/v1/end_run", strings.NewReader(body))
-		resp, err := c.http.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("%s: HTTP %d, want 400", name, resp.StatusCode)
+		if code := rawStatus(t, c, http.MethodPost, "/v1/end_run", body); code != http.StatusBadRequest {
+			t.Errorf("%s: HTTP %d, want 400", name, code)
 		}
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://clankerd/v1/status", nil)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET: HTTP %d, want 405", resp.StatusCode)
+	if code := rawStatus(t, c, http.MethodGet, "/v1/status", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: HTTP %d, want 405", code)
 	}
 	// The server keeps serving.
 	if _, err := OpStatus.Do(t.Context(), c, None{}); err != nil {

@@ -47,14 +47,8 @@ func TestServerRefusesOtherUsers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "only the daemon's own user") {
 		t.Fatalf("status from another user: %v, want a refusal", err)
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://clankerd/v1/status", strings.NewReader("{}"))
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("HTTP %d, want 403", resp.StatusCode)
+	if code := rawStatus(t, c, http.MethodPost, "/v1/status", "{}"); code != http.StatusForbidden {
+		t.Errorf("HTTP %d, want 403", code)
 	}
 }
 
@@ -124,14 +118,8 @@ func TestAuditAppendIsNotServed(t *testing.T) {
 	c, _, _ := serve(t)
 	ctx := t.Context()
 	body := `{"actor":"alice","action":"plan.approved","subject":"p-1"}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://clankerd/v1/audit_append", strings.NewReader(body))
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("POST /v1/audit_append: HTTP %d, want 404", resp.StatusCode)
+	if code := rawStatus(t, c, http.MethodPost, "/v1/audit_append", body); code != http.StatusNotFound {
+		t.Errorf("POST /v1/audit_append: HTTP %d, want 404", code)
 	}
 	if _, err := OpAppendAudit.Do(ctx, c, store.AuditEntry{Actor: "alice", Action: "plan.approved", Subject: "p-1"}); err == nil {
 		t.Error("OpAppendAudit through the socket succeeded")
