@@ -96,7 +96,9 @@ func TestRedirectUnderReach(t *testing.T) {
 	})}}
 	target.Start()
 	t.Cleanup(target.Close)
-	front, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, target.URL+"/creds", http.StatusFound) })
+	front, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/creds", http.StatusFound)
+	})
 	reach := &checks.Reach{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 	_, err = agentRun(t, reach, &HTTPStatus{}, map[string]string{"url": front.URL + "/"})
 	wantRefused(t, "redirect to 127.0.0.2", err, ln.Addr().String())
