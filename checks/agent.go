@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -100,20 +99,12 @@ func (ps ParamSpec) sameValue(a, b string) bool {
 // ConfiguredParams returns the names of every AgentConfigured parameter of the
 // registry's checks and tasks, sorted: the keys agents.params takes.
 func (r *Registry) ConfiguredParams() []string {
-	seen := map[string]bool{}
-	for _, s := range r.Specs() {
-		for _, p := range s.allParams() {
-			if p.Agent == AgentConfigured {
-				seen[p.Name] = true
-			}
+	return r.paramSet(func(p ParamSpec) string {
+		if p.Agent == AgentConfigured {
+			return p.Name
 		}
-	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+		return ""
+	})
 }
 
 func sourceOr(source string) string {

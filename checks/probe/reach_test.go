@@ -2,7 +2,6 @@ package probe
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // countingServer is a loopback HTTP server that counts the requests it gets.
@@ -85,23 +85,13 @@ func TestProbesUnderReach(t *testing.T) {
 // can only serve on loopback, so the allowed destination is 127.0.0.1 and the refused
 // one 127.0.0.2 (Linux routes all of 127/8 to the loopback interface).
 func TestRedirectUnderReach(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2 here: %v", err)
-	}
-	var inner atomic.Int32
-	target := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		inner.Add(1)
-		w.Write([]byte("SecretAccessKey=abc"))
-	})}}
-	target.Start()
-	t.Cleanup(target.Close)
+	target, inner := testnet.SecondLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("SecretAccessKey=abc")) }))
 	front, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target.URL+"/creds", http.StatusFound)
 	})
 	reach := &checks.Reach{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
-	_, err = agentRun(t, reach, &HTTPStatus{}, map[string]string{"url": front.URL + "/"})
-	wantRefused(t, "redirect to 127.0.0.2", err, ln.Addr().String())
+	_, err := agentRun(t, reach, &HTTPStatus{}, map[string]string{"url": front.URL + "/"})
+	wantRefused(t, "redirect to 127.0.0.2", err, target.Listener.Addr().String())
 	if n := inner.Load(); n != 0 {
 		t.Errorf("the redirect target got %d requests", n)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/clankerd/clankerd/internal/testenv/awstest"
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // The tests of issue 12 ("agents can ask but never reach"): each one performs an
@@ -135,23 +136,13 @@ func TestReachMCPDestinations(t *testing.T) {
 // can only serve on loopback, so the operator allows 127.0.0.1/32 and the redirect goes
 // to 127.0.0.2 (Linux routes all of 127/8 to the loopback interface).
 func TestReachMCPRedirect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2 here: %v", err)
-	}
-	var inner atomic.Int32
-	target := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		inner.Add(1)
-		fmt.Fprint(w, "SecretAccessKey=wJalrXUtnFEMI")
-	}), ReadHeaderTimeout: 5 * time.Second}}
-	target.Start()
-	defer target.Close()
+	target, inner := testnet.SecondLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "SecretAccessKey=wJalrXUtnFEMI") }))
 	front := httptest.NewServer(http.RedirectHandler(target.URL+"/creds", http.StatusFound))
 	defer front.Close()
 
 	s := agentSession(t, t.TempDir(), agentConfig(t, "agents:\n  destinations: [127.0.0.1]\n"))
 	status, errText := runOne(t, s, "http.status", map[string]string{"url": front.URL + "/"})
-	wantRefusal(t, "redirect to 127.0.0.2", status, errText, "refused to dial "+ln.Addr().String(), "agents.destinations")
+	wantRefusal(t, "redirect to 127.0.0.2", status, errText, "refused to dial "+target.Listener.Addr().String(), "agents.destinations")
 	if n := inner.Load(); n != 0 {
 		t.Errorf("the redirect's target got %d requests", n)
 	}
