@@ -70,6 +70,10 @@ type ParamSpec struct {
 	// Tuning marks parameters that change how, not what, is checked (timeout): they
 	// are left out of an item's identity, so changing them keeps its history.
 	Tuning bool
+	// Agent says how an agent (an MCP client, a model) may set the parameter: any
+	// value (the zero value), never (it reveals content), or only values the
+	// operator's configuration allows. AgentPolicy.Admit decides.
+	Agent AgentRule
 	// Validate adds checks beyond the type; its error says what is wrong and what to
 	// write instead.
 	Validate func(value string) error

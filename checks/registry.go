@@ -108,17 +108,22 @@ func (r *Registry) Specs() []Spec {
 // FrontMatterKeys returns every front-matter key some parameter takes its file-wide
 // default from, sorted.
 func (r *Registry) FrontMatterKeys() []string {
+	return r.paramSet(func(p ParamSpec) string { return p.FrontMatter })
+}
+
+// paramSet returns the distinct non-empty values of key over every parameter of the
+// registry's checks and tasks (common ones included), sorted.
+func (r *Registry) paramSet(key func(ParamSpec) string) []string {
 	seen := map[string]bool{}
 	for _, p := range commonParams() {
-		seen[p.FrontMatter] = true
+		seen[key(p)] = true
 	}
 	for _, s := range r.Specs() {
 		for _, p := range s.Params {
-			if p.FrontMatter != "" {
-				seen[p.FrontMatter] = true
-			}
+			seen[key(p)] = true
 		}
 	}
+	delete(seen, "")
 	keys := make([]string, 0, len(seen))
 	for k := range seen {
 		keys = append(keys, k)

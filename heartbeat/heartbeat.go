@@ -91,11 +91,36 @@ type Item struct {
 	Text string
 	// Routed is set on a check item that a router made from a plain-language item.
 	Routed bool
+	// Trust says whose words the item is: Operator for items written in a heartbeat
+	// file or named at the operator's terminal, Agent for items an MCP client or a
+	// model chose, whose runs are held to the operator's agent policy.
+	Trust Trust
 	// Section is the text of the nearest heading above the item.
 	Section     string
 	Schedule    Schedule
 	ActiveHours *ActiveHours
 	Jitter      time.Duration
+}
+
+// Trust is whose words an item is.
+type Trust int
+
+// Trust levels. The zero value is the operator's: items parsed from a heartbeat file.
+const (
+	// Operator: written in a heartbeat file, or named or asked (and routed by the
+	// rules) at the operator's terminal. Its runs reach whatever it names.
+	Operator Trust = iota
+	// Agent: named by an MCP client, or chosen by a model (even at the terminal: a
+	// model's output is an agent's words). Its runs are admitted by the operator's
+	// checks.AgentPolicy.
+	Agent
+)
+
+func (t Trust) String() string {
+	if t == Agent {
+		return "agent"
+	}
+	return "operator"
 }
 
 // Pos is "FILE:LINE".

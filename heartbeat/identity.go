@@ -46,13 +46,14 @@ func questionKey(abs, text string) string {
 }
 
 // NewItem is the item that runs check or task id with params for an origin other than
-// a heartbeat file (OriginAsk, OriginAgent). text is what was asked, if anything. Two
-// calls with the same origin, id and parameters make the same item, so their runs share
-// one history. The key is a hash: parameters (a URL with a password in it) never show
-// in receipts, notifications or the commands they suggest.
-func NewItem(origin, id string, kind checks.Kind, params checks.Params, text string) Item {
+// a heartbeat file (OriginAsk, OriginAgent), with the trust of whoever chose it. text
+// is what was asked, if anything. Two calls with the same origin, id and parameters
+// make the same item, so their runs share one history (trust is not part of what is
+// checked). The key is a hash: parameters (a URL with a password in it) never show in
+// receipts, notifications or the commands they suggest.
+func NewItem(origin string, trust Trust, id string, kind checks.Kind, params checks.Params, text string) Item {
 	key := origin + "-" + fileItemKey(origin, id, params.Identity())
-	return Item{Key: key, File: origin, Kind: ItemKindOf(kind), ID: id, Params: params, Text: text}
+	return Item{Key: key, File: origin, Kind: ItemKindOf(kind), ID: id, Params: params, Text: text, Trust: trust}
 }
 
 // RoutedTo is the check item a router made of the plain-language item it: same line,

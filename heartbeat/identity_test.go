@@ -8,19 +8,21 @@ import (
 
 func TestItemIdentity(t *testing.T) {
 	params := checks.NewParams(map[string]string{"namespace": "shop"})
-	ask := NewItem(OriginAsk, "k8s.pods.unhealthy", checks.KindCheck, params, "are pods healthy?")
-	again := NewItem(OriginAsk, "k8s.pods.unhealthy", checks.KindCheck, params, "any broken pods?")
-	agent := NewItem(OriginAgent, "k8s.pods.unhealthy", checks.KindCheck, params, "")
-	task := NewItem(OriginAgent, "k8s.deployment.scale", checks.KindTask, params, "")
+	ask := NewItem(OriginAsk, Operator, "k8s.pods.unhealthy", checks.KindCheck, params, "are pods healthy?")
+	again := NewItem(OriginAsk, Agent, "k8s.pods.unhealthy", checks.KindCheck, params, "any broken pods?")
+	agent := NewItem(OriginAgent, Agent, "k8s.pods.unhealthy", checks.KindCheck, params, "")
+	task := NewItem(OriginAgent, Agent, "k8s.deployment.scale", checks.KindTask, params, "")
 	switch {
 	case ask.Key != again.Key:
-		t.Errorf("the same check asked twice has two keys: %q, %q", ask.Key, again.Key)
+		t.Errorf("the same check asked twice (once by an agent) has two keys: %q, %q", ask.Key, again.Key)
 	case ask.Key == agent.Key:
 		t.Errorf("an agent's run shares the key of a question's: %q", ask.Key)
 	case ask.Kind != ItemCheck || task.Kind != ItemTask:
 		t.Errorf("kinds: %s, %s", ask.Kind, task.Kind)
 	case ask.File != OriginAsk || ask.Text != "are pods healthy?":
 		t.Errorf("question item: %+v", ask)
+	case ask.Trust != Operator || again.Trust != Agent || agent.Trust != Agent:
+		t.Errorf("trust: %s, %s, %s", ask.Trust, again.Trust, agent.Trust)
 	}
 
 	q := Item{Key: questionKey("/hb.md", "Are  pods OK?"), Kind: ItemQuestion, File: "hb.md", Line: 3, Text: "Are pods OK?"}

@@ -23,11 +23,7 @@ const maxBody = 1 << 20
 
 // HTTPStatus checks that a URL answers with an expected status, and optionally that
 // the body contains some text.
-type HTTPStatus struct {
-	// Transport overrides the HTTP transport (tests, proxies); nil builds one per run
-	// from the parameters.
-	Transport http.RoundTripper
-}
+type HTTPStatus struct{}
 
 var _ checks.Check = (*HTTPStatus)(nil)
 
@@ -40,11 +36,11 @@ func (c *HTTPStatus) Spec() checks.Spec {
 			{Name: "url", Type: checks.URL, Required: true, Doc: "http:// or https:// URL to request"},
 			{Name: "expect", Type: checks.String, Default: "200-399", Validate: validateExpect,
 				Doc: "expected status: 200, 200-299, 2xx, or a comma-separated list of those"},
-			{Name: "contains", Type: checks.String, Doc: "text the response body must contain (first 1 MiB)"},
+			{Name: "contains", Type: checks.String, Agent: checks.AgentRefused, Doc: "text the response body must contain (first 1 MiB)"},
 			{Name: "max_redirects", Type: checks.Int, Default: "10", Validate: nonNegative,
 				Doc: "redirects to follow; 0 checks the redirect response itself"},
 			{Name: "method", Type: checks.Enum, Choices: []string{"GET", "HEAD"}, Default: "GET", Doc: "request method"},
-			{Name: "insecure", Type: checks.Bool, Default: "false", Doc: "skip TLS certificate verification"},
+			{Name: "insecure", Type: checks.Bool, Default: "false", Agent: checks.AgentConfigured, Doc: "skip TLS certificate verification"},
 			caParam,
 		},
 		Keywords: []string{"http", "https", "url", "website", "site", "endpoint", "health", "healthz", "status code", "up", "down", "api"},
@@ -113,7 +109,7 @@ func (c *HTTPStatus) Run(ctx context.Context, p checks.Params) (checks.Result, e
 	if err != nil {
 		return checks.Result{}, err
 	}
-	transport, err := c.transport(p)
+	transport, err := transport(ctx, p)
 	if err != nil {
 		return checks.Result{}, err
 	}
@@ -199,10 +195,10 @@ func inRanges(code int, rs []statusRange) bool {
 	return false
 }
 
-func (c *HTTPStatus) transport(p checks.Params) (http.RoundTripper, error) {
-	if c.Transport != nil {
-		return c.Transport, nil
-	}
+// transport is a fresh transport for one run: the parameters' trust, and for an
+// agent's run the destination policy on every connection (redirects included) and no
+// proxy, which would dial on the agent's behalf where the policy cannot see.
+func transport(ctx context.Context, p checks.Params) (*http.Transport, error) {
 	roots, err := rootPool(p.Get("ca"))
 	if err != nil {
 		return nil, err
@@ -210,6 +206,10 @@ func (c *HTTPStatus) transport(p checks.Params) (http.RoundTripper, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DisableKeepAlives = true
 	t.TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: p.Bool("insecure")}
+	if checks.ReachFrom(ctx) != nil {
+		t.DialContext = dialer(ctx, nil).DialContext
+		t.Proxy = nil
+	}
 	return t, nil
 }
 

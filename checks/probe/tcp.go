@@ -33,10 +33,7 @@ func (c *TCPConnect) Run(ctx context.Context, p checks.Params) (checks.Result, e
 	addr := p.Get("addr")
 	pctx, cancel, timeout := withTimeout(ctx, p)
 	defer cancel()
-	d := c.Dialer
-	if d == nil {
-		d = &net.Dialer{}
-	}
+	d := dialer(ctx, c.Dialer)
 	start := time.Now()
 	conn, err := d.DialContext(pctx, "tcp", addr)
 	if err != nil {

@@ -81,10 +81,7 @@ func (c *TLSExpiry) Run(ctx context.Context, p checks.Params) (checks.Result, er
 	}
 	pctx, cancel, timeout := withTimeout(ctx, p)
 	defer cancel()
-	d := c.Dialer
-	if d == nil {
-		d = &net.Dialer{}
-	}
+	d := dialer(ctx, c.Dialer)
 	td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: name, InsecureSkipVerify: true}}
 	start := time.Now()
 	conn, err := td.DialContext(pctx, "tcp", dial)

@@ -16,6 +16,7 @@ import (
 	"github.com/clankerd/clankerd/checks/probe"
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/app"
+	"github.com/clankerd/clankerd/internal/config"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/view"
@@ -40,9 +41,10 @@ type cmdline struct {
 	stdout, stderr io.Writer
 	reload         <-chan os.Signal
 
-	stateDir string
-	logLevel string
-	logger   *slog.Logger
+	stateDir   string
+	configPath string
+	logLevel   string
+	logger     *slog.Logger
 }
 
 // codedError carries an exit code through cobra; only main prints and exits.
@@ -114,6 +116,7 @@ through plans that you approve with 'clankerd approve'.`,
 		return withCode(exitBadInput, fmt.Errorf("%w; see --help", err))
 	})
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir(), "directory for the database and control socket (env CLANKERD_STATE_DIR)")
+	root.PersistentFlags().StringVar(&a.configPath, "config", defaultConfig(), "clankerd's configuration: what agents may reach (see docs/config.md); a missing file allows agents nothing more")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	root.AddCommand(
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
@@ -160,6 +163,11 @@ func defaultHeartbeat() string {
 		return "HEARTBEAT.md"
 	}
 	return filepath.Join(home, ".config", "clankerd", "HEARTBEAT.md")
+}
+
+// defaultConfig is config.yaml beside the default heartbeat.
+func defaultConfig() string {
+	return filepath.Join(filepath.Dir(defaultHeartbeat()), config.FileName)
 }
 
 func heartbeatArgs(args []string) []string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/ask"
+	"github.com/clankerd/clankerd/internal/config"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/view"
 )
@@ -67,17 +68,22 @@ a required parameter.`,
 }
 
 // askService builds the question answering service over the providers, recording in
-// state; actor is audited as the one who queues plans.
+// state; actor is audited as the one who queues plans. Agents' items (MCP, a model's
+// routes) are held to what the configuration allows them.
 func (a *cmdline) askService(provs *providers, state control.Backend, mf modelFlags, actor string) (*ask.Service, error) {
 	afterRun, err := mf.afterRun(a.stateDir, a.logger, false)
 	if err != nil {
 		return nil, withCode(exitBadInput, err)
 	}
 	reg := provs.registry
+	cfg, err := config.Load(a.configPath, reg.ConfiguredParams())
+	if err != nil {
+		return nil, withCode(exitBadInput, err)
+	}
 	svc := &ask.Service{
 		Router:  provs.router(),
 		Catalog: reg,
-		Runner:  app.NewRunner(reg, state, app.RunnerOptions{Actor: actor, AfterRun: afterRun, Logger: a.logger}),
+		Runner:  app.NewRunner(reg, state, app.RunnerOptions{Actor: actor, AfterRun: afterRun, Agents: cfg.Agents, Logger: a.logger}),
 	}
 	model, err := mf.router(reg, a.logger)
 	if err != nil {

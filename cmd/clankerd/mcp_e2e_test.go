@@ -48,10 +48,12 @@ func resultText(res *mcp.CallToolResult) string {
 }
 
 // stdioSession starts `clankerd mcp` on the state directory and connects the SDK's
-// client to it over stdio; the session ends with the test.
+// client to it over stdio; the session ends with the test. The tests' servers listen
+// on loopback, so the operator's configuration lets agents reach it (loopbackAgents);
+// reach_e2e_test.go tests the defaults.
 func stdioSession(t *testing.T, state string) *mcp.ClientSession {
 	t.Helper()
-	return stdioSessionTo(t, os.Stderr, "--state-dir", state, "mcp")
+	return agentSession(t, state, loopbackAgents(t))
 }
 
 // stdioSessionTo is stdioSession with the server's command line given in full and its

@@ -206,7 +206,7 @@ type mcpCall struct {
 func sweepMCP(t *testing.T, state string, calls []mcpCall) (planID string) {
 	t.Helper()
 	var stderr syncBuffer
-	session := stdioSessionTo(t, &stderr, "--state-dir", state, "--log-level", "debug", "mcp")
+	session := stdioSessionTo(t, &stderr, "--state-dir", state, "--config", loopbackAgents(t), "--log-level", "debug", "mcp")
 	for _, c := range calls {
 		res := callJSON(t, session, c.tool, c.args, nil)
 		if res.IsError {

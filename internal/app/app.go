@@ -87,7 +87,10 @@ type RunnerOptions struct {
 	MaxConcurrent int
 	// AfterRun is called with every recorded check outcome (the model's explanations).
 	AfterRun func(context.Context, *runner.Outcome)
-	Logger   *slog.Logger
+	// Agents is what the operator's configuration allows agents' items (ask and MCP);
+	// the zero value is the defaults.
+	Agents checks.AgentPolicy
+	Logger *slog.Logger
 }
 
 // NewRunner is the runner of the registry's checks and tasks that records through state.
@@ -100,6 +103,7 @@ func NewRunner(reg *checks.Registry, state control.Backend, o RunnerOptions) *ru
 		Actor:         o.Actor,
 		MaxConcurrent: o.MaxConcurrent,
 		AfterRun:      o.AfterRun,
+		Agents:        o.Agents,
 		Logger:        o.Logger,
 	}
 }

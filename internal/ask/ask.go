@@ -14,7 +14,6 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
-	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/tasks"
@@ -63,6 +62,11 @@ type Request struct {
 	Maker bool
 	// Deep asks the escalation model when a model routes.
 	Deep bool
+	// Agent is set when an agent asked (an MCP client): the checks the question routes
+	// to run with an agent's trust, held to the runner's agent policy. A question the
+	// model routes runs with an agent's trust whoever asked: the model chose the checks
+	// and their parameters.
+	Agent bool
 }
 
 // Answer is what a question got.
@@ -100,6 +104,10 @@ func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 		ans.RoutedBy = "model"
 	}
 	ans.Routes = res.Routes
+	trust := heartbeat.Operator
+	if req.Agent || ans.RoutedBy == "model" {
+		trust = heartbeat.Agent
+	}
 	items := make([]heartbeat.Item, 0, len(res.Routes))
 	var bindErrs []error
 	for _, rt := range res.Routes {
@@ -112,7 +120,7 @@ func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 			bindErrs = append(bindErrs, fmt.Errorf("%s: %w", rt.Check, err))
 			continue
 		}
-		items = append(items, heartbeat.NewItem(heartbeat.OriginAsk, rt.Check, kind, params, req.Question))
+		items = append(items, heartbeat.NewItem(heartbeat.OriginAsk, trust, rt.Check, kind, params, req.Question))
 	}
 	if len(bindErrs) > 0 {
 		return ans, fmt.Errorf("%w: %w; name it in the question (\"…db.internal:5432\", \"…namespace shop\") or use `clankerd check`", ErrIncomplete, errors.Join(bindErrs...))
@@ -130,11 +138,7 @@ func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbea
 	if !req.Maker {
 		return ans, fmt.Errorf("%w: %q asks for a change (%s %s); clankerd makes changes only as plans a person approves: ask again with --maker to queue one", ErrWriteRefused, req.Question, it.ID, it.Params.Identity())
 	}
-	draft, err := s.Runner.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: "ask"})
-	if err != nil {
-		return ans, err
-	}
-	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
+	q, err := s.Runner.Propose(ctx, it)
 	if err != nil {
 		return ans, err
 	}

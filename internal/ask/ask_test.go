@@ -10,6 +10,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
+	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/store"
@@ -79,6 +80,17 @@ func TestAskRunsRoutedChecks(t *testing.T) {
 	if err != nil || len(fs) != 1 {
 		t.Errorf("findings after ask = %+v, %v", fs, err)
 	}
+	if o := ans.Outcomes[0]; o.Item.Trust != heartbeat.Operator {
+		t.Errorf("the operator's question ran with %s trust", o.Item.Trust)
+	}
+	// The same question from an agent is held to the agent policy: loopback is refused.
+	ans, err = svc.Ask(t.Context(), ask.Request{Question: "can we connect to " + closed + "?", Agent: true})
+	if err != nil || len(ans.Outcomes) != 1 {
+		t.Fatalf("agent's question: %+v %v", ans, err)
+	}
+	if o := ans.Outcomes[0]; o.Item.Trust != heartbeat.Agent || o.Receipt.Status != checks.Error || !strings.Contains(o.Receipt.Error, checks.DestinationsSetting) {
+		t.Errorf("agent's question: trust %s, %s %q", o.Item.Trust, o.Receipt.Status, o.Receipt.Error)
+	}
 }
 
 func TestAskChangeNeedsMaker(t *testing.T) {
@@ -106,6 +118,11 @@ func TestAskModelFallback(t *testing.T) {
 	ans, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"})
 	if err != nil || ans.RoutedBy != "model" || m.asked != 1 || len(ans.Outcomes) != 1 {
 		t.Fatalf("model route: %+v %v", ans, err)
+	}
+	// The model chose the check and its address: an agent's words, held to the agent
+	// policy even at the operator's terminal.
+	if o := ans.Outcomes[0]; o.Item.Trust != heartbeat.Agent || o.Receipt.Status != checks.Error || !strings.Contains(o.Receipt.Error, checks.DestinationsSetting) {
+		t.Errorf("model-routed run: trust %s, %s %q", o.Item.Trust, o.Receipt.Status, o.Receipt.Error)
 	}
 	// The rules answer first: a routable question never reaches the model.
 	if _, err := svc.Ask(t.Context(), ask.Request{Question: "can we connect to " + testnet.ClosedPort(t) + "?"}); err != nil || m.asked != 1 {

@@ -94,7 +94,7 @@ func (s *Server) routeQuestion(ctx context.Context, _ *mcp.CallToolRequest, in q
 	if strings.TrimSpace(in.Question) == "" {
 		return nil, view.Answer{}, fmt.Errorf("question is empty: ask something such as \"are all production pods healthy?\"")
 	}
-	ans, err := s.Ask.Ask(ctx, ask.Request{Question: in.Question})
+	ans, err := s.Ask.Ask(ctx, ask.Request{Question: in.Question, Agent: true})
 	if err != nil {
 		return nil, view.Answer{}, err
 	}
@@ -120,7 +120,7 @@ func (s *Server) runCommand(ctx context.Context, _ *mcp.CallToolRequest, in runI
 	if err != nil {
 		return nil, view.Answer{}, fmt.Errorf("%s: %w", in.Check, err)
 	}
-	item := heartbeat.NewItem(heartbeat.OriginAgent, in.Check, kind, params, "")
+	item := heartbeat.NewItem(heartbeat.OriginAgent, heartbeat.Agent, in.Check, kind, params, "")
 	o := s.Runner.RunItem(ctx, item, runner.Trigger{Kind: store.TriggerManual})
 	ans := ask.Answer{Question: in.Check, RoutedBy: "named", Outcomes: []runner.Outcome{o}, Plan: o.Plan, PlanCreated: o.PlanCreated}
 	if o.Plan != nil {
@@ -213,11 +213,7 @@ func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in pro
 	if err != nil {
 		return nil, view.Plan{}, fmt.Errorf("%s: %w", in.Task, err)
 	}
-	draft, err := s.Runner.Planner.Draft(ctx, tasks.Request{Task: in.Task, Params: params, Source: heartbeat.OriginAgent})
-	if err != nil {
-		return nil, view.Plan{}, err
-	}
-	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
+	q, err := s.Runner.Propose(ctx, heartbeat.NewItem(heartbeat.OriginAgent, heartbeat.Agent, in.Task, kind, params, ""))
 	if err != nil {
 		return nil, view.Plan{}, err
 	}

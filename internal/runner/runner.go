@@ -49,6 +49,10 @@ type Runner struct {
 	State control.Backend
 	// Actor is audited as the one who queued plans: "scheduler", or the local user.
 	Actor string
+	// Agents is what the operator allows the items agents chose (heartbeat.Agent):
+	// their parameters are admitted and their destinations enforced by it. The zero
+	// value refuses everything the policy restricts.
+	Agents checks.AgentPolicy
 	// Slack is how long after an item's timeout the check's context is cancelled, so a
 	// probe that times out by itself reports its target's timeout as a finding first
 	// (default 1s). Grace is how long a check that ignores cancellation is then waited
@@ -188,9 +192,13 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 		return o
 	}
 	var end store.RunEnd
-	if item.Kind == heartbeat.ItemTask {
+	ctx, err = r.admit(ctx, item)
+	switch {
+	case err != nil:
+		end = store.RunEnd{Status: checks.Error, Error: err.Error()}
+	case item.Kind == heartbeat.ItemTask:
 		end = r.queuePlan(ctx, item, &o)
-	} else {
+	default:
 		end = r.check(ctx, item)
 	}
 	end.Ended = r.now()
@@ -214,16 +222,65 @@ func (r *Runner) RunItem(ctx context.Context, item heartbeat.Item, trig Trigger)
 	return o
 }
 
+// ErrUnknownSpec: an agent's item names no check or task the runner knows, so its
+// parameters cannot be admitted.
+var ErrUnknownSpec = errors.New("no such check or task")
+
+// admit holds an agent's item to the operator's agent policy, the one gate every
+// agent-chosen run and plan goes through: its parameters are admitted here, and the
+// context it returns carries the destinations its probes may dial. Operator items pass
+// unchanged.
+func (r *Runner) admit(ctx context.Context, item heartbeat.Item) (context.Context, error) {
+	if item.Trust != heartbeat.Agent {
+		return ctx, nil
+	}
+	var spec checks.Spec
+	var ok bool
+	if item.Kind == heartbeat.ItemTask && r.Tasks != nil {
+		var t checks.Task
+		if t, ok = r.Tasks.Task(item.ID); ok {
+			spec = t.Spec()
+		}
+	} else if item.Kind == heartbeat.ItemCheck {
+		var c checks.Check
+		if c, ok = r.Checks.Check(item.ID); ok {
+			spec = c.Spec()
+		}
+	}
+	if !ok {
+		return ctx, fmt.Errorf("%w: %q; see `clankerd lint --list`", ErrUnknownSpec, item.ID)
+	}
+	if err := r.Agents.Admit(spec, item.Params); err != nil {
+		return ctx, err
+	}
+	return checks.WithReach(ctx, &r.Agents.Reach), nil
+}
+
+// Propose drafts the plan of task item it outside a scheduled run (a question's change
+// request, an agent's proposal) and queues it as pending, admitted like RunItem's
+// items. The plan is ad hoc: it has no item key, and its source is the item's origin.
+func (r *Runner) Propose(ctx context.Context, it heartbeat.Item) (control.Queued, error) {
+	ctx, err := r.admit(ctx, it)
+	if err != nil {
+		return control.Queued{}, err
+	}
+	return r.draftAndQueue(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: it.File})
+}
+
+func (r *Runner) draftAndQueue(ctx context.Context, req tasks.Request) (control.Queued, error) {
+	draft, err := r.Planner.Draft(ctx, req)
+	if err != nil {
+		return control.Queued{}, err
+	}
+	return control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
+}
+
 func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome) store.RunEnd {
-	draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.ID, Params: item.Params, Item: item.Key, Source: item.Pos()})
+	q, err := r.draftAndQueue(ctx, tasks.Request{Task: item.ID, Params: item.Params, Item: item.Key, Source: item.Pos()})
 	if reason, ok := checks.IsSkip(err); ok {
 		// The provider is not configured here (no credentials): nothing to plan.
 		return store.RunEnd{Status: checks.Skipped, Error: reason}
 	}
-	if err != nil {
-		return store.RunEnd{Status: checks.Error, Error: err.Error()}
-	}
-	q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
@@ -354,14 +411,9 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 			log.Error("fix parameters do not fit the task", "finding", f.Fingerprint, "err", err)
 			continue
 		}
-		draft, err := r.Planner.Draft(ctx, tasks.Request{Task: item.Fix, Params: params, Item: item.FixKey(f.Fingerprint), Source: "fix:" + f.Fingerprint})
+		q, err := r.draftAndQueue(ctx, tasks.Request{Task: item.Fix, Params: params, Item: item.FixKey(f.Fingerprint), Source: "fix:" + f.Fingerprint})
 		if err != nil {
-			log.Error("planning a fix failed", "finding", f.Fingerprint, "err", err)
-			continue
-		}
-		q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
-		if err != nil {
-			log.Error("queueing a fix failed", "finding", f.Fingerprint, "err", err)
+			log.Error("planning or queueing a fix failed", "finding", f.Fingerprint, "err", err)
 			continue
 		}
 		plan := q.Plan

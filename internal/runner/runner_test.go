@@ -278,3 +278,73 @@ func TestRunAllSharesOneRead(t *testing.T) {
 		t.Errorf("%d reads for 3 checks in one round, want 1", reads.Load())
 	}
 }
+
+// reachCheck records whether its run carried a destination policy.
+type reachCheck struct{ reach atomic.Pointer[checks.Reach] }
+
+func (*reachCheck) Spec() checks.Spec {
+	return checks.Spec{ID: "t.reach", Params: []checks.ParamSpec{
+		{Name: "contains", Type: checks.String, Agent: checks.AgentRefused},
+		{Name: "profile", Type: checks.String, Agent: checks.AgentConfigured},
+	}}
+}
+func (c *reachCheck) Run(ctx context.Context, _ checks.Params) (checks.Result, error) {
+	c.reach.Store(checks.ReachFrom(ctx))
+	return checks.Result{}, nil
+}
+
+// TestAgentItemsAreAdmitted: an agent's item runs under the runner's agent policy (its
+// parameters admitted, its destinations in the context); an operator's item with the
+// same parameters runs as written.
+func TestAgentItemsAreAdmitted(t *testing.T) {
+	e := newEnv(t)
+	c := &reachCheck{}
+	if err := e.reg.AddCheck(c); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Tasks = e.reg
+	e.runner.Agents = checks.AgentPolicy{Values: map[string][]string{"profile": {"readonly"}}}
+	agentItem := func(id string, kind checks.Kind, raw map[string]string) heartbeat.Item {
+		spec, _, _ := e.reg.Lookup(id)
+		p, err := spec.Bind(raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return heartbeat.NewItem(heartbeat.OriginAgent, heartbeat.Agent, id, kind, p, "")
+	}
+	tests := []struct {
+		raw    map[string]string
+		status checks.Status
+		errHas string
+	}{
+		{map[string]string{}, checks.Pass, ""},
+		{map[string]string{"profile": "readonly"}, checks.Pass, ""},
+		{map[string]string{"profile": "admin"}, checks.Error, `add "admin" to agents.params.profile`},
+		{map[string]string{"contains": "SecretAccessKey"}, checks.Error, "would reveal the content"},
+	}
+	for _, tt := range tests {
+		c.reach.Store(nil)
+		o := e.runner.RunItem(t.Context(), agentItem("t.reach", checks.KindCheck, tt.raw), Trigger{Kind: store.TriggerManual})
+		if o.Receipt.Status != tt.status || !strings.Contains(o.Receipt.Error, tt.errHas) {
+			t.Errorf("%v: receipt %s %q, want %s with %q", tt.raw, o.Receipt.Status, o.Receipt.Error, tt.status, tt.errHas)
+		}
+		if ran := c.reach.Load() != nil; ran != (tt.status == checks.Pass) {
+			t.Errorf("%v: ran with a policy = %v", tt.raw, ran)
+		}
+	}
+	operator := agentItem("t.reach", checks.KindCheck, map[string]string{"contains": "x", "profile": "admin"})
+	operator.Trust = heartbeat.Operator
+	c.reach.Store(&checks.Reach{})
+	if o := e.runner.RunItem(t.Context(), operator, Trigger{Kind: store.TriggerManual}); o.Receipt.Status != checks.Pass || c.reach.Load() != nil {
+		t.Errorf("operator item: %+v, policy %v", o.Receipt, c.reach.Load())
+	}
+
+	// A proposal goes through the same gate; an unknown id is refused, not waved on.
+	if _, err := e.runner.Propose(t.Context(), agentItem("test.task", checks.KindTask, nil)); err != nil {
+		t.Errorf("agent's proposal: %v", err)
+	}
+	unknown := heartbeat.NewItem(heartbeat.OriginAgent, heartbeat.Agent, "t.nothing", checks.KindTask, checks.NewParams(nil), "")
+	if _, err := e.runner.Propose(t.Context(), unknown); !errors.Is(err, ErrUnknownSpec) {
+		t.Errorf("unknown task: %v", err)
+	}
+}

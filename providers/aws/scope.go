@@ -16,10 +16,12 @@ import (
 	"github.com/clankerd/clankerd/checks"
 )
 
-// Parameters every AWS check and task takes.
+// Parameters every AWS check and task takes. profile= chooses the credentials and
+// endpoint= where the signed requests (access key id, session token) go, so agents may
+// give them only values the operator allows (checks.AgentConfigured).
 var (
 	profileParam = checks.ParamSpec{
-		Name: "profile", Type: checks.String, FrontMatter: "aws_profile",
+		Name: "profile", Type: checks.String, FrontMatter: "aws_profile", Agent: checks.AgentConfigured,
 		Doc: "shared config profile (default: AWS_PROFILE, then default)",
 	}
 	regionParam = checks.ParamSpec{
@@ -31,7 +33,7 @@ var (
 		Doc: "several regions, comma-separated, or all (every region enabled in the account); wins over region=",
 	}
 	endpointParam = checks.ParamSpec{
-		Name: "endpoint", Type: checks.URL, FrontMatter: "aws_endpoint",
+		Name: "endpoint", Type: checks.URL, FrontMatter: "aws_endpoint", Agent: checks.AgentConfigured,
 		Doc: "send every call to this endpoint (moto, localstack); AWS_ENDPOINT_URL does the same",
 	}
 )

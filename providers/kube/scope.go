@@ -13,10 +13,12 @@ import (
 	"github.com/clankerd/clankerd/checks"
 )
 
-// Parameters shared by the Kubernetes checks and tasks.
+// Parameters shared by the Kubernetes checks and tasks. context= chooses the cluster
+// and the credentials, so agents may give it only values the operator allows
+// (checks.AgentConfigured).
 var (
 	contextParam = checks.ParamSpec{
-		Name: "context", Type: checks.String, FrontMatter: "kube_context",
+		Name: "context", Type: checks.String, FrontMatter: "kube_context", Agent: checks.AgentConfigured,
 		Doc: "kubeconfig context (default: the current context)",
 	}
 	namespaceParam = checks.ParamSpec{

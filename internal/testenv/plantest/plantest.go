@@ -66,7 +66,7 @@ func (m *Machinery) Item(t *testing.T, id string, raw map[string]string, fix str
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := heartbeat.NewItem("HEARTBEAT.md", id, kind, params, "")
+	it := heartbeat.NewItem("HEARTBEAT.md", heartbeat.Operator, id, kind, params, "")
 	it.Line, it.Fix = 7, fix
 	return it
 }
