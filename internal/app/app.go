@@ -7,13 +7,20 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/private"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
@@ -26,18 +33,50 @@ const lockWait = time.Second
 // Socket is the path of the daemon's control socket in the state directory.
 func Socket(stateDir string) string { return filepath.Join(stateDir, control.SocketName) }
 
-// OpenDB opens (creating it if needed) the state database in the state directory,
-// with the news rules, so every run and plan recorded through it queues its
-// notifications in the same transaction.
-func OpenDB(stateDir string, opts store.Options) (*store.DB, error) {
+// Files in the state directory, beside the database, that it must not hold itself.
+const (
+	// KeyFile holds the key (mode 0600) that signs plans and the audit checkpoint.
+	KeyFile = "integrity.key"
+	// CheckpointFile anchors the audit log's head outside the database.
+	CheckpointFile = "audit.head"
+)
+
+// OpenLocal opens (creating it if needed) the state database in the state directory
+// and returns the in-process backend over it. The database has the news rules, so
+// every run and plan recorded through it queues its notifications in the same
+// transaction, and the audit checkpoint; plans are signed with the state directory's
+// key and move through a task service that applies the registry's tasks.
+func OpenLocal(stateDir string, opts store.Options, reg *checks.Registry, log *slog.Logger) (*control.Local, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state directory %s: %w", stateDir, err)
+	}
+	keyPath := filepath.Join(stateDir, KeyFile)
+	_, statErr := os.Lstat(keyPath)
+	key, err := private.Key(keyPath, 32)
+	if err != nil {
+		return nil, err
+	}
 	opts.News = notify.News{}
-	return store.Open(filepath.Join(stateDir, store.FileName), opts)
+	opts.Checkpoint = store.Checkpoint{
+		Path: filepath.Join(stateDir, CheckpointFile),
+		Key:  subkey(key, "clankerd audit checkpoint"),
+		// A new key: this state directory had no checkpoint yet, so its log's current
+		// head is the first one.
+		Anchor: errors.Is(statErr, fs.ErrNotExist),
+	}
+	db, err := store.Open(filepath.Join(stateDir, store.FileName), opts)
+	if err != nil {
+		return nil, err
+	}
+	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Key: subkey(key, "clankerd plan digest"), Logger: log}}, nil
 }
 
-// NewLocal is the in-process backend over db; plans move through a task service that
-// applies the registry's tasks.
-func NewLocal(db *store.DB, reg *checks.Registry, log *slog.Logger) *control.Local {
-	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Logger: log}}
+// subkey derives the key for one use from the state directory's key, so a digest
+// made for one use never verifies as another.
+func subkey(key []byte, use string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(use))
+	return m.Sum(nil)
 }
 
 // Open reaches the state through the daemon's control socket when a daemon runs, and
@@ -49,11 +88,7 @@ func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.
 		log.Debug("using the running daemon", "socket", socket)
 		return c, nil
 	}
-	db, err := OpenDB(stateDir, store.Options{Timeout: lockWait})
-	if err != nil {
-		return nil, err
-	}
-	return NewLocal(db, reg, log), nil
+	return OpenLocal(stateDir, store.Options{Timeout: lockWait}, reg, log)
 }
 
 // RunnerOptions are what differs between the runners of check, ask, MCP and the

@@ -134,7 +134,7 @@ func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbea
 	if err != nil {
 		return ans, err
 	}
-	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
+	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Draft: draft, Actor: s.Runner.Actor})
 	if err != nil {
 		return ans, err
 	}

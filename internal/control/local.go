@@ -187,16 +187,17 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
-	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Actor)
+	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Digest, d.Actor)
 }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
 	return l.Tasks.Reject(ctx, d.ID, d.Actor, d.Reason)
 }
 
-// queuePlan stores a drafted plan as pending (or returns its item's pending plan).
+// queuePlan stores a drafted plan as a new pending plan (or returns its item's
+// pending plan).
 func (l *Local) queuePlan(ctx context.Context, r QueueRequest) (Queued, error) {
-	p, created, err := l.Tasks.Queue(ctx, r.Plan, r.Actor)
+	p, created, err := l.Tasks.Queue(ctx, r.Draft, r.Actor)
 	return Queued{Plan: p, Created: created}, err
 }
 
@@ -205,8 +206,14 @@ func (l *Local) audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRe
 	return view(ctx, l, func(tx *store.Tx) ([]store.AuditRecord, error) { return tx.AuditLog(f) })
 }
 
-// verifyAudit checks the audit chain and returns how many records it holds.
-func (l *Local) verifyAudit(ctx context.Context, _ None) (int, error) {
+// verifyAudit checks the audit chain against its checkpoint, and the plans against
+// their audit records, and returns how many records the log holds.
+func (l *Local) verifyAudit(ctx context.Context, r AuditVerify) (int, error) {
+	if r.Reanchor {
+		if err := l.DB.Reanchor(ctx); err != nil {
+			return 0, err
+		}
+	}
 	return view(ctx, l, func(tx *store.Tx) (int, error) { return tx.VerifyAudit() })
 }
 

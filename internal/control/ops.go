@@ -51,7 +51,7 @@ var (
 	OpReject      = Op[Decision, tasks.PlanRecord]{"reject", (*Local).reject}
 	OpQueuePlan   = Op[QueueRequest, Queued]{"queue_plan", (*Local).queuePlan}
 	OpAudit       = Op[store.AuditFilter, []store.AuditRecord]{"audit", (*Local).audit}
-	OpVerifyAudit = Op[None, int]{"audit_verify", (*Local).verifyAudit}
+	OpVerifyAudit = Op[AuditVerify, int]{"audit_verify", (*Local).verifyAudit}
 	OpAppendAudit = Op[store.AuditEntry, store.AuditRecord]{"audit_append", (*Local).appendAudit}
 	OpBeginRun    = Op[store.Receipt, uint64]{"begin_run", (*Local).beginRun}
 	OpEndRun      = Op[RunEnd, store.RunResult]{"end_run", (*Local).endRun}
@@ -72,16 +72,26 @@ type (
 	// None is the request of an operation that takes nothing.
 	None struct{}
 	// Decision names a plan (or a mute) and who decides about it; Reason is required
-	// to reject.
+	// to reject. Digest, to approve, is the digest of the plan as the approver was
+	// shown it: approve is refused when the stored plan differs.
 	Decision struct {
 		ID     string `json:"id"`
 		Actor  string `json:"actor,omitempty"`
 		Reason string `json:"reason,omitempty"`
+		Digest string `json:"digest,omitempty"`
 	}
-	// QueueRequest stores a drafted plan as pending; Actor is audited.
+	// QueueRequest queues a drafted plan as a new pending plan; Actor is audited. It
+	// carries only what a caller may decide: the server gives the plan its id, state,
+	// times and digest, and never replaces a stored plan.
 	QueueRequest struct {
-		Plan  tasks.PlanRecord `json:"plan"`
-		Actor string           `json:"actor"`
+		Draft tasks.Draft `json:"draft"`
+		Actor string      `json:"actor"`
+	}
+	// AuditVerify asks to verify the audit log; Reanchor first accepts the log's
+	// current head as the checkpoint, when the operator knows why it was missing or
+	// behind.
+	AuditVerify struct {
+		Reanchor bool `json:"reanchor,omitempty"`
 	}
 	// Queued is the pending plan; Created is false when the item already had one.
 	Queued struct {

@@ -217,7 +217,7 @@ func (s *Server) proposePlan(ctx context.Context, _ *mcp.CallToolRequest, in pro
 	if err != nil {
 		return nil, view.Plan{}, err
 	}
-	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Plan: draft, Actor: s.Runner.Actor})
+	q, err := control.OpQueuePlan.Do(ctx, s.Runner.State, control.QueueRequest{Draft: draft, Actor: s.Runner.Actor})
 	if err != nil {
 		return nil, view.Plan{}, err
 	}

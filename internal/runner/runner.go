@@ -32,7 +32,7 @@ type TaskLookup interface {
 
 // Drafter drafts the plan of a task item; *tasks.Planner implements it.
 type Drafter interface {
-	Draft(ctx context.Context, req tasks.Request) (tasks.PlanRecord, error)
+	Draft(ctx context.Context, req tasks.Request) (tasks.Draft, error)
 }
 
 // DefaultMaxConcurrent is how many items RunAll runs at a time when MaxConcurrent is
@@ -223,7 +223,7 @@ func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome)
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
-	q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
+	q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Draft: draft, Actor: r.Actor})
 	if err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
@@ -359,7 +359,7 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 			log.Error("planning a fix failed", "finding", f.Fingerprint, "err", err)
 			continue
 		}
-		q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
+		q, err := control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Draft: draft, Actor: r.Actor})
 		if err != nil {
 			log.Error("queueing a fix failed", "finding", f.Fingerprint, "err", err)
 			continue
