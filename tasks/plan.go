@@ -1,9 +1,11 @@
 package tasks
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
@@ -49,9 +51,24 @@ type PlanRecord struct {
 	Reason    string          `json:"reason,omitempty"`
 	Result    *checks.Applied `json:"result,omitempty"`
 	Error     string          `json:"error,omitempty"`
-	// Digest hashes the task, params, target, observed state and change: an approval
-	// is for exactly this change.
+	// Digest is the keyed digest (PlanDigest) of everything the plan says it will do
+	// and saw, its identity and its expiry: an approval is for exactly this plan, and
+	// a record edited outside clankerd no longer matches it.
 	Digest string `json:"digest"`
+}
+
+// Draft is a plan as a caller proposes it: what the task read and would change, and
+// where the request came from. The plan's identity, state, times and digest are not
+// the caller's to give: Service.Queue assigns them.
+type Draft struct {
+	// Item is the key of the heartbeat task item that asks; "" from the command line
+	// or an agent.
+	Item string `json:"item,omitempty"`
+	// Source says where it came from: "FILE:LINE", "cli", "mcp", "fix:FINGERPRINT".
+	Source string `json:"source"`
+	checks.Plan
+	// Expiry is how long the plan waits for approval; DefaultExpiry when zero.
+	Expiry time.Duration `json:"expiry,omitempty"`
 }
 
 // EffectiveState is State, except that a pending plan past its expiry is expired:
@@ -87,17 +104,42 @@ func (f PlanFilter) Matches(p PlanRecord, now time.Time) bool {
 	return false
 }
 
-// PlanDigest hashes what a plan changes and what it saw: task, parameters, target,
-// observed state and change. An approval is for exactly this digest.
-func PlanDigest(p checks.Plan) string {
+// digestPrefix marks a keyed digest. A plan queued before plans were signed has a
+// bare sha256 and is refused.
+const digestPrefix = "hmac-sha256:"
+
+// PlanDigest is the HMAC-SHA256, under key, of what the plan will do and what it
+// saw (task, parameters, target, observed state, change, risk and its reasons, cost,
+// preconditions), where it came from, its id, and when it was made and expires. The
+// encoding is JSON of a fixed struct, whose maps encoding/json writes in key order.
+func PlanDigest(key []byte, p PlanRecord) string {
 	data, _ := json.Marshal(struct {
-		Task     string            `json:"task"`
-		Identity string            `json:"identity"`
-		Params   map[string]string `json:"params"`
-		Target   string            `json:"target"`
-		Observed map[string]string `json:"observed"`
-		Change   string            `json:"change"`
-	}{p.Task, p.Params.Identity(), p.Params.Values(), p.Target, p.Observed, p.Change})
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+		ID            string            `json:"id"`
+		Item          string            `json:"item"`
+		Source        string            `json:"source"`
+		Task          string            `json:"task"`
+		Identity      string            `json:"identity"`
+		Params        map[string]string `json:"params"`
+		Target        string            `json:"target"`
+		Observed      map[string]string `json:"observed"`
+		Change        string            `json:"change"`
+		Risk          checks.Risk       `json:"risk"`
+		RiskReasons   []string          `json:"risk_reasons"`
+		CostUSD       *float64          `json:"monthly_cost_change_usd"`
+		CostNote      string            `json:"cost_note"`
+		Preconditions []string          `json:"preconditions"`
+		CreatedAt     string            `json:"created_at"`
+		ExpiresAt     string            `json:"expires_at"`
+	}{
+		p.ID, p.Item, p.Source, p.Task, p.Params.Identity(), p.Params.Values(), p.Target, p.Observed, p.Change,
+		p.Risk, p.RiskReasons, p.MonthlyCostChangeUSD, p.CostNote, p.Preconditions,
+		p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ExpiresAt.UTC().Format(time.RFC3339Nano),
+	})
+	mac := hmac.New(sha256.New, key)
+	mac.Write(data)
+	return digestPrefix + hex.EncodeToString(mac.Sum(nil))
 }
+
+// keyed reports whether digest is a keyed one, not the bare sha256 of a plan queued
+// before plans were signed.
+func keyed(digest string) bool { return strings.HasPrefix(digest, digestPrefix) }

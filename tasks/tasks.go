@@ -5,6 +5,7 @@ package tasks
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -27,6 +28,10 @@ var (
 	ErrStale = errors.New("plan is stale")
 	// ErrTampered: the stored plan no longer matches the digest it was created with.
 	ErrTampered = errors.New("plan does not match its digest")
+	// ErrChanged: the stored plan is not the one the approver reviewed.
+	ErrChanged = errors.New("plan changed since it was reviewed")
+	// ErrPlanExists: a plan with the id is already stored; queueing never replaces one.
+	ErrPlanExists = errors.New("a plan with this id exists")
 	// ErrApplyFailed: the change was approved but applying it failed.
 	ErrApplyFailed = errors.New("apply failed")
 )
@@ -39,6 +44,10 @@ type Tx interface {
 	// expired.
 	PendingPlanFor(item string) (PlanRecord, bool, error)
 	Plans(f PlanFilter) ([]PlanRecord, error)
+	// InsertPlan stores a new plan; it returns ErrPlanExists, and changes nothing,
+	// when a plan with its id is stored.
+	InsertPlan(p PlanRecord) error
+	// PutPlan stores a changed plan that is already stored.
 	PutPlan(p PlanRecord) error
 	// Audit appends a record to the audit log.
 	Audit(actor, action, subject string, detail map[string]string) error
@@ -58,9 +67,8 @@ type TaskLookup interface {
 // nothing. It needs no database, so a `clankerd check` run while the daemon holds the
 // database can draft here and queue through the daemon.
 type Planner struct {
-	Tasks  TaskLookup
-	Now    func() time.Time
-	NewID  func() string
+	Tasks TaskLookup
+	// Expiry is how long the plans it drafts ask to wait for approval.
 	Expiry time.Duration
 }
 
@@ -75,48 +83,18 @@ type Request struct {
 	Source string
 }
 
-// Draft calls the task's Plan and returns an unsaved pending plan record.
-func (p *Planner) Draft(ctx context.Context, req Request) (PlanRecord, error) {
+// Draft calls the task's Plan and returns the draft to queue.
+func (p *Planner) Draft(ctx context.Context, req Request) (Draft, error) {
 	task, ok := p.Tasks.Task(req.Task)
 	if !ok {
-		return PlanRecord{}, fmt.Errorf("no write task %q in this build; see `clankerd lint --list`", req.Task)
+		return Draft{}, fmt.Errorf("no write task %q in this build; see `clankerd lint --list`", req.Task)
 	}
 	plan, err := safePlan(ctx, task, req.Params)
 	if err != nil {
-		return PlanRecord{}, fmt.Errorf("planning %s: %w", req.Task, err)
+		return Draft{}, fmt.Errorf("planning %s: %w", req.Task, err)
 	}
 	plan.Task, plan.Params = req.Task, req.Params
-	if plan.Risk == "" {
-		plan.Risk = checks.RiskHigh
-		plan.RiskReasons = append(plan.RiskReasons, "the task did not rate its risk")
-	}
-	now := p.now()
-	expiry := p.Expiry
-	if expiry <= 0 {
-		expiry = DefaultExpiry
-	}
-	newID := p.NewID
-	if newID == nil {
-		newID = NewID
-	}
-	return PlanRecord{
-		ID:        newID(),
-		Item:      req.Item,
-		Source:    req.Source,
-		Plan:      plan,
-		State:     PlanPending,
-		CreatedAt: now,
-		ExpiresAt: now.Add(expiry),
-		UpdatedAt: now,
-		Digest:    PlanDigest(plan),
-	}, nil
-}
-
-func (p *Planner) now() time.Time {
-	if p.Now == nil {
-		return time.Now()
-	}
-	return p.Now()
+	return Draft{Item: req.Item, Source: req.Source, Plan: plan, Expiry: p.Expiry}, nil
 }
 
 func safePlan(ctx context.Context, task checks.Task, params checks.Params) (plan checks.Plan, err error) {
@@ -137,9 +115,14 @@ func NewID() string {
 
 // Service moves stored plans through their state machine and audits every step.
 type Service struct {
-	Store  Store
-	Tasks  TaskLookup
-	Now    func() time.Time
+	Store Store
+	Tasks TaskLookup
+	// Key signs the plans it queues (PlanDigest) and checks them when they are
+	// approved; it is kept outside the database, so an edited record does not verify.
+	Key []byte
+	Now func() time.Time
+	// NewID returns a fresh plan id (default NewID).
+	NewID  func() string
 	Logger *slog.Logger
 }
 
@@ -157,12 +140,17 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// Queue stores a drafted plan as pending, unless its item already has a pending plan:
-// then that one is returned and created is false. The actor is audited.
-func (s *Service) Queue(ctx context.Context, rec PlanRecord, actor string) (_ PlanRecord, created bool, err error) {
+// Queue stores a draft as a new pending plan, unless its item already has a pending
+// plan: then that one is returned and created is false. The service, not the caller,
+// gives the plan its id (never one in use), state, times, expiry and keyed digest.
+// The actor is audited.
+func (s *Service) Queue(ctx context.Context, d Draft, actor string) (rec PlanRecord, created bool, err error) {
+	if len(s.Key) == 0 {
+		return PlanRecord{}, false, errors.New("tasks: the plan service has no key to sign plans with")
+	}
 	err = s.Store.UpdatePlans(ctx, func(tx Tx) error {
-		if rec.Item != "" {
-			existing, ok, err := tx.PendingPlanFor(rec.Item)
+		if d.Item != "" {
+			existing, ok, err := tx.PendingPlanFor(d.Item)
 			if err != nil {
 				return err
 			}
@@ -171,29 +159,56 @@ func (s *Service) Queue(ctx context.Context, rec PlanRecord, actor string) (_ Pl
 				return nil
 			}
 		}
+		rec = s.newRecord(d)
 		created = true
-		if err := tx.PutPlan(rec); err != nil {
+		if err := tx.InsertPlan(rec); err != nil {
 			return err
 		}
 		return auditPlan(tx, actor, "plan.created", rec, nil)
 	})
 	if err != nil {
-		return PlanRecord{}, false, fmt.Errorf("queueing plan for %s: %w", rec.Task, err)
+		return PlanRecord{}, false, fmt.Errorf("queueing plan for %s: %w", d.Task, err)
 	}
 	return rec, created, nil
 }
 
+// newRecord makes the pending plan of a draft and signs it.
+func (s *Service) newRecord(d Draft) PlanRecord {
+	plan := d.Plan
+	if plan.Risk == "" {
+		plan.Risk = checks.RiskHigh
+		plan.RiskReasons = append(plan.RiskReasons, "the task did not rate its risk")
+	}
+	expiry := d.Expiry
+	if expiry <= 0 {
+		expiry = DefaultExpiry
+	}
+	newID := s.NewID
+	if newID == nil {
+		newID = NewID
+	}
+	now := s.now().UTC()
+	rec := PlanRecord{
+		ID: newID(), Item: d.Item, Source: d.Source, Plan: plan, State: PlanPending,
+		CreatedAt: now, ExpiresAt: now.Add(expiry), UpdatedAt: now,
+	}
+	rec.Digest = PlanDigest(s.Key, rec)
+	return rec
+}
+
 // Approve approves a pending plan and applies it: the only way a change is made.
+// reviewed is the digest of the plan as the approver was shown it: the plan is
+// refused when the stored one differs, or no longer matches its own keyed digest.
 // The task re-reads live state and the plan turns stale, without any change, when the
 // state drifted. Of concurrent approvals of one plan exactly one applies it; the others
 // get ErrNotPending.
-func (s *Service) Approve(ctx context.Context, id, actor string) (PlanRecord, error) {
+func (s *Service) Approve(ctx context.Context, id, reviewed, actor string) (PlanRecord, error) {
 	rec, err := s.transition(ctx, id, func(tx Tx, rec *PlanRecord) error {
 		if err := s.requirePending(tx, rec, actor); err != nil {
 			return err
 		}
-		if PlanDigest(rec.Plan) != rec.Digest {
-			return fmt.Errorf("%w: plan %s was modified after it was created; reject it and queue a new one", ErrTampered, rec.ID)
+		if err := s.verify(*rec, reviewed); err != nil {
+			return err
 		}
 		rec.State, rec.DecidedBy = PlanApproved, actor
 		if err := auditPlan(tx, actor, "plan.approved", *rec, nil); err != nil {
@@ -234,6 +249,24 @@ func (s *Service) Approve(ctx context.Context, id, actor string) (PlanRecord, er
 		return final, fmt.Errorf("%w: plan %s: %w", ErrApplyFailed, id, applyErr)
 	}
 	return final, nil
+}
+
+// verify refuses a stored plan that does not match its keyed digest, and one that is
+// not the plan the approver reviewed.
+func (s *Service) verify(rec PlanRecord, reviewed string) error {
+	switch {
+	case len(s.Key) == 0:
+		return errors.New("tasks: the plan service has no key to check plans with")
+	case !keyed(rec.Digest):
+		return fmt.Errorf("%w: plan %s has no keyed digest: it was queued before clankerd signed plans, or edited outside clankerd; reject it (`clankerd reject %s --reason requeue`) and queue it again", ErrTampered, rec.ID, rec.ID)
+	case !hmac.Equal([]byte(PlanDigest(s.Key, rec)), []byte(rec.Digest)):
+		return fmt.Errorf("%w: plan %s was modified after it was created; reject it and queue a new one", ErrTampered, rec.ID)
+	case reviewed == "":
+		return fmt.Errorf("%w: the approval of plan %s names no reviewed plan (Decision.Digest); run `clankerd approve %s`", ErrChanged, rec.ID, rec.ID)
+	case reviewed != rec.Digest:
+		return fmt.Errorf("%w: plan %s is not the one you reviewed; run `clankerd plan show %s` and approve again", ErrChanged, rec.ID, rec.ID)
+	}
+	return nil
 }
 
 func (s *Service) apply(ctx context.Context, rec PlanRecord) (applied checks.Applied, err error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,9 +110,9 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { db.Close() })
 	lookup := tasksByID{"test.scale": f.task}
 	f.db = db
-	f.svc = &tasks.Service{Store: db, Tasks: lookup, Now: now}
 	n := 0
-	f.planner = &tasks.Planner{Tasks: lookup, Now: now, Expiry: time.Hour, NewID: func() string { n++; return fmt.Sprintf("p-%d", n) }}
+	f.svc = &tasks.Service{Store: db, Tasks: lookup, Key: testKey, Now: now, NewID: func() string { n++; return fmt.Sprintf("p-%d", n) }}
+	f.planner = &tasks.Planner{Tasks: lookup, Expiry: time.Hour}
 	return f
 }
 
@@ -162,7 +163,7 @@ func TestApproveApplies(t *testing.T) {
 	if !p.ExpiresAt.Equal(p.CreatedAt.Add(time.Hour)) {
 		t.Errorf("expiry %s, created %s", p.ExpiresAt, p.CreatedAt)
 	}
-	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
+	got, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestApproveApplies(t *testing.T) {
 	if got := f.auditActions(t, p.ID); !equal(got, want) {
 		t.Errorf("audit = %v, want %v", got, want)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrNotPending) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice"); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("approving an applied plan: %v", err)
 	}
 }
@@ -201,7 +202,7 @@ func TestStalePlanIsRefused(t *testing.T) {
 	f := newFixture(t)
 	p, _ := f.queue(t, "item", 5)
 	f.task.res.set(3) // someone scaled it by hand after the plan was made
-	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
+	got, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice")
 	if !errors.Is(err, tasks.ErrStale) || !errors.Is(err, checks.ErrDrift) {
 		t.Fatalf("approve of a drifted plan: %v", err)
 	}
@@ -229,7 +230,7 @@ func TestGoneTargetIsStale(t *testing.T) {
 	f.task.res.mu.Lock()
 	f.task.res.gone = true
 	f.task.res.mu.Unlock()
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrStale) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice"); !errors.Is(err, tasks.ErrStale) {
 		t.Errorf("approve after the target is gone: %v", err)
 	}
 }
@@ -238,7 +239,7 @@ func TestExpiredPlanIsRefused(t *testing.T) {
 	f := newFixture(t)
 	p, _ := f.queue(t, "item", 5)
 	f.advance(time.Hour)
-	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
+	got, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice")
 	if !errors.Is(err, tasks.ErrExpired) || got.State != tasks.PlanExpired {
 		t.Fatalf("approve after expiry: %v, state %s", err, got.State)
 	}
@@ -248,7 +249,7 @@ func TestExpiredPlanIsRefused(t *testing.T) {
 	if got := f.auditActions(t, p.ID); !equal(got, []string{"plan.created/scheduler", "plan.expired/alice"}) {
 		t.Errorf("audit = %v", got)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrExpired) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice"); !errors.Is(err, tasks.ErrExpired) {
 		t.Errorf("second approve: %v", err)
 	}
 }
@@ -260,7 +261,7 @@ func TestConcurrentApprovesApplyOnce(t *testing.T) {
 	var ok, notPending atomic.Int32
 	for i := range 20 {
 		wg.Go(func() {
-			_, err := f.svc.Approve(context.Background(), p.ID, fmt.Sprintf("user%d", i))
+			_, err := f.svc.Approve(context.Background(), p.ID, p.Digest, fmt.Sprintf("user%d", i))
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -287,36 +288,178 @@ func TestReject(t *testing.T) {
 	if err != nil || got.State != tasks.PlanRejected || got.Reason != "not during the freeze" || got.DecidedBy != "bob" {
 		t.Fatalf("reject = %+v, %v", got, err)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrNotPending) {
+	if _, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice"); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("approve after reject: %v", err)
 	}
 	if _, created := f.queue(t, "item", 5); !created {
 		t.Error("a rejected plan blocks its item")
 	}
-	if _, err := f.svc.Approve(t.Context(), "p-404", "alice"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.svc.Approve(t.Context(), "p-404", "", "alice"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("approve of an unknown plan: %v", err)
 	}
 }
 
-func TestTamperedPlanIsRefused(t *testing.T) {
-	f := newFixture(t)
-	p, _ := f.queue(t, "item", 5)
+// testKey signs the fixture's plans.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// editPlan changes a stored plan the way someone editing the database would.
+func (f *fixture) editPlan(t *testing.T, id string, edit func(*tasks.PlanRecord)) {
+	t.Helper()
 	err := f.db.Update(t.Context(), func(tx *store.Tx) error {
-		rec, err := tx.Plan(p.ID)
+		rec, err := tx.Plan(id)
 		if err != nil {
 			return err
 		}
-		rec.Params = checks.NewParams(map[string]string{"replicas": "500"})
+		edit(&rec)
 		return tx.PutPlan(rec)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Approve(t.Context(), p.ID, "alice"); !errors.Is(err, tasks.ErrTampered) {
-		t.Errorf("approve of a modified plan: %v", err)
+}
+
+func TestTamperedPlanIsRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*tasks.PlanRecord)
+		want string
+	}{
+		{"params", func(r *tasks.PlanRecord) { r.Params = checks.NewParams(map[string]string{"replicas": "500"}) }, "modified after it was created"},
+		{"expiry", func(r *tasks.PlanRecord) { r.ExpiresAt = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) }, "modified after it was created"},
+		{"risk reasons", func(r *tasks.PlanRecord) { r.RiskReasons = nil }, "modified after it was created"},
+		{"digest made with another key", func(r *tasks.PlanRecord) {
+			r.Params = checks.NewParams(map[string]string{"replicas": "500"})
+			r.Digest = tasks.PlanDigest([]byte("not the key"), *r)
+		}, "modified after it was created"},
+		{"unkeyed digest, as before plans were signed", func(r *tasks.PlanRecord) {
+			r.Digest = strings.Repeat("ab", 32)
+		}, "queued before clankerd signed plans"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			p, _ := f.queue(t, "item", 5)
+			var reviewed string
+			f.editPlan(t, p.ID, func(r *tasks.PlanRecord) { tt.edit(r); reviewed = r.Digest })
+			_, err := f.svc.Approve(t.Context(), p.ID, reviewed, "alice")
+			if !errors.Is(err, tasks.ErrTampered) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("approve of a modified plan: %v", err)
+			}
+			if f.task.applies.Load() != 0 {
+				t.Error("a modified plan was applied")
+			}
+		})
+	}
+}
+
+func TestApproveRefusesAnotherPlanThanReviewed(t *testing.T) {
+	f := newFixture(t)
+	p, _ := f.queue(t, "item", 5)
+	for _, reviewed := range []string{"", tasks.PlanDigest(testKey, tasks.PlanRecord{ID: p.ID})} {
+		if _, err := f.svc.Approve(t.Context(), p.ID, reviewed, "alice"); !errors.Is(err, tasks.ErrChanged) {
+			t.Errorf("approve having reviewed %q: %v", reviewed, err)
+		}
 	}
 	if f.task.applies.Load() != 0 {
-		t.Error("a modified plan was applied")
+		t.Error("a plan nobody reviewed was applied")
+	}
+	if got, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice"); err != nil || got.State != tasks.PlanApplied {
+		t.Errorf("approve of the reviewed plan: %v, %+v", err, got)
+	}
+}
+
+func TestQueueAssignsIdentityAndNeverReplaces(t *testing.T) {
+	f := newFixture(t)
+	draft, err := f.planner.Draft(t.Context(), tasks.Request{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "5"}), Source: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	draft.Expiry = 10 * time.Minute
+	a, createdA, errA := f.svc.Queue(t.Context(), draft, "alice")
+	b, createdB, errB := f.svc.Queue(t.Context(), draft, "alice")
+	if errA != nil || errB != nil || !createdA || !createdB || a.ID == b.ID {
+		t.Fatalf("two queues of one draft: %s %v %v, %s %v %v", a.ID, createdA, errA, b.ID, createdB, errB)
+	}
+	now := time.Unix(0, f.now.Load()).UTC()
+	if a.State != tasks.PlanPending || !a.CreatedAt.Equal(now) || !a.ExpiresAt.Equal(now.Add(10*time.Minute)) || a.Digest != tasks.PlanDigest(testKey, a) {
+		t.Errorf("queued plan = %+v", a)
+	}
+
+	// An id generator that repeats itself cannot make a queue replace a plan.
+	f.svc.NewID = func() string { return a.ID }
+	draft.Params = checks.NewParams(map[string]string{"replicas": "500"})
+	if _, _, err := f.svc.Queue(t.Context(), draft, "mallory"); !errors.Is(err, tasks.ErrPlanExists) {
+		t.Errorf("queue onto an existing id: %v", err)
+	}
+	_ = f.db.View(t.Context(), func(tx *store.Tx) error {
+		got, err := tx.Plan(a.ID)
+		if err != nil || got.Params.Get("replicas") != "5" || got.Digest != a.Digest {
+			t.Errorf("plan %s after the refused queue: %+v, %v", a.ID, got, err)
+		}
+		return nil
+	})
+}
+
+func TestPlanDigest(t *testing.T) {
+	created := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	cost := 12.5
+	base := tasks.PlanRecord{
+		ID: "p-1", Item: "item", Source: "HB.md:3", CreatedAt: created, ExpiresAt: created.Add(time.Hour),
+		Plan: checks.Plan{
+			Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "3"}), Target: "thing/a",
+			Observed: map[string]string{"replicas": "1", "generation": "4"}, Change: "replicas 1 → 3",
+			Risk: checks.RiskMedium, RiskReasons: []string{"prod"}, MonthlyCostChangeUSD: &cost,
+		},
+	}
+	more := 13.0
+	tests := []struct {
+		name    string
+		edit    func(p *tasks.PlanRecord)
+		changes bool
+	}{
+		{"id", func(p *tasks.PlanRecord) { p.ID = "p-2" }, true},
+		{"item", func(p *tasks.PlanRecord) { p.Item = "other" }, true},
+		{"source", func(p *tasks.PlanRecord) { p.Source = "mcp" }, true},
+		{"task", func(p *tasks.PlanRecord) { p.Task = "test.other" }, true},
+		{"param value", func(p *tasks.PlanRecord) { p.Params = checks.NewParams(map[string]string{"replicas": "4"}) }, true},
+		{"param added", func(p *tasks.PlanRecord) {
+			p.Params = checks.NewParams(map[string]string{"replicas": "3", "namespace": "prod"})
+		}, true},
+		{"target", func(p *tasks.PlanRecord) { p.Target = "thing/b" }, true},
+		{"observed", func(p *tasks.PlanRecord) { p.Observed = map[string]string{"replicas": "2", "generation": "4"} }, true},
+		{"change", func(p *tasks.PlanRecord) { p.Change = "replicas 1 → 4" }, true},
+		{"risk", func(p *tasks.PlanRecord) { p.Risk = checks.RiskLow }, true},
+		{"risk reasons", func(p *tasks.PlanRecord) { p.RiskReasons = nil }, true},
+		{"cost", func(p *tasks.PlanRecord) { p.MonthlyCostChangeUSD = &more }, true},
+		{"cost unknown", func(p *tasks.PlanRecord) { p.MonthlyCostChangeUSD = nil }, true},
+		{"cost note", func(p *tasks.PlanRecord) { p.CostNote = "unknown" }, true},
+		{"preconditions", func(p *tasks.PlanRecord) { p.Preconditions = []string{"none"} }, true},
+		{"expiry", func(p *tasks.PlanRecord) { p.ExpiresAt = p.ExpiresAt.Add(time.Second) }, true},
+		{"created", func(p *tasks.PlanRecord) { p.CreatedAt = p.CreatedAt.Add(time.Second) }, true},
+		{"state and decision", func(p *tasks.PlanRecord) {
+			p.State, p.DecidedBy, p.UpdatedAt = tasks.PlanApplied, "alice", created.Add(time.Minute)
+		}, false},
+		{"expiry in another time zone", func(p *tasks.PlanRecord) { p.ExpiresAt = p.ExpiresAt.In(time.FixedZone("X", 3600)) }, false},
+		{"observed copied in another order", func(p *tasks.PlanRecord) {
+			p.Observed = map[string]string{}
+			for k, v := range base.Observed {
+				p.Observed[k] = v
+			}
+		}, false},
+	}
+	want := tasks.PlanDigest(testKey, base)
+	for _, tt := range tests {
+		p := base
+		tt.edit(&p)
+		if changed := tasks.PlanDigest(testKey, p) != want; changed != tt.changes {
+			t.Errorf("%s: digest changed = %v, want %v", tt.name, changed, tt.changes)
+		}
+	}
+	if tasks.PlanDigest([]byte("another key"), base) == want {
+		t.Error("the digest does not depend on the key")
+	}
+	if !strings.HasPrefix(want, "hmac-sha256:") || len(want) != len("hmac-sha256:")+64 {
+		t.Errorf("digest %q is not a marked hex HMAC-SHA256", want)
 	}
 }
 
@@ -324,13 +467,13 @@ func TestApplyFailures(t *testing.T) {
 	f := newFixture(t)
 	f.task.fail = errors.New("quota exceeded")
 	p, _ := f.queue(t, "a", 5)
-	got, err := f.svc.Approve(t.Context(), p.ID, "alice")
+	got, err := f.svc.Approve(t.Context(), p.ID, p.Digest, "alice")
 	if !errors.Is(err, tasks.ErrApplyFailed) || got.State != tasks.PlanFailed || got.Error != "quota exceeded" {
 		t.Errorf("failed apply: %v, %+v", err, got)
 	}
 	f.task.fail, f.task.panics = nil, true
 	q, _ := f.queue(t, "b", 5)
-	got, err = f.svc.Approve(t.Context(), q.ID, "alice")
+	got, err = f.svc.Approve(t.Context(), q.ID, q.Digest, "alice")
 	if !errors.Is(err, tasks.ErrApplyFailed) || got.State != tasks.PlanFailed {
 		t.Errorf("panicking apply: %v, %+v", err, got)
 	}
@@ -341,9 +484,10 @@ func TestRecoverInterruptedAndExpireDue(t *testing.T) {
 	applying, _ := f.queue(t, "a", 5)
 	pending, _ := f.queue(t, "b", 5)
 	err := f.db.Update(t.Context(), func(tx *store.Tx) error {
+		// A process stopped mid-apply: approved and applying were recorded.
 		rec, _ := tx.Plan(applying.ID)
 		rec.State = tasks.PlanApplying
-		return tx.PutPlan(rec)
+		return errors.Join(tx.PutPlan(rec), tx.Audit("alice", "plan.approved", rec.ID, nil), tx.Audit("alice", "plan.applying", rec.ID, nil))
 	})
 	if err != nil {
 		t.Fatal(err)

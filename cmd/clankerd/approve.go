@@ -55,7 +55,8 @@ pending, not confirmed, or no terminal and no --yes).`,
 						return withCode(exitRefused, errors.New("not approved: nothing was changed"))
 					}
 				}
-				p, err = control.OpApprove.Do(cmd.Context(), b, control.Decision{ID: id, Actor: actorName()})
+				// The daemon refuses when the stored plan is not the one shown here.
+				p, err = control.OpApprove.Do(cmd.Context(), b, control.Decision{ID: id, Actor: actorName(), Digest: p.Digest})
 				if output == "json" {
 					if perr := view.WriteJSON(a.stdout, view.NewPlan(p)); perr != nil {
 						return perr
@@ -82,7 +83,7 @@ func planError(err error) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound):
 		return withCode(exitBadInput, err)
-	case errors.Is(err, tasks.ErrStale), errors.Is(err, tasks.ErrExpired), errors.Is(err, tasks.ErrNotPending), errors.Is(err, tasks.ErrTampered):
+	case errors.Is(err, tasks.ErrStale), errors.Is(err, tasks.ErrExpired), errors.Is(err, tasks.ErrNotPending), errors.Is(err, tasks.ErrTampered), errors.Is(err, tasks.ErrChanged):
 		return withCode(exitRefused, fmt.Errorf("refused: %w", err))
 	}
 	return withCode(exitErr, err)

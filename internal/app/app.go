@@ -7,12 +7,15 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,22 +36,51 @@ const lockWait = time.Second
 // Socket is the path of the daemon's control socket in the state directory.
 func Socket(stateDir string) string { return filepath.Join(stateDir, control.SocketName) }
 
-// OpenDB opens (creating it if needed) the state database in the state directory,
-// with the news rules, so every run and plan recorded through it queues its
-// notifications in the same transaction. A state directory another user owns or can
-// write is refused (private.Dir).
-func OpenDB(stateDir string, opts store.Options) (*store.DB, error) {
+// Files in the state directory, beside the database, that it must not hold itself.
+const (
+	// KeyFile holds the key (mode 0600) that signs plans and the audit checkpoint.
+	KeyFile = "integrity.key"
+	// CheckpointFile anchors the audit log's head outside the database.
+	CheckpointFile = "audit.head"
+)
+
+// OpenLocal opens (creating it if needed) the state database in the state directory
+// and returns the in-process backend over it. The database has the news rules, so
+// every run and plan recorded through it queues its notifications in the same
+// transaction, and the audit checkpoint; plans are signed with the state directory's
+// key and move through a task service that applies the registry's tasks. A state
+// directory another user owns or can write is refused (private.Dir).
+func OpenLocal(stateDir string, opts store.Options, reg *checks.Registry, log *slog.Logger) (*control.Local, error) {
 	if err := private.Dir(stateDir); err != nil {
 		return nil, err
 	}
+	keyPath := filepath.Join(stateDir, KeyFile)
+	_, statErr := os.Lstat(keyPath)
+	key, err := private.Key(keyPath, 32)
+	if err != nil {
+		return nil, err
+	}
 	opts.News = notify.News{}
-	return store.Open(filepath.Join(stateDir, store.FileName), opts)
+	opts.Checkpoint = store.Checkpoint{
+		Path: filepath.Join(stateDir, CheckpointFile),
+		Key:  subkey(key, "clankerd audit checkpoint"),
+		// A new key: this state directory had no checkpoint yet, so its log's current
+		// head is the first one.
+		Anchor: errors.Is(statErr, fs.ErrNotExist),
+	}
+	db, err := store.Open(filepath.Join(stateDir, store.FileName), opts)
+	if err != nil {
+		return nil, err
+	}
+	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Key: subkey(key, "clankerd plan digest"), Logger: log}}, nil
 }
 
-// NewLocal is the in-process backend over db; plans move through a task service that
-// applies the registry's tasks.
-func NewLocal(db *store.DB, reg *checks.Registry, log *slog.Logger) *control.Local {
-	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Logger: log}}
+// subkey derives the key for one use from the state directory's key, so a digest
+// made for one use never verifies as another.
+func subkey(key []byte, use string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(use))
+	return m.Sum(nil)
 }
 
 // Open reaches the state through the daemon's control socket when a daemon runs, and
@@ -69,11 +101,7 @@ func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.
 	if !errors.Is(err, control.ErrNoDaemon) {
 		return nil, err
 	}
-	db, err := OpenDB(stateDir, store.Options{Timeout: lockWait})
-	if err != nil {
-		return nil, err
-	}
-	return NewLocal(db, reg, log), nil
+	return OpenLocal(stateDir, store.Options{Timeout: lockWait}, reg, log)
 }
 
 // RunnerOptions are what differs between the runners of check, ask, MCP and the

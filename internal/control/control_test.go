@@ -54,7 +54,7 @@ func serveFor(t *testing.T, uid *int) (*Client, *Local, string) {
 	}
 	t.Cleanup(func() { db.Close() })
 	reg := lookup{"test.drift": driftTask{}}
-	local := &Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
+	local := &Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Key: []byte("test key")}}
 	socket := filepath.Join(dir, SocketName)
 	ln, err := Listen(socket)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || len(runs) != 2 || runs[0].Status != checks.Skipped {
 		t.Errorf("Runs = %+v, %v", runs, err)
 	}
-	if n, err := OpVerifyAudit.Do(ctx, c, None{}); err != nil || n != 0 {
+	if n, err := OpVerifyAudit.Do(ctx, c, AuditVerify{}); err != nil || n != 0 {
 		t.Errorf("VerifyAudit = %d, %v", n, err)
 	}
 }
@@ -137,19 +137,19 @@ func TestErrorsKeepTheirMeaning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := OpQueuePlan.Do(ctx, c, QueueRequest{Plan: draft, Actor: "tester"})
+	q, err := OpQueuePlan.Do(ctx, c, QueueRequest{Draft: draft, Actor: "tester"})
 	p := q.Plan
 	if err != nil || !q.Created || p.State != tasks.PlanPending {
 		t.Fatalf("QueuePlan = %+v %v", q, err)
 	}
-	if again, _ := OpQueuePlan.Do(ctx, c, QueueRequest{Plan: draft, Actor: "tester"}); again.Created {
+	if again, _ := OpQueuePlan.Do(ctx, c, QueueRequest{Draft: draft, Actor: "tester"}); again.Created {
 		t.Error("a second plan was queued for the item")
 	}
-	_, err = OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice"})
+	_, err = OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice", Digest: p.Digest})
 	if !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "changed since the plan was made") {
 		t.Errorf("Approve over the socket: %v", err)
 	}
-	if _, err := OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice"}); !errors.Is(err, tasks.ErrNotPending) {
+	if _, err := OpApprove.Do(ctx, c, Decision{ID: p.ID, Actor: "alice", Digest: p.Digest}); !errors.Is(err, tasks.ErrNotPending) {
 		t.Errorf("second Approve: %v", err)
 	}
 	if _, err := OpPlan.Do(ctx, c, "p-nope"); !errors.Is(err, store.ErrNotFound) {

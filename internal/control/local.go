@@ -189,7 +189,7 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
-	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, decider(ctx, d.Actor))
+	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Digest, decider(ctx, d.Actor))
 }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
@@ -227,9 +227,10 @@ func queuer(ctx context.Context, claimed string) string {
 	return claimed + " (by " + name + ")"
 }
 
-// queuePlan stores a drafted plan as pending (or returns its item's pending plan).
+// queuePlan stores a drafted plan as a new pending plan (or returns its item's
+// pending plan).
 func (l *Local) queuePlan(ctx context.Context, r QueueRequest) (Queued, error) {
-	p, created, err := l.Tasks.Queue(ctx, r.Plan, queuer(ctx, r.Actor))
+	p, created, err := l.Tasks.Queue(ctx, r.Draft, queuer(ctx, r.Actor))
 	return Queued{Plan: p, Created: created}, err
 }
 
@@ -238,8 +239,14 @@ func (l *Local) audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRe
 	return view(ctx, l, func(tx *store.Tx) ([]store.AuditRecord, error) { return tx.AuditLog(f) })
 }
 
-// verifyAudit checks the audit chain and returns how many records it holds.
-func (l *Local) verifyAudit(ctx context.Context, _ None) (int, error) {
+// verifyAudit checks the audit chain against its checkpoint, and the plans against
+// their audit records, and returns how many records the log holds.
+func (l *Local) verifyAudit(ctx context.Context, r AuditVerify) (int, error) {
+	if r.Reanchor {
+		if err := l.DB.Reanchor(ctx); err != nil {
+			return 0, err
+		}
+	}
 	return view(ctx, l, func(tx *store.Tx) (int, error) { return tx.VerifyAudit() })
 }
 

@@ -52,7 +52,7 @@ var (
 	OpReject      = Op[Decision, tasks.PlanRecord]{"reject", (*Local).reject}
 	OpQueuePlan   = Op[QueueRequest, Queued]{"queue_plan", (*Local).queuePlan}
 	OpAudit       = Op[store.AuditFilter, []store.AuditRecord]{"audit", (*Local).audit}
-	OpVerifyAudit = Op[None, int]{"audit_verify", (*Local).verifyAudit}
+	OpVerifyAudit = Op[AuditVerify, int]{"audit_verify", (*Local).verifyAudit}
 	OpAppendAudit = Op[store.AuditEntry, store.AuditRecord]{"audit_append", (*Local).appendAudit}
 	OpBeginRun    = Op[store.Receipt, uint64]{"begin_run", (*Local).beginRun}
 	OpEndRun      = Op[RunEnd, store.RunResult]{"end_run", (*Local).endRun}
@@ -77,18 +77,29 @@ type (
 	// Decision names a plan (or a mute) and who decides about it; Reason is required
 	// to reject. Actor counts only in this process (*Local, no daemon; empty is the
 	// local user): through the socket the daemon records the user of the calling
-	// process (its peer credentials) and ignores Actor.
+	// process (its peer credentials) and ignores Actor. Digest, to approve, is the
+	// digest of the plan as the approver was shown it: approve is refused when the
+	// stored plan differs.
 	Decision struct {
 		ID     string `json:"id"`
 		Actor  string `json:"actor,omitempty"`
 		Reason string `json:"reason,omitempty"`
+		Digest string `json:"digest,omitempty"`
 	}
-	// QueueRequest stores a drafted plan as pending; Actor, the surface that queued it
+	// QueueRequest queues a drafted plan as a new pending plan. It carries only what a
+	// caller may decide: the server gives the plan its id, state, times and digest,
+	// and never replaces a stored plan. Actor, the surface that queued it
 	// ("scheduler", "mcp:USER", the user), is audited, through the socket with the
 	// calling process's user when Actor does not name it.
 	QueueRequest struct {
-		Plan  tasks.PlanRecord `json:"plan"`
-		Actor string           `json:"actor"`
+		Draft tasks.Draft `json:"draft"`
+		Actor string      `json:"actor"`
+	}
+	// AuditVerify asks to verify the audit log; Reanchor first accepts the log's
+	// current head as the checkpoint, when the operator knows why it was missing or
+	// behind.
+	AuditVerify struct {
+		Reanchor bool `json:"reanchor,omitempty"`
 	}
 	// Queued is the pending plan; Created is false when the item already had one.
 	Queued struct {

@@ -59,28 +59,29 @@ func TestSocketRecordsTheCallersUser(t *testing.T) {
 	ctx := t.Context()
 	me := UserName(os.Getuid())
 	planner := &tasks.Planner{Tasks: lookup{"test.drift": driftTask{}}}
-	queue := func(b Backend, item, actor string) string {
+	queue := func(b Backend, item, actor string) tasks.PlanRecord {
 		t.Helper()
 		draft, err := planner.Draft(ctx, tasks.Request{Task: "test.drift", Item: item, Source: "HB.md:1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := OpQueuePlan.Do(ctx, b, QueueRequest{Plan: draft, Actor: actor})
+		q, err := OpQueuePlan.Do(ctx, b, QueueRequest{Draft: draft, Actor: actor})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return q.Plan.ID
+		return q.Plan
 	}
-	viaSocket := queue(c, "a", "scheduler")
+	queued := queue(c, "a", "scheduler")
+	viaSocket := queued.ID
 	// The drift task never applies; the approval is audited before it is tried.
-	if _, err := OpApprove.Do(ctx, c, Decision{ID: viaSocket, Actor: "mallory"}); !errors.Is(err, tasks.ErrStale) {
+	if _, err := OpApprove.Do(ctx, c, Decision{ID: viaSocket, Actor: "mallory", Digest: queued.Digest}); !errors.Is(err, tasks.ErrStale) {
 		t.Fatalf("approve: %v", err)
 	}
-	rejected := queue(c, "b", "mcp:"+me)
+	rejected := queue(c, "b", "mcp:"+me).ID
 	if _, err := OpReject.Do(ctx, c, Decision{ID: rejected, Actor: "mallory", Reason: "no"}); err != nil {
 		t.Fatal(err)
 	}
-	inProcess := queue(local, "c", "scheduler")
+	inProcess := queue(local, "c", "scheduler").ID
 	if _, err := OpReject.Do(ctx, local, Decision{ID: inProcess, Actor: "alice", Reason: "no"}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestAuditAppendIsNotServed(t *testing.T) {
 	if _, err := OpAppendAudit.Do(ctx, c, store.AuditEntry{Actor: "alice", Action: "plan.approved", Subject: "p-1"}); err == nil {
 		t.Error("OpAppendAudit through the socket succeeded")
 	}
-	if n, err := OpVerifyAudit.Do(ctx, c, None{}); err != nil || n != 0 {
+	if n, err := OpVerifyAudit.Do(ctx, c, AuditVerify{}); err != nil || n != 0 {
 		t.Errorf("audit log holds %d records (%v), want none", n, err)
 	}
 }

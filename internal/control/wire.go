@@ -24,6 +24,8 @@ var errorCodes = []struct {
 	{"expired", tasks.ErrExpired},
 	{"not_pending", tasks.ErrNotPending},
 	{"tampered", tasks.ErrTampered},
+	{"changed", tasks.ErrChanged},
+	{"plan_exists", tasks.ErrPlanExists},
 	{"apply_failed", tasks.ErrApplyFailed},
 	{"drift", checks.ErrDrift},
 	{"not_found", store.ErrNotFound},

@@ -82,13 +82,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	log := cfg.Logger
 
 	retention := cfg.Retention
-	db, err := app.OpenDB(cfg.StateDir, store.Options{Retention: &retention})
+	local, err := app.OpenLocal(cfg.StateDir, store.Options{Retention: &retention}, cfg.Registry, log)
 	if err != nil {
 		return err
 	}
+	db := local.DB
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	local := app.NewLocal(db, cfg.Registry, log)
 	plans := local.Tasks
 	if err := recoverInterrupted(ctx, db, plans, log); err != nil {
 		return err

@@ -208,7 +208,7 @@ func TestPlanEvents(t *testing.T) {
 	db, clk := newsDB(t)
 	now := clk.Now()
 	plan := checks.Plan{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "3"}), Target: "thing/a", Observed: map[string]string{"replicas": "1"}, Change: "replicas 1 → 3", Risk: checks.RiskLow}
-	p := tasks.PlanRecord{ID: "p-1", Item: "item1", Source: "HB.md:3", Plan: plan, State: tasks.PlanPending, CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now, Digest: tasks.PlanDigest(plan)}
+	p := tasks.PlanRecord{ID: "p-1", Item: "item1", Source: "HB.md:3", Plan: plan, State: tasks.PlanPending, CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now, Digest: "test-digest"}
 	update(t, db, func(tx *store.Tx) error { return tx.PutPlan(p) })
 	p.State = tasks.PlanRejected
 	update(t, db, func(tx *store.Tx) error { return tx.PutPlan(p) })

@@ -32,7 +32,7 @@ type TaskLookup interface {
 
 // Drafter drafts the plan of a task item; *tasks.Planner implements it.
 type Drafter interface {
-	Draft(ctx context.Context, req tasks.Request) (tasks.PlanRecord, error)
+	Draft(ctx context.Context, req tasks.Request) (tasks.Draft, error)
 }
 
 // DefaultMaxConcurrent is how many items RunAll runs at a time when MaxConcurrent is
@@ -272,7 +272,7 @@ func (r *Runner) draftAndQueue(ctx context.Context, req tasks.Request) (control.
 	if err != nil {
 		return control.Queued{}, err
 	}
-	return control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Plan: draft, Actor: r.Actor})
+	return control.OpQueuePlan.Do(ctx, r.State, control.QueueRequest{Draft: draft, Actor: r.Actor})
 }
 
 func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome) store.RunEnd {

@@ -70,7 +70,7 @@ func newEnv(t *testing.T, cs ...funcCheck) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg}}
+	local := &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Key: []byte("test key")}}
 	r := &Runner{Checks: reg, Planner: &tasks.Planner{Tasks: reg}, State: local, Actor: "test", Slack: 20 * time.Millisecond, Grace: 100 * time.Millisecond}
 	return &env{runner: r, local: local, db: db, reg: reg, task: task}
 }

@@ -8,6 +8,15 @@ import (
 	"github.com/clankerd/clankerd/tasks"
 )
 
+// InsertPlan stores a new plan. A plan with the same id is never replaced: that is
+// tasks.ErrPlanExists, and nothing changes.
+func (tx *Tx) InsertPlan(p tasks.PlanRecord) error {
+	if p.ID != "" && tx.bucket(bucketPlans).Get([]byte(p.ID)) != nil {
+		return fmt.Errorf("plan %s: %w; queueing never replaces a plan", p.ID, tasks.ErrPlanExists)
+	}
+	return tx.PutPlan(p)
+}
+
 // PutPlan inserts or updates a plan and keeps the pending-by-item index in step. A
 // new pending plan is handed to the database's News in the same transaction.
 func (tx *Tx) PutPlan(p tasks.PlanRecord) error {

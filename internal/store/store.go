@@ -95,6 +95,9 @@ type Options struct {
 	// News decides what of a run or a new plan is worth telling people, in the
 	// transaction that records it (package notify); nil queues nothing.
 	News News
+	// Checkpoint anchors the audit log's head outside the database; its zero value
+	// keeps none.
+	Checkpoint Checkpoint
 }
 
 // News is called inside the transaction that records an ended run or a new pending
@@ -119,6 +122,15 @@ type DB struct {
 	mu     sync.Mutex
 	writes int
 	closed bool
+
+	checkpoint Checkpoint
+	anchorMu   sync.Mutex
+	// anchorSeq is the record the checkpoint names; anchorHeld, when set, is why
+	// appends leave the checkpoint alone (it was missing or did not match the log at
+	// Open); anchorErr is the last failure to write it.
+	anchorSeq  uint64
+	anchorHeld error
+	anchorErr  error
 }
 
 // Open opens (creating if needed) the database at path. The directory is created with
@@ -146,8 +158,8 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1)}
-	if err := db.init(); err != nil {
+	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1), checkpoint: opts.Checkpoint}
+	if err := errors.Join(db.init(), db.openCheckpoint()); err != nil {
 		bdb.Close()
 		return nil, err
 	}

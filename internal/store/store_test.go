@@ -580,7 +580,7 @@ func TestFindingsFilter(t *testing.T) {
 
 func testPlan(id, item string, created time.Time) tasks.PlanRecord {
 	plan := checks.Plan{Task: "test.scale", Params: checks.NewParams(map[string]string{"replicas": "3"}), Target: "thing/a", Observed: map[string]string{"replicas": "1"}, Change: "replicas 1 → 3", Risk: checks.RiskLow}
-	return tasks.PlanRecord{ID: id, Item: item, Source: "HB.md:3", Plan: plan, State: tasks.PlanPending, CreatedAt: created, ExpiresAt: created.Add(time.Hour), UpdatedAt: created, Digest: tasks.PlanDigest(plan)}
+	return tasks.PlanRecord{ID: id, Item: item, Source: "HB.md:3", Plan: plan, State: tasks.PlanPending, CreatedAt: created, ExpiresAt: created.Add(time.Hour), UpdatedAt: created, Digest: "test-digest"}
 }
 
 func TestPlans(t *testing.T) {
@@ -624,7 +624,7 @@ func TestPlans(t *testing.T) {
 
 	mustView(t, db, func(tx *Tx) error {
 		p, err := tx.Plan("p-1")
-		if err != nil || p.Item != "item" || p.Digest != tasks.PlanDigest(p.Plan) || p.Params.Get("replicas") != "3" {
+		if err != nil || p.Item != "item" || p.Digest != "test-digest" || p.Params.Get("replicas") != "3" {
 			t.Errorf("Plan(p-1) = %+v, %v", p, err)
 		}
 		_, err = tx.Plan("p-404")
@@ -689,43 +689,6 @@ func TestPlans(t *testing.T) {
 	}
 	if got := plans(t, tasks.PlanFilter{States: []tasks.PlanState{tasks.PlanPending}}); got != nil {
 		t.Errorf("still pending after expiry: %v", got)
-	}
-}
-
-func TestPlanDigest(t *testing.T) {
-	base := testPlan("p", "", time.Now()).Plan
-	tests := []struct {
-		name    string
-		edit    func(p *checks.Plan)
-		changes bool
-	}{
-		{"task", func(p *checks.Plan) { p.Task = "test.other" }, true},
-		{"param value", func(p *checks.Plan) { p.Params = checks.NewParams(map[string]string{"replicas": "4"}) }, true},
-		{"param added", func(p *checks.Plan) {
-			p.Params = checks.NewParams(map[string]string{"replicas": "3", "namespace": "prod"})
-		}, true},
-		{"target", func(p *checks.Plan) { p.Target = "thing/b" }, true},
-		{"observed", func(p *checks.Plan) { p.Observed = map[string]string{"replicas": "2"} }, true},
-		{"observed key", func(p *checks.Plan) { p.Observed = map[string]string{"replicas": "1", "paused": "false"} }, true},
-		{"change", func(p *checks.Plan) { p.Change = "replicas 1 → 4" }, true},
-		{"risk only", func(p *checks.Plan) { p.Risk, p.RiskReasons = checks.RiskHigh, []string{"prod"} }, false},
-		{"cost note only", func(p *checks.Plan) { p.CostNote = "unknown" }, false},
-		{"observed copied in another order", func(p *checks.Plan) {
-			p.Observed = map[string]string{}
-			for k, v := range base.Observed {
-				p.Observed[k] = v
-			}
-		}, false},
-	}
-	for _, tt := range tests {
-		p := base
-		tt.edit(&p)
-		if changed := tasks.PlanDigest(p) != tasks.PlanDigest(base); changed != tt.changes {
-			t.Errorf("%s: digest changed = %v, want %v", tt.name, changed, tt.changes)
-		}
-	}
-	if d := tasks.PlanDigest(base); len(d) != 64 {
-		t.Errorf("digest %q is not hex sha256", d)
 	}
 }
 

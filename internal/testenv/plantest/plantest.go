@@ -45,14 +45,13 @@ func New(t *testing.T, p Registrar, expiry time.Duration) *Machinery {
 	if err := p.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	db, err := app.OpenDB(t.TempDir(), store.Options{})
+	local, err := app.OpenLocal(t.TempDir(), store.Options{}, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	local := app.NewLocal(db, reg, nil)
+	t.Cleanup(func() { local.Close() })
 	r := app.NewRunner(reg, local, app.RunnerOptions{Actor: "test", PlanExpiry: expiry})
-	return &Machinery{Reg: reg, DB: db, Local: local, Planner: r.Planner.(*tasks.Planner), Runner: r}
+	return &Machinery{Reg: reg, DB: local.DB, Local: local, Planner: r.Planner.(*tasks.Planner), Runner: r}
 }
 
 // Item builds a heartbeat item the way the parser does.
@@ -106,14 +105,19 @@ func (m *Machinery) Audit(t *testing.T, subject string) []string {
 }
 
 // Draft plans a task item without saving the plan, as Planner.Draft does.
-func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (tasks.PlanRecord, error) {
+func (m *Machinery) Draft(t *testing.T, it heartbeat.Item) (tasks.Draft, error) {
 	t.Helper()
 	return m.Planner.Draft(t.Context(), tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
 }
 
-// Approve approves and applies a plan as `clankerd approve` does.
+// Approve approves and applies a plan as `clankerd approve` does: it reads the plan
+// and approves what it read.
 func (m *Machinery) Approve(ctx context.Context, id, actor string) (tasks.PlanRecord, error) {
-	return control.OpApprove.Do(ctx, m.Local, control.Decision{ID: id, Actor: actor})
+	p, err := control.OpPlan.Do(ctx, m.Local, id)
+	if err != nil {
+		return p, err
+	}
+	return control.OpApprove.Do(ctx, m.Local, control.Decision{ID: id, Actor: actor, Digest: p.Digest})
 }
 
 // Plans lists plans as `clankerd plans` does.
