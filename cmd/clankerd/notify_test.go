@@ -32,6 +32,25 @@ type hookReceiver struct {
 	accepted map[string]int
 	bodies   []map[string]any
 	problems []string
+	// signed is every request that carried a signature, accepted or not.
+	signed []signedRequest
+}
+
+type signedRequest struct {
+	header http.Header
+	body   []byte
+}
+
+// signedWith reports whether any request the receiver saw was signed with secret.
+func (r *hookReceiver) signedWith(secret string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.signed {
+		if notify.VerifySignature([]byte(secret), s.body, s.header, time.Now()) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func newHookReceiver(t *testing.T, secret string) *hookReceiver {
@@ -46,7 +65,10 @@ func newHookReceiver(t *testing.T, secret string) *hookReceiver {
 			http.Error(w, "receiver down", http.StatusServiceUnavailable)
 			return
 		}
-		if len(r.secret) > 0 && !notify.VerifySignature(r.secret, body, req.Header.Get(notify.SignatureHeader)) {
+		if req.Header.Get(notify.SignatureHeader) != "" {
+			r.signed = append(r.signed, signedRequest{header: req.Header.Clone(), body: body})
+		}
+		if len(r.secret) > 0 && notify.VerifySignature(r.secret, body, req.Header, time.Now()) != nil {
 			r.problems = append(r.problems, "bad signature")
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
