@@ -547,7 +547,9 @@ func (d *decoder) envName(v *yaml.Node, field string) string {
 		d.errorf(v, field, "%q is not an environment variable name (such as %sSLACK_URL)", s, EnvPrefix)
 		return ""
 	case s != "" && d.shared && !strings.HasPrefix(s, EnvPrefix):
-		d.errorf(v, field, "$%s: a heartbeat file, which may be shared, may only name variables starting with %s; rename the variable to %s%s, or define the target in notify.yaml and name it here (notify: [NAME])", s, EnvPrefix, EnvPrefix, s)
+		// Not "$NAME: ...": a name such as DB_PASSWORD followed by ": " reads as a
+		// secret to the redaction of outputs.
+		d.errorf(v, field, "a heartbeat file, which may be shared, may only name variables starting with %s; rename $%s to %s%s, or define the target in notify.yaml and name it here (notify: [NAME])", EnvPrefix, s, EnvPrefix, s)
 		return ""
 	}
 	return s

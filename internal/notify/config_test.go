@@ -246,8 +246,8 @@ func TestHeartbeatMayNameOnlyClankerdVariables(t *testing.T) {
 	for _, env := range []Env{testEnv, {SkipLookup: true}} {
 		dests, err := FromHeartbeat(f, env)
 		for _, want := range []string{
-			f.Path + ":6: secret_env: $HOOK_SECRET: a heartbeat file, which may be shared, may only name variables starting with CLANKERD_; rename the variable to CLANKERD_HOOK_SECRET, or define the target in notify.yaml and name it here",
-			f.Path + ":9: url_env: $HOOK_URL: a heartbeat file",
+			f.Path + ":6: secret_env: a heartbeat file, which may be shared, may only name variables starting with CLANKERD_; rename $HOOK_SECRET to CLANKERD_HOOK_SECRET, or define the target in notify.yaml and name it here",
+			f.Path + ":9: url_env: a heartbeat file, which may be shared, may only name variables starting with CLANKERD_; rename $HOOK_URL to CLANKERD_HOOK_URL",
 		} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("FromHeartbeat error lacks %q: %v", want, err)
