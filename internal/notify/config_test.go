@@ -140,56 +140,30 @@ targets:
 }
 
 func TestFromHeartbeatAndMerge(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "HB.md")
-	src := "---\ntimezone: UTC\nnotify:\n  - name: team\n    type: slack\n    url_env: CLANKERD_HOOK_URL\n    min_severity: high\n---\n## Hourly\n- `test.check` x=1\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reg := checks.NewRegistry()
-	if err := reg.AddCheck(specCheck{}); err != nil {
-		t.Fatal(err)
-	}
-	files, err := heartbeat.Load([]string{path}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dests, err := FromHeartbeat(files[0], testEnv)
+	f := loadHeartbeat(t, "---\ntimezone: UTC\nnotify:\n  - name: team\n    type: slack\n    url_env: CLANKERD_HOOK_URL\n    min_severity: high\n---\n## Hourly\n- `test.check` x=1\n")
+	dests, err := FromHeartbeat(f, testEnv)
 	if err != nil || len(dests) != 1 {
 		t.Fatalf("FromHeartbeat = %+v, %v", dests, err)
 	}
 	team := dests[0]
-	if team.Source != path+":4" || !team.Wants(files[0].Items[0].Key) || team.Wants("other") || !team.Wants(files[0].Items[0].Key+"/fix/abc") {
+	if team.Source != f.Path+":4" || !team.Wants(f.Items[0].Key) || team.Wants("other") || !team.Wants(f.Items[0].Key+"/fix/abc") {
 		t.Errorf("team = %+v", team)
 	}
 	global, _ := ParseFile("notify.yaml", []byte("targets:\n  - name: team\n    type: desktop\n"), testEnv)
 	merged, err := Merge(global.Destinations, dests)
-	if len(merged) != 1 || err == nil || !strings.Contains(err.Error(), path+`:4: name: target "team" is already declared at notify.yaml:2`) {
+	if len(merged) != 1 || err == nil || !strings.Contains(err.Error(), f.Path+`:4: name: target "team" is already declared at notify.yaml:2`) {
 		t.Errorf("Merge = %+v, %v", merged, err)
 	}
 
 	// A heartbeat file may not make the daemon run programs.
-	cmdTarget := "---\nnotify:\n  - name: x\n    type: command\n    command: [/bin/true]\n---\n## Hourly\n- `test.check` x=1\n"
-	if err := os.WriteFile(path, []byte(cmdTarget), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if files, err = heartbeat.Load([]string{path}, reg); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := FromHeartbeat(files[0], testEnv); err == nil || !strings.Contains(err.Error(), path+":4: type: command targets run programs, so they are allowed only in notify.yaml") {
+	f = loadHeartbeat(t, "---\nnotify:\n  - name: x\n    type: command\n    command: [/bin/true]\n---\n## Hourly\n- `test.check` x=1\n")
+	if _, err := FromHeartbeat(f, testEnv); err == nil || !strings.Contains(err.Error(), f.Path+":4: type: command targets run programs, so they are allowed only in notify.yaml") {
 		t.Errorf("a command target in front matter: %v", err)
 	}
 
 	// A broken notify: in front matter is reported at its file line.
-	bad := "---\nnotify:\n  - name: x\n    type: slack\n---\n## Hourly\n- `test.check` x=1\n"
-	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	files, err = heartbeat.Load([]string{path}, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := FromHeartbeat(files[0], testEnv); err == nil || !strings.Contains(err.Error(), path+":3: url: a slack target needs url or url_env") {
+	f = loadHeartbeat(t, "---\nnotify:\n  - name: x\n    type: slack\n---\n## Hourly\n- `test.check` x=1\n")
+	if _, err := FromHeartbeat(f, testEnv); err == nil || !strings.Contains(err.Error(), f.Path+":3: url: a slack target needs url or url_env") {
 		t.Errorf("broken front matter: %v", err)
 	}
 }
