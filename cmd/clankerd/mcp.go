@@ -32,7 +32,8 @@ clankerd_plans and clankerd_propose_plan. No tool can approve or apply a plan.
 --transport http serves streamable HTTP at /mcp on --listen, loopback only unless
 --allow-remote; every request needs "Authorization: Bearer TOKEN" (the token is made
 on first start, mode 0600, and printed by ` + "`clankerd mcp token`" + `), browser
-origins other than loopback are refused, and bodies are limited to 1 MiB.
+origins other than loopback are refused, and so, on a loopback address, is a Host
+header other than localhost, 127.0.0.1 or [::1]; bodies are limited to 1 MiB.
 
 While the daemon runs, calls go through its control socket; otherwise this process
 opens the state database for as long as it runs (start the daemon first if you want

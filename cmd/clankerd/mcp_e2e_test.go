@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -224,29 +223,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // succeed.
 func TestMCPOverHTTP(t *testing.T) {
 	state := t.TempDir()
-	addr := closedPort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stderr syncBuffer
-	cmd := exec.CommandContext(ctx, binary, "--state-dir", state, "mcp", "--transport", "http", "--listen", addr)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	url := "http://" + addr + "/mcp"
-	waitFor(t, 20*time.Second, "the MCP HTTP server", func() bool {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	r := cli(t, state, "mcp", "token")
-	token := strings.TrimSpace(r.stdout)
-	if r.code != 0 || len(token) != 64 {
-		t.Fatalf("mcp token: %+v", r)
-	}
+	url, token := startMCPHTTP(t, state)
 	if fi, err := os.Stat(filepath.Join(state, app.TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file: %v %v", fi, err)
 	}
@@ -305,7 +282,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
 	session, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)
 	if err != nil {
-		t.Fatalf("connecting with the token: %v\n%s", err, stderr.String())
+		t.Fatalf("connecting with the token: %v", err)
 	}
 	defer session.Close()
 	tools, err := session.ListTools(t.Context(), nil)

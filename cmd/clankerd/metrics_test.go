@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -98,5 +100,45 @@ func TestDaemonMetrics(t *testing.T) {
 	d.stop(t, syscall.SIGTERM, 20*time.Second)
 	if !d.exitOK {
 		t.Errorf("daemon with metrics exited %d", d.code)
+	}
+}
+
+// Issue 12, hole 11: a page under a name its author points at 127.0.0.1 (DNS
+// rebinding) could read /metrics through the visitor's browser, which sends the
+// page's name as Host. A loopback listener answers only loopback Host names.
+func TestMetricsRefuseForeignHost(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("## Every 1 minute\n- `tcp.connect` addr=%s\n", listen(t)))
+	addr := closedPort(t)
+	startDaemon(t, state, "--heartbeat", hb, "--metrics-listen", addr)
+	get := func(host string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	waitFor(t, 20*time.Second, "/metrics", func() bool {
+		code, _ := get(addr)
+		return code == http.StatusOK
+	})
+	_, port, _ := net.SplitHostPort(addr)
+	for _, host := range []string{"attacker.example", "attacker.example:" + port, "127.0.0.1.attacker.example:" + port} {
+		if code, body := get(host); code != http.StatusForbidden || !strings.Contains(body, "DNS rebinding") || strings.Contains(body, "clankerd_") {
+			t.Errorf("Host %s: %d %.200q, want 403", host, code, body)
+		}
+	}
+	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "localhost"} {
+		if code, body := get(host); code != http.StatusOK || !strings.Contains(body, "clankerd_pending_plans") {
+			t.Errorf("Host %s: %d %.200q, want the metrics", host, code, body)
+		}
 	}
 }

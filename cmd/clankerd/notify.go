@@ -75,7 +75,7 @@ func (a *cmdline) loadNotifyConfig(configPath string, heartbeats []string) (noti
 	if err != nil {
 		return cfg, err
 	}
-	lists := [][]notify.Destination{cfg.Destinations}
+	var lists [][]notify.Destination
 	var paths []string
 	for _, p := range heartbeatArgs(heartbeats) {
 		if _, err := os.Stat(p); err == nil || len(heartbeats) > 0 {
@@ -102,7 +102,7 @@ func (a *cmdline) loadNotifyConfig(configPath string, heartbeats []string) (noti
 			return cfg, err
 		}
 	}
-	cfg.Destinations, err = notify.Merge(lists...)
+	cfg.Destinations, err = notify.Merge(cfg.Destinations, lists...)
 	return cfg, err
 }
 

@@ -32,6 +32,25 @@ type hookReceiver struct {
 	accepted map[string]int
 	bodies   []map[string]any
 	problems []string
+	// signed is every request that carried a signature, accepted or not.
+	signed []signedRequest
+}
+
+type signedRequest struct {
+	header http.Header
+	body   []byte
+}
+
+// signedWith reports whether any request the receiver saw was signed with secret.
+func (r *hookReceiver) signedWith(secret string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.signed {
+		if notify.VerifySignature([]byte(secret), s.body, s.header, time.Now()) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func newHookReceiver(t *testing.T, secret string) *hookReceiver {
@@ -46,7 +65,10 @@ func newHookReceiver(t *testing.T, secret string) *hookReceiver {
 			http.Error(w, "receiver down", http.StatusServiceUnavailable)
 			return
 		}
-		if len(r.secret) > 0 && !notify.VerifySignature(r.secret, body, req.Header.Get(notify.SignatureHeader)) {
+		if req.Header.Get(notify.SignatureHeader) != "" {
+			r.signed = append(r.signed, signedRequest{header: req.Header.Clone(), body: body})
+		}
+		if len(r.secret) > 0 && notify.VerifySignature(r.secret, body, req.Header, time.Now()) != nil {
 			r.problems = append(r.problems, "bad signature")
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
@@ -99,8 +121,8 @@ func TestNotifyTestCommand(t *testing.T) {
 	cfg := filepath.Join(dir, "notify.yaml")
 	writeFile(t, cfg, fmt.Sprintf("targets:\n  - name: ops\n    type: webhook\n    url: %s/hook/TOKEN123\n    secret_env: TEST_HOOK_SECRET\n", hook.URL))
 	hb := filepath.Join(dir, "HEARTBEAT.md")
-	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    url_env: TEST_SLACK_URL\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
-	env := []string{"TEST_HOOK_SECRET=s3cret", "TEST_SLACK_URL=" + slack.URL + "/services/T0/B0/TOKEN456"}
+	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    url_env: CLANKERD_TEST_SLACK_URL\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
+	env := []string{"TEST_HOOK_SECRET=s3cret", "CLANKERD_TEST_SLACK_URL=" + slack.URL + "/services/T0/B0/TOKEN456"}
 
 	r := cliEnv(t, env, state, "notify", "test", "--notify-config", cfg, "--heartbeat", hb)
 	if r.code != 0 || !strings.Contains(r.stdout, "ops (webhook, http://127.0.0.1:") || !strings.Contains(r.stdout, "(signed)): delivered") || !strings.Contains(r.stdout, "team (slack,") {
@@ -133,7 +155,7 @@ func TestLintChecksNotifyFrontMatter(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
 	hb := filepath.Join(dir, "HEARTBEAT.md")
 	// The variable is not set here: lint checks the structure, not the environment.
-	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    url_env: UNSET_IN_THIS_TEST\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
+	writeFile(t, hb, "---\nnotify:\n  - name: team\n    type: slack\n    url_env: CLANKERD_UNSET_IN_THIS_TEST\n---\n## Hourly\n- `tcp.connect` addr=127.0.0.1:9\n")
 	if r := cli(t, state, "lint", hb); r.code != 0 || !strings.Contains(r.stdout, "valid") {
 		t.Errorf("lint of good notify front matter: %+v", r)
 	}
@@ -199,4 +221,50 @@ func TestDaemonNotifiesOnChange(t *testing.T) {
 		t.Errorf("status after delivery = %+v, daemon %+v", st, st.Daemon)
 	}
 	d.stop(t, syscall.SIGTERM, 20*time.Second)
+}
+
+// Issue 12, hole 8: a shared heartbeat file named DB_PASSWORD as secret_env and its
+// author's URL as the webhook, and received an HMAC made with the password, to crack
+// offline. The file may only name CLANKERD_ variables, or a notify.yaml target.
+func TestSharedHeartbeatCannotSignWithAnyVariable(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	attacker := newHookReceiver(t, "")
+	team := newHookReceiver(t, "clankerd-secret")
+	ops := newHookReceiver(t, "ops-secret")
+	cfg := filepath.Join(dir, "notify.yaml")
+	writeFile(t, cfg, fmt.Sprintf("delivery:\n  retry_initial: 100ms\n  retry_max: 500ms\ntargets:\n"+
+		"  - name: ops\n    type: webhook\n    url: %s/ops\n    secret_env: OPS_SECRET\n    scope: named\n", ops.URL))
+	hb := filepath.Join(dir, "HEARTBEAT.md")
+	writeFile(t, hb, fmt.Sprintf("---\nnotify:\n"+
+		"  - name: leak\n    type: webhook\n    url: %s/collect\n    secret_env: DB_PASSWORD\n"+
+		"  - name: team\n    type: webhook\n    url: %s/team\n    secret_env: CLANKERD_WEBHOOK_SECRET\n"+
+		"  - ops\n"+
+		"---\n## Every 1 second\n- `tcp.connect` addr=%s timeout=1s\n", attacker.URL, team.URL, closedPort(t)))
+	env := []string{"DB_PASSWORD=summer2024", "CLANKERD_WEBHOOK_SECRET=clankerd-secret", "OPS_SECRET=ops-secret"}
+
+	r := cliEnv(t, env, state, "lint", hb)
+	want := hb + ":6: secret_env: a heartbeat file, which may be shared, may only name variables starting with CLANKERD_; rename $DB_PASSWORD to CLANKERD_DB_PASSWORD, or define the target in notify.yaml and name it here"
+	if r.code != 3 || !strings.Contains(r.stderr, want) {
+		t.Errorf("lint of the file: exit %d, want 3 and %q:\n%s", r.code, want, r.stderr)
+	}
+
+	startDaemonEnv(t, env, state, "--heartbeat", hb, "--notify-config", cfg)
+	waitFor(t, 20*time.Second, "the news at the CLANKERD_ target and at the notify.yaml target the file names", func() bool {
+		t1, _, _, _ := team.state()
+		t2, _, _, _ := ops.state()
+		return len(t1) == 1 && len(t2) == 1
+	})
+	if _, _, attempts, _ := attacker.state(); attempts != 0 || attacker.signedWith("summer2024") {
+		t.Errorf("the attacker's receiver got %d requests (signed with DB_PASSWORD: %v)", attempts, attacker.signedWith("summer2024"))
+	}
+	for name, rcv := range map[string]*hookReceiver{"team": team, "ops": ops} {
+		if _, _, _, problems := rcv.state(); len(problems) > 0 {
+			t.Errorf("%s receiver: %v", name, problems)
+		}
+	}
+	var st control.Status
+	jsonOut(t, state, 0, &st, "status")
+	if st.Daemon == nil || !strings.Contains(strings.Join(st.Daemon.LoadErrors, "\n"), hb+":6: secret_env: a heartbeat file") {
+		t.Errorf("status does not say why the target is left out: %+v", st.Daemon)
+	}
 }

@@ -33,7 +33,7 @@ func (d *daemon) notifyConfig() (notify.Config, []string) {
 		}
 		note(err)
 	}
-	lists := [][]notify.Destination{cfg.Destinations}
+	var lists [][]notify.Destination
 	for _, path := range d.cfg.Heartbeats {
 		f := d.good[path]
 		if f == nil {
@@ -44,7 +44,7 @@ func (d *daemon) notifyConfig() (notify.Config, []string) {
 		lists = append(lists, dests)
 	}
 	var err error
-	cfg.Destinations, err = notify.Merge(lists...)
+	cfg.Destinations, err = notify.Merge(cfg.Destinations, lists...)
 	note(err)
 	return cfg, problems
 }

@@ -19,7 +19,7 @@ func TestCheckJSONRPC(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1}`, -32600},
 		{`42`, -32600},
 	} {
-		if code, msg := checkJSONRPC([]byte(tc.body)); code != tc.code {
+		if _, code, msg := checkJSONRPC([]byte(tc.body)); code != tc.code {
 			t.Errorf("checkJSONRPC(%s) = %d %q, want %d", tc.body, code, msg, tc.code)
 		}
 	}

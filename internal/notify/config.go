@@ -56,6 +56,8 @@ type Destination struct {
 	// items, when it is declared in the file's front matter); nil means every event.
 	Items  map[string]bool
 	Target Target
+	// reference: a heartbeat file named the notify.yaml target Name; Merge resolves it.
+	reference bool
 }
 
 // Wants reports whether the destination takes events of the item. A fix plan's item
@@ -170,7 +172,11 @@ func ParseFile(path string, data []byte, env Env) (Config, error) {
 }
 
 // FromHeartbeat reads the targets of a heartbeat file's front matter (notify: a list
-// of targets, as in notify.yaml); they take only the events of that file's items.
+// of targets, as in notify.yaml, or of names of notify.yaml targets); they take only
+// the events of that file's items. A heartbeat file may be shared, so it cannot
+// declare command targets, and the only variables it may name start with CLANKERD_
+// (EnvPrefix): otherwise it could have the daemon sign with, or post to, any variable
+// of its environment. A name is resolved by Merge.
 func FromHeartbeat(f *heartbeat.File, env Env) ([]Destination, error) {
 	if f.Notify == nil {
 		return nil, nil
@@ -179,22 +185,49 @@ func FromHeartbeat(f *heartbeat.File, env Env) ([]Destination, error) {
 	for _, it := range f.Items {
 		items[it.Key] = true
 	}
-	d := &decoder{file: f.Path, env: env, noCommands: true}
+	d := &decoder{file: f.Path, env: env, shared: true}
 	dests := d.targets(f.Notify, items)
 	return dests, d.err()
 }
 
-// Merge joins destinations from several sources; a name used twice is an error, and
-// the later one is left out.
-func Merge(lists ...[]Destination) ([]Destination, error) {
-	var out []Destination
+// EnvPrefix starts every variable a heartbeat file's front matter may name (url_env,
+// secret_env); notify.yaml may name any.
+const EnvPrefix = "CLANKERD_"
+
+// Merge joins the destinations of notify.yaml and of heartbeat files. A name declared
+// twice is an error, and the later one is left out. A heartbeat file's reference to a
+// notify.yaml target by name gives that target the file's events when its scope is
+// named (it has every event otherwise); a reference to no notify.yaml target is an
+// error.
+func Merge(config []Destination, heartbeats ...[]Destination) ([]Destination, error) {
 	var errs heartbeat.Errors
+	fail := func(d Destination, format string, args ...any) {
+		file, line := splitSource(d.Source)
+		errs = append(errs, heartbeat.Diagnostic{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	out := slices.Clone(config)
 	seen := map[string]string{}
-	for _, l := range lists {
+	for i, d := range out {
+		if d.Items != nil {
+			out[i].Items = maps.Clone(d.Items) // filled in below: the caller's stays as it was
+		}
+		seen[d.Name] = d.Source
+	}
+	for _, l := range heartbeats {
 		for _, d := range l {
+			if d.reference {
+				i := slices.IndexFunc(config, func(c Destination) bool { return c.Name == d.Name })
+				if i < 0 {
+					fail(d, "notify: no target %q in notify.yaml; define it there, or declare the target here", d.Name)
+					continue
+				}
+				if out[i].Items != nil {
+					maps.Copy(out[i].Items, d.Items)
+				}
+				continue
+			}
 			if first, dup := seen[d.Name]; dup {
-				file, line := splitSource(d.Source)
-				errs = append(errs, heartbeat.Diagnostic{File: file, Line: line, Msg: fmt.Sprintf("name: target %q is already declared at %s; give each target its own name", d.Name, first)})
+				fail(d, "name: target %q is already declared at %s; give each target its own name", d.Name, first)
 				continue
 			}
 			seen[d.Name] = d.Source
@@ -220,10 +253,10 @@ func splitSource(src string) (string, int) {
 type decoder struct {
 	file string
 	env  Env
-	// noCommands refuses command targets: a heartbeat file, which may be shared, must
-	// not make the daemon run programs; only notify.yaml may.
-	noCommands bool
-	errs       heartbeat.Errors
+	// shared: the file is a heartbeat file, which may be shared. It must not make the
+	// daemon run programs (command targets) or read variables outside EnvPrefix.
+	shared bool
+	errs   heartbeat.Errors
 }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
@@ -312,12 +345,27 @@ func (d *decoder) targets(n *yaml.Node, items map[string]bool) []Destination {
 	}
 	var out []Destination
 	for _, t := range n.Content {
+		if t.Kind == yaml.ScalarNode && d.shared {
+			out = append(out, d.reference(t, items))
+			continue
+		}
 		if dest, ok := d.target(t); ok {
-			dest.Items = items
+			if d.shared {
+				dest.Items = items
+			}
 			out = append(out, dest)
 		}
 	}
 	return out
+}
+
+// reference reads a heartbeat file's "- NAME": the notify.yaml target NAME, which
+// Merge finds.
+func (d *decoder) reference(n *yaml.Node, items map[string]bool) Destination {
+	if !namePattern.MatchString(n.Value) {
+		d.errorf(n, "notify", "%q: name a notify.yaml target (letters, digits, '.', '_' and '-'), or declare a target (- name: ..., type: ...)", n.Value)
+	}
+	return Destination{Name: n.Value, Source: fmt.Sprintf("%s:%d", d.file, n.Line), Items: items, reference: true}
 }
 
 // targetSpec is a target as written, before it is checked and built.
@@ -327,7 +375,14 @@ type targetSpec struct {
 	node                              map[string]*yaml.Node
 }
 
-var targetKeys = []string{"command", "min_severity", "name", "rate_limit", "secret_env", "type", "url", "url_env"}
+var targetKeys = []string{"command", "min_severity", "name", "rate_limit", "scope", "secret_env", "type", "url", "url_env"}
+
+// The scopes of a notify.yaml target: the events of every item (the default), or only
+// those of the heartbeat files that name it under notify:.
+const (
+	ScopeAll   = "all"
+	ScopeNamed = "named"
+)
 
 // target checks and builds one destination.
 func (d *decoder) target(n *yaml.Node) (Destination, bool) {
@@ -347,7 +402,7 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 			switch tt, known := targetTypes[spec.typ]; {
 			case !known:
 				d.errorf(v, key, "%q: use one of %s", spec.typ, typeNames())
-			case tt.configOnly && d.noCommands:
+			case tt.configOnly && d.shared:
 				d.errorf(v, key, "%s targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file", spec.typ)
 			}
 		case "url":
@@ -367,6 +422,8 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 			dest.MinSeverity = sev
 		case "rate_limit":
 			dest.RateLimit = d.rateLimit(v)
+		case "scope":
+			dest.Items = d.scope(v)
 		default:
 			d.errorf(v, key, "unknown key; valid keys: %s", strings.Join(targetKeys, ", "))
 		}
@@ -464,10 +521,35 @@ func (d *decoder) url(n *yaml.Node, spec targetSpec) string {
 	return raw
 }
 
+// scope reads a notify.yaml target's scope: nil (every item) or an empty set that
+// Merge fills with the items of the heartbeat files naming the target.
+func (d *decoder) scope(v *yaml.Node) map[string]bool {
+	s, _ := d.scalar(v, "scope")
+	switch {
+	case d.shared:
+		d.errorf(v, "scope", "only a notify.yaml target has a scope; a target declared here takes this file's events")
+	case s == ScopeNamed:
+		return map[string]bool{}
+	case s != ScopeAll:
+		d.errorf(v, "scope", "%q: use %s (every item's events, the default) or %s (only those of the heartbeat files that name the target under notify:)", s, ScopeAll, ScopeNamed)
+	}
+	return nil
+}
+
+// envName reads the name of a variable (url_env, secret_env). A heartbeat file may
+// only name variables starting with EnvPrefix: it may be shared, and the daemon would
+// send what the variable holds, or an HMAC of the body made with it, wherever the
+// file says.
 func (d *decoder) envName(v *yaml.Node, field string) string {
 	s, _ := d.scalar(v, field)
-	if s != "" && !envVarPattern.MatchString(s) {
-		d.errorf(v, field, "%q is not an environment variable name (such as SLACK_WEBHOOK_URL)", s)
+	switch {
+	case s != "" && !envVarPattern.MatchString(s):
+		d.errorf(v, field, "%q is not an environment variable name (such as %sSLACK_URL)", s, EnvPrefix)
+		return ""
+	case s != "" && d.shared && !strings.HasPrefix(s, EnvPrefix):
+		// Not "$NAME: ...": a name such as DB_PASSWORD followed by ": " reads as a
+		// secret to the redaction of outputs.
+		d.errorf(v, field, "a heartbeat file, which may be shared, may only name variables starting with %s; rename $%s to %s%s, or define the target in notify.yaml and name it here (notify: [NAME])", EnvPrefix, s, EnvPrefix, s)
 		return ""
 	}
 	return s

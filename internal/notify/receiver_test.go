@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 )
 
 // receiver is a real HTTP endpoint that records what it accepts. It verifies the
@@ -47,7 +48,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if key == "" {
 		r.problems = append(r.problems, "no Idempotency-Key header")
 	}
-	if len(r.secret) > 0 && !VerifySignature(r.secret, body, req.Header.Get(SignatureHeader)) {
+	if len(r.secret) > 0 && VerifySignature(r.secret, body, req.Header, time.Now()) != nil {
 		r.problems = append(r.problems, "bad signature "+req.Header.Get(SignatureHeader))
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

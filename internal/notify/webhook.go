@@ -12,14 +12,31 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clankerd/clankerd/internal/view"
 )
 
-// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the request body, keyed
-// with the webhook's secret.
+// SignatureHeader carries "sha256=" and the hex HMAC-SHA256, keyed with the webhook's
+// secret, of the TimestampHeader value, ".", and the request body.
 const SignatureHeader = "X-Clankerd-Signature"
+
+// TimestampHeader carries when the request was signed, in Unix seconds. It is signed
+// with the body, so a receiver that refuses old timestamps (MaxSignatureAge) cannot be
+// sent a recorded request again later.
+const TimestampHeader = "X-Clankerd-Timestamp"
+
+// MaxSignatureAge is how far from its clock a receiver should accept a timestamp, in
+// either direction; VerifySignature enforces it.
+const MaxSignatureAge = 5 * time.Minute
+
+// Errors of VerifySignature.
+var (
+	ErrBadSignature   = errors.New("the signature does not match the timestamp and body")
+	ErrStaleSignature = errors.New("the timestamp is missing, or further than MaxSignatureAge from now")
+)
 
 // IdempotencyHeader carries the notification's idempotency key.
 const IdempotencyHeader = "Idempotency-Key"
@@ -30,6 +47,8 @@ type Webhook struct {
 	URL    string
 	Secret []byte
 	Client *http.Client
+	// Now is the clock that stamps signatures; nil is time.Now.
+	Now func() time.Time
 }
 
 var _ Target = (*Webhook)(nil)
@@ -42,7 +61,13 @@ func (w *Webhook) Send(ctx context.Context, n view.Notification) error {
 	}
 	headers := map[string]string{}
 	if len(w.Secret) > 0 {
-		headers[SignatureHeader] = Sign(w.Secret, body)
+		now := time.Now
+		if w.Now != nil {
+			now = w.Now
+		}
+		ts := strconv.FormatInt(now().Unix(), 10)
+		headers[TimestampHeader] = ts
+		headers[SignatureHeader] = Sign(w.Secret, ts, body)
 	}
 	return post(ctx, w.Client, w.URL, n.Key, body, headers)
 }
@@ -53,17 +78,29 @@ type webhookBody struct {
 	view.Notification
 }
 
-// Sign returns the signature header value of body: "sha256=" and the hex HMAC-SHA256.
-func Sign(secret, body []byte) string {
+// Sign returns the SignatureHeader value for a body sent at timestamp (Unix seconds):
+// "sha256=" and the hex HMAC-SHA256 of timestamp + "." + body.
+func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte("."))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature reports whether header is the signature of body with secret; it is
-// what a receiver runs.
-func VerifySignature(secret, body []byte, header string) bool {
-	return hmac.Equal([]byte(header), []byte(Sign(secret, body)))
+// VerifySignature is what a receiver runs on a request's headers and raw body: the
+// timestamp must be within MaxSignatureAge of now, and the signature that of the
+// timestamp and body with secret (compared in constant time).
+func VerifySignature(secret, body []byte, h http.Header, now time.Time) error {
+	ts := h.Get(TimestampHeader)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > MaxSignatureAge {
+		return ErrStaleSignature
+	}
+	if !hmac.Equal([]byte(h.Get(SignatureHeader)), []byte(Sign(secret, ts, body))) {
+		return ErrBadSignature
+	}
+	return nil
 }
 
 // Slack POSTs a Slack-compatible incoming-webhook message: {"text": ...}.

@@ -1,8 +1,14 @@
 package notify
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +119,51 @@ func TestHTTPStatusesAndRedaction(t *testing.T) {
 	err := (&Webhook{URL: url}).Send(t.Context(), sampleRun())
 	if err == nil || IsPermanent(err) || strings.Contains(err.Error(), "SECRETTOKEN") {
 		t.Errorf("unreachable receiver: %v", err)
+	}
+}
+
+// The signature covers the timestamp: a recorded request replayed later, with its
+// timestamp refreshed or not, is refused.
+func TestWebhookSignatureTimestamp(t *testing.T) {
+	var got http.Header
+	var body []byte
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		body, _ = io.ReadAll(r.Body)
+	}))
+	t.Cleanup(rcv.Close)
+	sent := time.Unix(1_800_000_000, 0)
+	w := &Webhook{URL: rcv.URL, Secret: []byte("s3cret"), Now: func() time.Time { return sent }}
+	if err := w.Send(t.Context(), sampleRun()); err != nil {
+		t.Fatal(err)
+	}
+	if got.Get(TimestampHeader) != "1800000000" {
+		t.Fatalf("%s = %q", TimestampHeader, got.Get(TimestampHeader))
+	}
+	secret := []byte("s3cret")
+	if err := VerifySignature(secret, body, got, sent.Add(MaxSignatureAge)); err != nil {
+		t.Errorf("a fresh request: %v", err)
+	}
+	if err := VerifySignature(secret, body, got, sent.Add(MaxSignatureAge+time.Second)); !errors.Is(err, ErrStaleSignature) {
+		t.Errorf("the request replayed later: %v, want ErrStaleSignature", err)
+	}
+	replay := got.Clone()
+	replay.Set(TimestampHeader, "1800000600")
+	if err := VerifySignature(secret, body, replay, sent.Add(10*time.Minute)); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("the body replayed with a new timestamp: %v, want ErrBadSignature", err)
+	}
+	if err := VerifySignature([]byte("wrong"), body, got, sent); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("another secret: %v", err)
+	}
+	unstamped := got.Clone()
+	unstamped.Del(TimestampHeader)
+	if err := VerifySignature(secret, body, unstamped, sent); !errors.Is(err, ErrStaleSignature) {
+		t.Errorf("no timestamp: %v", err)
+	}
+	// Signed over timestamp "." body, as docs/notifications.md tells receivers.
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("1800000000." + string(body)))
+	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); got.Get(SignatureHeader) != want {
+		t.Errorf("%s = %q, want %q", SignatureHeader, got.Get(SignatureHeader), want)
 	}
 }
