@@ -133,7 +133,11 @@ func TestApproveNeedsAPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	p, err := control.OpApprove.Do(t.Context(), c, control.Decision{ID: id2, Actor: "mallory"})
+	queued, err := control.OpPlan.Do(t.Context(), c, id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := control.OpApprove.Do(t.Context(), c, control.Decision{ID: id2, Actor: "mallory", Digest: queued.Digest})
 	if err != nil || p.State != tasks.PlanApplied || p.DecidedBy != me {
 		t.Fatalf("approve as mallory = %s by %q, %v; want applied by %q", p.State, p.DecidedBy, err, me)
 	}
