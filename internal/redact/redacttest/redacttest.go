@@ -5,6 +5,7 @@ package redacttest
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -70,8 +71,9 @@ func Secrets() []Case {
 }
 
 // Leaks returns what of c's secrets out still shows: a marked part, or one of its
-// words of four characters or more. For a case without secrets, it returns out itself
-// when out is not c's text unchanged.
+// words of four characters or more, as written or as a JSON string writes it. For a
+// case without secrets, it returns out itself when out does not hold c's text
+// unchanged.
 func (c Case) Leaks(out string) []string {
 	if len(c.Secrets) == 0 {
 		if !strings.Contains(out, c.Text) {
@@ -80,13 +82,17 @@ func (c Case) Leaks(out string) []string {
 		return nil
 	}
 	var leaks []string
+	shows := func(part string) bool {
+		j, _ := json.Marshal(part)
+		return strings.Contains(out, part) || strings.Contains(out, string(j[1:len(j)-1]))
+	}
 	for _, s := range c.Secrets {
-		if strings.Contains(out, s) {
+		if shows(s) {
 			leaks = append(leaks, s)
 			continue
 		}
 		for _, word := range strings.Fields(s) {
-			if len([]rune(word)) >= 4 && strings.Contains(out, word) {
+			if len([]rune(word)) >= 4 && shows(word) {
 				leaks = append(leaks, word)
 			}
 		}
