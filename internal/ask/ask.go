@@ -174,7 +174,7 @@ func Summarize(outcomes []runner.Outcome) string {
 				}
 				n++
 				if len(open) < 3 {
-					open = append(open, fmt.Sprintf("%s %s: %s", f.Severity, f.Resource, f.Summary))
+					open = append(open, fmt.Sprintf("%s %s: %s", f.Severity, oneLine(f.Resource), oneLine(f.Summary)))
 				}
 			}
 			more := ""

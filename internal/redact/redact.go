@@ -20,10 +20,12 @@ type pattern struct{ re *regexp.Regexp }
 
 func p(expr string) pattern { return pattern{regexp.MustCompile(expr)} }
 
-// value is an assignment's value: double-quoted (with backslash escapes), single-quoted,
-// or a run of characters that ends where a value in YAML, JSON, logfmt, a query string
-// or a connection string ends.
-const value = `"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;}&]+`
+// value is an assignment's value: double-quoted (with backslash escapes), double-quoted
+// inside a quoted string (\"...\", or \\\"...\\\" a level deeper, as an error that
+// quotes JSON with %q writes it; replace finds where it ends), single-quoted, or a run
+// of characters that ends where a value in YAML, JSON, logfmt, a query string or a
+// connection string ends.
+const value = `\\+"(?:[^"\\\n]|\\+[^"\\\n])*\\+"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;}&]+`
 
 // secretKeys are names whose value is a secret whatever it looks like.
 const secretKeys = `client-key-data|client-certificate-data|certificate-authority-data|token|password|passwd|passphrase|secret|secret_?access_?key|aws_session_token|api[_-]?key|private[_-]?key|AccountKey|SharedAccessKey`
@@ -71,7 +73,7 @@ var patterns = []pattern{
 	// A password written unquoted after a colon (YAML) may have spaces: the rest of the line.
 	p(`(?i)((?:password|passwd|passphrase)["']?[ \t]*:[ \t]*)([^\s"'][^\n,;}]*)`),
 	// key: value and key=value credentials (YAML, JSON, logfmt, connection strings).
-	p(`(?i)("?(?:` + secretKeys + `)["']?\s*[:=]\s*)(` + value + `)`),
+	p(`(?i)("?(?:` + secretKeys + `)\\*["']?\s*[:=]\s*)(` + value + `)`),
 	// Environment-style assignments whose name says secret.
 	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(` + value + `)`),
 	// Command-line flags whose name says secret, with = or a space.
@@ -97,18 +99,48 @@ func (p pattern) replace(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range ms {
+		if m[2] < last {
+			continue // inside the quoted value before
+		}
+		end := quotedEnd(s, m[4], m[5])
 		b.WriteString(s[last:m[3]])
-		b.WriteString(masked(s[m[4]:m[5]]))
-		last = m[5]
+		b.WriteString(masked(s[m[4]:end]))
+		last = end
 	}
 	b.WriteString(s[last:])
 	return b.String()
 }
 
-// masked is Mask in the quotes v was written in.
+// quotedEnd is where the value at s[start:end] ends. For a value opened by n
+// backslashes and a quote, that is after the first quote with exactly n backslashes
+// before it on the same line: a quote with more is a quote inside the value.
+func quotedEnd(s string, start, end int) int {
+	open := strings.IndexByte(s[start:end], '"') + 1
+	if s[start] != '\\' || open <= 0 {
+		return end
+	}
+	n := open - 1
+	run := 0
+	for i := start + open; i < len(s) && s[i] != '\n'; i++ {
+		switch {
+		case s[i] == '\\':
+			run++
+		case s[i] == '"' && run == n:
+			return i + 1
+		default:
+			run = 0
+		}
+	}
+	return end
+}
+
+// masked is Mask in the quotes v was written in (a quote, or backslashes and a quote).
 func masked(v string) string {
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-		return v[:1] + Mask + v[:1]
+	if q := strings.IndexByte(v, '"') + 1; q > 0 && strings.Trim(v[:q-1], `\`) == "" && len(v) >= 2*q && strings.HasSuffix(v, v[:q]) {
+		return v[:q] + Mask + v[:q]
+	}
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return "'" + Mask + "'"
 	}
 	return Mask
 }
