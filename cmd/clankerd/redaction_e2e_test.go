@@ -159,23 +159,29 @@ targets:
 	return n
 }
 
+// received is what each target was given, by surface: the webhook's JSON bodies, the
+// Slack texts, the command target's input and notify-send's arguments.
+func (n *notifySinks) received() map[string]string {
+	_, hooks, _, _ := n.hook.state()
+	b, _ := json.Marshal(hooks)
+	_, slacks, _, _ := n.slack.state()
+	var texts []string
+	for _, b := range slacks {
+		texts = append(texts, fmt.Sprint(b["text"]))
+	}
+	return map[string]string{
+		"webhook JSON":           string(b),
+		"Slack text":             strings.Join(texts, "\n"),
+		"command target's input": readFileString(n.commandLog),
+		"notify-send arguments":  readFileString(n.desktopLog),
+	}
+}
+
 // sweep looks at what every target received, each in its own subtest.
 func (n *notifySinks) sweep(t *testing.T, want ...string) {
-	t.Run("notify/webhook", func(t *testing.T) {
-		_, bodies, _, _ := n.hook.state()
-		b, _ := json.Marshal(bodies)
-		assertRedacted(t, "webhook JSON", string(b), want...)
-	})
-	t.Run("notify/slack", func(t *testing.T) {
-		_, bodies, _, _ := n.slack.state()
-		var texts []string
-		for _, b := range bodies {
-			texts = append(texts, fmt.Sprint(b["text"]))
-		}
-		assertRedacted(t, "Slack text", strings.Join(texts, "\n"), want...)
-	})
-	t.Run("notify/command", func(t *testing.T) { assertRedacted(t, "command target's input", readFileString(n.commandLog), want...) })
-	t.Run("notify/desktop", func(t *testing.T) { assertRedacted(t, "notify-send arguments", readFileString(n.desktopLog), want...) })
+	for surface, out := range n.received() {
+		t.Run("notify/"+surface, func(t *testing.T) { assertRedacted(t, surface, out, want...) })
+	}
 }
 
 // writeScript writes an executable shell script.

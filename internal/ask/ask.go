@@ -178,7 +178,7 @@ func Summarize(outcomes []runner.Outcome) string {
 				}
 				n++
 				if len(open) < 3 {
-					open = append(open, fmt.Sprintf("%s %s: %s", f.Severity, f.Resource, f.Summary))
+					open = append(open, fmt.Sprintf("%s %s: %s", f.Severity, flat(f.Resource), flat(f.Summary)))
 				}
 			}
 			more := ""
@@ -208,9 +208,13 @@ func Summarize(outcomes []runner.Outcome) string {
 }
 
 func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = flat(s)
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}
 	return s
 }
+
+// flat puts s on one line, so that text from a server cannot start a line of the
+// answer; it is not cut short, so that a secret in it is whole when it is redacted.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }

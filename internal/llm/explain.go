@@ -86,7 +86,8 @@ func (e *Explainer) Explain(ctx context.Context, check string, fs []store.RunFin
 	return out, errs
 }
 
-// prompt is the finding as the model sees it: every field redacted.
+// prompt is the finding as the model sees it: evidence whose name says secret is
+// masked here; chat cleans the whole text before it is sent.
 func prompt(check string, f store.FindingRecord) string {
 	ev := redact.Map(f.Evidence)
 	keys := make([]string, 0, len(ev))
@@ -95,7 +96,7 @@ func prompt(check string, f store.FindingRecord) string {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Check: %s\nResource: %s\nProblem: %s\nSeverity: %s\nSummary: %s\n", check, redact.String(f.Resource), f.Problem, f.Severity, redact.String(f.Summary))
+	fmt.Fprintf(&b, "Check: %s\nResource: %s\nProblem: %s\nSeverity: %s\nSummary: %s\n", check, f.Resource, f.Problem, f.Severity, f.Summary)
 	if len(keys) > 0 {
 		b.WriteString("Evidence:\n")
 		for _, k := range keys {
@@ -103,7 +104,7 @@ func prompt(check string, f store.FindingRecord) string {
 		}
 	}
 	if f.Fix != "" {
-		fmt.Fprintf(&b, "The check's own fix hint: %s\n", redact.String(f.Fix))
+		fmt.Fprintf(&b, "The check's own fix hint: %s\n", f.Fix)
 	}
 	return b.String()
 }

@@ -1,8 +1,8 @@
 // Package llm is clankerd's bring-your-own model: a local Ollama (found through
 // OLLAMA_HOST, as Ollama's own tools find it) that routes questions the rules could
 // not route, through tool calling over the check catalog, and explains failing
-// findings. Every call is counted against a budget, and everything sent is redacted
-// first. The model never changes anything: its routes are validated against the
+// findings. Every call is counted against a budget, and everything sent is cleaned
+// first, as every output is (view.Redact). The model never changes anything: its routes are validated against the
 // catalog and a change it picks is at most a pending plan.
 package llm
 
@@ -20,6 +20,8 @@ import (
 
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/envconfig"
+
+	"github.com/clankerd/clankerd/internal/view"
 )
 
 // DefaultModel is a small local model that supports tool calling.
@@ -65,11 +67,14 @@ func New(host, model string, budget *Budget) (*Client, error) {
 }
 
 // chat sends one non-streaming chat request, after taking one call from the budget,
-// and explains the errors people hit: no Ollama, a model not pulled.
+// and explains the errors people hit: no Ollama, a model not pulled. It is the one way
+// to a model, Ollama or OpenAI: every message is cleaned here, as a view is, before it
+// leaves the process.
 func (c *Client) chat(ctx context.Context, model string, msgs []api.Message, tools api.Tools) (api.Message, error) {
 	if err := c.Budget.Take(); err != nil {
 		return api.Message{}, err
 	}
+	msgs = cleaned(msgs)
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -97,6 +102,18 @@ func (c *Client) chat(ctx context.Context, model string, msgs []api.Message, too
 		return out, c.explain(model, err)
 	}
 	return out, nil
+}
+
+// cleaned is a copy of msgs whose every text has its secrets masked and its control
+// characters escaped (view.Redact): what a finding, a question or a server's error
+// carries reaches the model no more than it reaches a terminal.
+func cleaned(msgs []api.Message) []api.Message {
+	out := make([]api.Message, len(msgs))
+	for i, m := range msgs {
+		m.Content, m.Thinking = view.Redact(m.Content), view.Redact(m.Thinking)
+		out[i] = m
+	}
+	return out
 }
 
 func (c *Client) explain(model string, err error) error {

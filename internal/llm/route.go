@@ -11,7 +11,6 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/internal/redact"
 	"github.com/clankerd/clankerd/internal/route"
 )
 
@@ -83,7 +82,7 @@ func (r *Router) RouteQuestion(ctx context.Context, question string, deep bool) 
 	tools, names := r.tools()
 	msgs := []api.Message{
 		{Role: "system", Content: routeSystem},
-		{Role: "user", Content: redact.String(question)},
+		{Role: "user", Content: question},
 	}
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {

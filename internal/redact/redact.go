@@ -1,44 +1,148 @@
 // Package redact removes secrets from text before it leaves the process (to a model,
-// a log line or an answer): AWS access key ids and secret keys, bearer tokens, private
-// keys and certificates, kubeconfig credentials, password-like assignments and
-// credentials in URLs.
+// a log line, an answer or a notification): cloud, code-hosting, chat, payment and
+// SaaS tokens recognised by their shape, private keys, credentials in URLs, HTTP
+// authorization and cookie headers, and the values of assignments whose name says
+// secret (password, token, api_key, ...), quoted values with spaces included.
+// internal/redact/redacttest holds the corpus of shapes the tests hold it to.
 package redact
 
 import (
 	"regexp"
+	"strings"
 )
 
 // Mask replaces every secret.
 const Mask = "[REDACTED]"
 
-var patterns = []struct {
-	re   *regexp.Regexp
-	repl string
-}{
-	// PEM blocks: private keys, certificates.
-	{regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]+-----.*?(-----END [A-Z0-9 ]+-----|$)`), Mask},
-	// AWS access key ids.
-	{regexp.MustCompile(`\b(AKIA|ASIA|AIDA|AROA|ANPA|AGPA)[0-9A-Z]{16}\b`), Mask},
-	// Bearer and basic authorization.
-	{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "$1 " + Mask},
-	// kubeconfig and similar key: value credentials (YAML or JSON).
-	{regexp.MustCompile(`(?i)("?(?:client-key-data|client-certificate-data|certificate-authority-data|token|id-token|refresh-token|access-token|password|passwd|secret|secret_access_key|aws_secret_access_key|aws_session_token|api[_-]?key|private[_-]?key)"?\s*[:=]\s*"?)([^\s",}]+)`), "${1}" + Mask},
+// A pattern matches a secret in two groups: a prefix that is kept (a key, a URL
+// scheme, an authorization scheme; often empty) and the value, which is masked.
+type pattern struct{ re *regexp.Regexp }
+
+func p(expr string) pattern { return pattern{regexp.MustCompile(expr)} }
+
+// value is an assignment's value: double-quoted (with backslash escapes), double-quoted
+// inside a quoted string (\"...\", or \\\"...\\\" a level deeper, as an error that
+// quotes JSON with %q writes it; replace finds where it ends), single-quoted, or a run
+// of characters that ends where a value in YAML, JSON, logfmt, a query string or a
+// connection string ends.
+const value = `\\+"(?:[^"\\\n]|\\+[^"\\\n])*\\+"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;}&]+`
+
+// secretKeys are names whose value is a secret whatever it looks like.
+const secretKeys = `client-key-data|client-certificate-data|certificate-authority-data|token|password|passwd|passphrase|secret|secret_?access_?key|aws_session_token|api[_-]?key|private[_-]?key|AccountKey|SharedAccessKey`
+
+var patterns = []pattern{
+	// PEM blocks: private keys, certificates; one cut short runs to the end.
+	p(`()((?s)-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$))`),
+	// Tokens whose shape says what they are.
+	p(`()(\b(?:` + strings.Join([]string{
+		`(?:AKIA|ASIA|AIDA|AROA|ANPA|AGPA)[0-9A-Z]{16}\b`,                    // AWS access key ids
+		`gh[pousr]_[A-Za-z0-9]{30,}`,                                         // GitHub
+		`github_pat_[A-Za-z0-9_]{22,}`,                                       // GitHub fine-grained
+		`gl(?:pat|dt|rt|ptt|cbt|oas|soat|ffct|imt|agent)-[A-Za-z0-9_-]{20,}`, // GitLab
+		`npm_[A-Za-z0-9]{30,}`,                                               // npm
+		`pypi-Ag[A-Za-z0-9_-]{40,}`,                                          // PyPI
+		`xox[abposer]-[A-Za-z0-9-]{10,}`,                                     // Slack
+		`xapp-\d-[A-Za-z0-9-]{10,}`,                                          // Slack app-level
+		`[sr]k_(?:live|test)_[A-Za-z0-9]{16,}`,                               // Stripe secret and restricted keys
+		`whsec_[A-Za-z0-9]{16,}`,                                             // Stripe webhook secrets
+		`AIza[0-9A-Za-z_-]{30,}`,                                             // Google API keys
+		`GOCSPX-[A-Za-z0-9_-]{20,}`,                                          // Google OAuth client secrets
+		`SK[0-9a-fA-F]{32}\b`,                                                // Twilio API keys
+		`SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}`,                         // SendGrid
+		`sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}`,               // OpenAI, Anthropic
+		`shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}`,                                 // Shopify
+		`hv[sbr]\.[A-Za-z0-9_-]{20,}`,                                        // HashiCorp Vault
+		`do[opr]_v1_[a-f0-9]{64}`,                                            // DigitalOcean
+		`HRKU-[A-Za-z0-9_-]{20,}`,                                            // Heroku
+		`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,         // JWTs (Kubernetes service-account tokens among them)
+	}, "|") + `))`),
+	// Webhook URLs whose path is the secret.
+	p(`(hooks\.slack\.com/(?:services|workflows|triggers)/)([A-Za-z0-9/_-]+)`),
+	p(`(discord(?:app)?\.com/api/webhooks/)([0-9]+/[A-Za-z0-9_-]+)`),
+	// user:password@ in URLs (the user may be empty), and a long token as the user.
+	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([^/\s:@]*:[^/\s@]+)@`),
+	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([A-Za-z0-9_.~%-]{20,})@`),
+	// HTTP authorization headers: the value after the scheme, to the end of the line.
+	p(`(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|digest|token|apikey|aws4-hmac-sha256|negotiate|ntlm|oauth|ssws|key)\s+)?)([^"'\n]+)`),
+	// Cookie headers: every cookie.
+	p(`(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)([^"'\n]+)`),
+	// Bearer and basic credentials outside a header.
+	p(`(?i)(\b(?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})`),
+	// Query parameters that carry credentials or signatures.
+	p(`(?i)([?&;](?:x-amz-credential|x-amz-signature|x-amz-security-token|x-goog-credential|x-goog-signature|sig|signature|key|access_token|id_token|refresh_token|token|api_?key|client_secret|password)=)([^&#\s"']+)`),
+	// A password written unquoted after a colon (YAML) may have spaces: the rest of the line.
+	p(`(?i)((?:password|passwd|passphrase)["']?[ \t]*:[ \t]*)([^\s"'][^\n,;}]*)`),
+	// key: value and key=value credentials (YAML, JSON, logfmt, connection strings).
+	p(`(?i)("?(?:` + secretKeys + `)\\*["']?\s*[:=]\s*)(` + value + `)`),
 	// Environment-style assignments whose name says secret.
-	{regexp.MustCompile(`\b([A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*)=(\S+)`), "${1}=" + Mask},
-	// user:password@ in URLs.
-	{regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@`), "${1}" + Mask + "@"},
-	// JWTs.
-	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b`), Mask},
+	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(` + value + `)`),
+	// Command-line flags whose name says secret, with = or a space.
+	p(`(--(?:[a-z0-9]+-)*(?:token|password|passwd|secret|api-key|apikey)[= ])(` + value + `)`),
 	// 40-character AWS secret keys next to a word that says so.
-	{regexp.MustCompile(`(?i)(secret[A-Za-z_]*[^A-Za-z0-9/+]{1,20})[A-Za-z0-9/+]{40}\b`), "${1}" + Mask},
+	p(`(?i)(secret[A-Za-z_]*[^A-Za-z0-9/+]{1,20})([A-Za-z0-9/+]{40})\b`),
 }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
 	for _, p := range patterns {
-		s = p.re.ReplaceAllString(s, p.repl)
+		s = p.replace(s)
 	}
 	return s
+}
+
+// replace masks the value of every match, keeping its prefix and its quotes.
+func (p pattern) replace(s string) string {
+	ms := p.re.FindAllStringSubmatchIndex(s, -1)
+	if ms == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		if m[2] < last {
+			continue // inside the quoted value before
+		}
+		end := quotedEnd(s, m[4], m[5])
+		b.WriteString(s[last:m[3]])
+		b.WriteString(masked(s[m[4]:end]))
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// quotedEnd is where the value at s[start:end] ends. For a value opened by n
+// backslashes and a quote, that is after the first quote with exactly n backslashes
+// before it on the same line: a quote with more is a quote inside the value.
+func quotedEnd(s string, start, end int) int {
+	open := strings.IndexByte(s[start:end], '"') + 1
+	if s[start] != '\\' || open <= 0 {
+		return end
+	}
+	n := open - 1
+	run := 0
+	for i := start + open; i < len(s) && s[i] != '\n'; i++ {
+		switch {
+		case s[i] == '\\':
+			run++
+		case s[i] == '"' && run == n:
+			return i + 1
+		default:
+			run = 0
+		}
+	}
+	return end
+}
+
+// masked is Mask in the quotes v was written in (a quote, or backslashes and a quote).
+func masked(v string) string {
+	if q := strings.IndexByte(v, '"') + 1; q > 0 && strings.Trim(v[:q-1], `\`) == "" && len(v) >= 2*q && strings.HasSuffix(v, v[:q]) {
+		return v[:q] + Mask + v[:q]
+	}
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return "'" + Mask + "'"
+	}
+	return Mask
 }
 
 // secretKey matches map keys whose values are secrets whatever they look like.

@@ -3,33 +3,50 @@ package redact
 import (
 	"strings"
 	"testing"
+
+	"github.com/clankerd/clankerd/internal/redact/redacttest"
 )
 
-func TestString(t *testing.T) {
-	for _, tc := range []struct{ name, in, secret string }{
-		{"aws key id", "used key AKIAIOSFODNN7EXAMPLE yesterday", "AKIAIOSFODNN7EXAMPLE"},
-		{"aws secret", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
-		{"aws secret json", `{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
-		{"bearer", "Authorization: Bearer abcdef0123456789.xyz", "abcdef0123456789.xyz"},
-		{"private key", "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n", "MIIEowIBAAKCAQEA"},
-		{"certificate", "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----", "MIIDdzCCAl+gAwIBAgIE"},
-		{"kubeconfig", "users:\n- name: admin\n  user:\n    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo=\n    token: kubeadmtoken.abcdef", "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="},
-		{"kubeconfig token", "    token: kubeadmtoken.abcdef", "kubeadmtoken.abcdef"},
-		{"env password", "DB_PASSWORD=hunter2hunter2 PORT=5432", "hunter2hunter2"},
-		{"env token", "GITHUB_TOKEN=ghp_0123456789abcdef", "ghp_0123456789abcdef"},
-		{"url credentials", "postgres://app:s3cr3t@db.internal:5432/app", "s3cr3t"},
-		{"jwt", "id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := String(tc.in)
-			if strings.Contains(got, tc.secret) || !strings.Contains(got, Mask) {
-				t.Errorf("String(%q) = %q", tc.in, got)
+// TestCorpus runs every case of the corpus through String: no secret of a case, nor
+// any word of one, survives, and what is not a secret comes out unchanged.
+func TestCorpus(t *testing.T) {
+	cases := redacttest.Corpus()
+	if n := len(redacttest.Secrets()); n < 40 {
+		t.Fatalf("the corpus has %d secret shapes, want at least 40", n)
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			got := String(c.Text)
+			if leaks := c.Leaks(got); leaks != nil {
+				t.Errorf("secrets.txt:%d: String(%q) = %q: leaves %q", c.Line, c.Text, got, leaks)
+			}
+			if len(c.Secrets) > 0 && !strings.Contains(got, Mask) {
+				t.Errorf("secrets.txt:%d: String(%q) = %q: nothing masked", c.Line, c.Text, got)
 			}
 		})
 	}
-	for _, clean := range []string{"pod api-7d9f in CrashLoopBackOff, 12 restarts", "security group sg-0123456789abcdef0 allows tcp 22 from 0.0.0.0/0", "https://example.com/healthz returned 503"} {
-		if got := String(clean); got != clean {
-			t.Errorf("String(%q) = %q: changed text without secrets", clean, got)
+}
+
+// TestStringKeepsWhatItMasks checks that a masked value keeps its key, its scheme and
+// its quotes, so that the operator still sees what was there.
+func TestStringKeepsWhatItMasks(t *testing.T) {
+	for in, want := range map[string]string{
+		`password: "correct horse battery staple"`:           `password: "[REDACTED]"`,
+		`passwd: 'my very secret phrase'`:                    `passwd: '[REDACTED]'`,
+		"password: correct horse battery staple\nhost: db":   "password: [REDACTED]\nhost: db",
+		`{"password": "a b", "user": "bob"}`:                 `{"password": "[REDACTED]", "user": "bob"}`,
+		"Authorization: Bearer abcdef0123456789.xyz":         "Authorization: Bearer [REDACTED]",
+		"Authorization: token abcdef0123456789":              "Authorization: token [REDACTED]",
+		"postgres://app:s3cr3t@db:5432/app":                  "postgres://[REDACTED]@db:5432/app",
+		"GET /x?a=1&token=abc&b=2":                           "GET /x?a=1&token=[REDACTED]&b=2",
+		"https://hooks.slack.com/services/T0/B0/XYZ failed":  "https://hooks.slack.com/services/[REDACTED] failed",
+		"MYSQL_ROOT_PASSWORD=\"with spaces\" PORT=3306":      "MYSQL_ROOT_PASSWORD=\"[REDACTED]\" PORT=3306",
+		"Cookie: a=b; c=d":                                   "Cookie: [REDACTED]",
+		"mysqldump --password hunter2hunter2 shop":           "mysqldump --password [REDACTED] shop",
+		"AccountName=a;AccountKey=abc123==;EndpointSuffix=x": "AccountName=a;AccountKey=[REDACTED];EndpointSuffix=x",
+	} {
+		if got := String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -41,12 +58,17 @@ func TestMap(t *testing.T) {
 	}
 }
 
+// FuzzString starts from every case of the corpus: String never panics, and a
+// redacted text redacted again is the same.
 func FuzzString(f *testing.F) {
+	for _, c := range redacttest.Corpus() {
+		f.Add(c.Text)
+	}
 	f.Add("AKIAIOSFODNN7EXAMPLE token: x -----BEGIN PRIVATE KEY-----")
 	f.Fuzz(func(t *testing.T, s string) {
 		once := String(s)
-		if String(once) != once {
-			t.Errorf("not idempotent: %q → %q → %q", s, once, String(once))
+		if twice := String(once); twice != once {
+			t.Errorf("not idempotent: %q → %q → %q", s, once, twice)
 		}
 	})
 }

@@ -16,7 +16,7 @@ type Answer struct {
 	Routes   []route.Route `json:"routes"`
 	Results  []Result      `json:"results"`
 	Plan     *PlanRef      `json:"plan,omitempty"`
-	Answer   string        `json:"answer"`
+	Answer   string        `json:"answer" view:"multiline"`
 }
 
 // NewAnswer shapes the answer to a question.

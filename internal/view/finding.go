@@ -24,7 +24,7 @@ type Finding struct {
 	Fix         string             `json:"fix,omitempty"`
 	MonthlyCost *float64           `json:"monthly_cost_usd,omitempty"`
 	// Explanation is the model's, when one explained the finding.
-	Explanation string    `json:"explanation,omitempty"`
+	Explanation string    `json:"explanation,omitempty" view:"multiline"`
 	MutedBy     string    `json:"muted_by,omitempty"`
 	FirstSeen   time.Time `json:"first_seen,omitzero"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`

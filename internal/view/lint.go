@@ -65,7 +65,7 @@ func NewLint(files []*heartbeat.File, problems []string, now time.Time) Lint {
 				li.Text = it.Text
 			}
 			if it.Kind != heartbeat.ItemQuestion {
-				li.Params, li.identity = it.Params.Values(), clean(it.Params.Identity())
+				li.Params, li.identity = it.Params.Values(), cleanLine(it.Params.Identity())
 				li.Next = it.Schedule.Next(now)
 			}
 			lf.Items = append(lf.Items, li)

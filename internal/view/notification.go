@@ -21,7 +21,7 @@ type Notification struct {
 	Pos      string                `json:"pos,omitempty"`
 	Status   checks.Status         `json:"status,omitempty"`
 	Erroring string                `json:"erroring,omitempty"`
-	Error    string                `json:"error,omitempty"`
+	Error    string                `json:"error,omitempty" view:"multiline"`
 	Findings []store.FindingNotice `json:"findings"`
 	Plan     *store.PlanNotice     `json:"plan,omitempty"`
 	// Commands are the clankerd commands to look closer (or to approve a plan).

@@ -33,7 +33,7 @@ type Plan struct {
 	DecidedBy            string            `json:"decided_by,omitempty"`
 	Reason               string            `json:"reason,omitempty"`
 	Result               string            `json:"result,omitempty"`
-	Error                string            `json:"error,omitempty"`
+	Error                string            `json:"error,omitempty" view:"multiline"`
 	Digest               string            `json:"digest"`
 	// ApproveWith is the command that applies it; only a person runs it.
 	ApproveWith string `json:"approve_with"`
@@ -50,7 +50,7 @@ func NewPlan(p tasks.PlanRecord) Plan {
 		MonthlyCostChangeUSD: p.MonthlyCostChangeUSD, CostNote: p.CostNote, Preconditions: p.Preconditions,
 		Source: p.Source, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, UpdatedAt: p.UpdatedAt,
 		DecidedBy: p.DecidedBy, Reason: p.Reason, Error: p.Error, Digest: p.Digest,
-		ApproveWith: "clankerd approve " + p.ID, identity: clean(p.Params.Identity()),
+		ApproveWith: "clankerd approve " + p.ID, identity: cleanLine(p.Params.Identity()),
 	}
 	if v.Params == nil {
 		v.Params = map[string]string{}
@@ -135,6 +135,6 @@ func WritePlan(w io.Writer, p Plan) {
 		fmt.Fprintf(w, "  result:   %s\n", p.Result)
 	}
 	if p.Error != "" {
-		fmt.Fprintf(w, "  error:    %s\n", p.Error)
+		fmt.Fprintf(w, "  error:    %s\n", indent(p.Error, "            "))
 	}
 }

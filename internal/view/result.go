@@ -22,7 +22,7 @@ type Result struct {
 	Text       string        `json:"text,omitempty"`
 	Status     checks.Status `json:"status"`
 	DurationMS int64         `json:"duration_ms"`
-	Error      string        `json:"error"`
+	Error      string        `json:"error" view:"multiline"`
 	Plan       *PlanRef      `json:"plan,omitempty"`
 	FixPlans   []PlanRef     `json:"fix_plans,omitempty"`
 	Findings   []Finding     `json:"findings"`
@@ -87,7 +87,7 @@ func (rs Results) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-7s %s  %s (%dms)\n", strings.ToUpper(string(r.Status)), what, r.Item, r.DurationMS)
 		if r.Error != "" {
-			fmt.Fprintf(w, "        %s\n", r.Error)
+			fmt.Fprintf(w, "        %s\n", indent(r.Error, "        "))
 		}
 		if p := r.Plan; p != nil {
 			verb := "queued"

@@ -6,25 +6,36 @@ import (
 	"github.com/clankerd/clankerd/internal/redact"
 )
 
-// scrub cleans every text in the value v points to: string fields, map values,
-// string slices, and the same inside nested structs, pointers and slices, however
-// deep. It is how each output type is made safe when it is built, so a field added
-// later to a stored record cannot reach an output unredacted. Maps, slices and pointers
-// are replaced by cleaned copies, so the record v was built from is left as it was.
+// scrub cleans every text in the value v points to: string fields, map keys and
+// values, string slices, and the same inside nested structs, pointers and slices,
+// however deep. It is how each output type is made safe when it is built, so a field
+// added later to a stored record cannot reach an output unredacted or unescaped.
+// Every text is one line (cleanLine) but a struct field tagged `view:"multiline"`
+// and what it holds (clean). Maps, slices and pointers are replaced by cleaned
+// copies, so the record v was built from is left as it was.
 func scrub(v any) {
-	scrubValue(reflect.ValueOf(v).Elem())
+	scrubValue(reflect.ValueOf(v).Elem(), false)
 }
 
-func scrubValue(v reflect.Value) {
+// multilineTag marks a field whose text may span lines: an error, an explanation, an
+// answer. Text renderers indent its continuation lines.
+const multilineTag = "multiline"
+
+func scrubValue(v reflect.Value, multiline bool) {
 	switch v.Kind() {
 	case reflect.String:
-		if v.CanSet() {
+		if !v.CanSet() {
+			return
+		}
+		if multiline {
 			v.SetString(clean(v.String()))
+		} else {
+			v.SetString(cleanLine(v.String()))
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if f := v.Field(i); f.CanSet() {
-				scrubValue(f)
+				scrubValue(f, v.Type().Field(i).Tag.Get("view") == multilineTag)
 			}
 		}
 	case reflect.Pointer:
@@ -33,7 +44,7 @@ func scrubValue(v reflect.Value) {
 		}
 		c := reflect.New(v.Type().Elem())
 		c.Elem().Set(v.Elem())
-		scrubValue(c.Elem())
+		scrubValue(c.Elem(), multiline)
 		v.Set(c)
 	case reflect.Slice:
 		if v.IsNil() || !v.CanSet() {
@@ -42,7 +53,7 @@ func scrubValue(v reflect.Value) {
 		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
 		reflect.Copy(c, v)
 		for i := range c.Len() {
-			scrubValue(c.Index(i))
+			scrubValue(c.Index(i), multiline)
 		}
 		v.Set(c)
 	case reflect.Map:
@@ -53,11 +64,15 @@ func scrubValue(v reflect.Value) {
 		for it := v.MapRange(); it.Next(); {
 			e := reflect.New(v.Type().Elem()).Elem()
 			e.Set(it.Value())
-			scrubValue(e)
-			if k := it.Key(); e.Kind() == reflect.String && k.Kind() == reflect.String && redact.SecretName(k.String()) {
-				e.SetString(redact.Mask)
+			scrubValue(e, multiline)
+			k := it.Key()
+			if k.Kind() == reflect.String {
+				if e.Kind() == reflect.String && redact.SecretName(k.String()) {
+					e.SetString(redact.Mask)
+				}
+				k = reflect.ValueOf(cleanLine(k.String())).Convert(k.Type())
 			}
-			c.SetMapIndex(it.Key(), e)
+			c.SetMapIndex(k, e)
 		}
 		v.Set(c)
 	}
