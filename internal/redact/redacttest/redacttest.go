@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-//go:embed secrets.txt
+//go:embed testdata/secrets.txt
 var corpus string
 
 // Case is one line of the corpus.
