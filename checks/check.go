@@ -152,7 +152,19 @@ type Spec struct {
 	// Verbs, for a write task, are the words that, first in a question, ask for its
 	// change ("scale", "cordon", "revoke"): such a question is a change request.
 	Verbs []string
+	// Categories are the kinds of question the check answers among others of every
+	// provider: "anything exposed?" runs every check in CategoryExposure.
+	Categories []string
 }
+
+// The categories a check may declare (Spec.Categories).
+const (
+	CategoryExposure = "exposure" // reachable from the internet: public endpoints, open ports, public buckets
+	CategoryAccess   = "access"   // who may do what: RBAC bindings, IAM users and keys
+	CategoryWaste    = "waste"    // money spent on nothing: idle or unattached resources
+	CategoryHealth   = "health"   // is it working: pods, workloads, nodes, jobs
+	CategoryCost     = "cost"     // what it costs: bills, anomalies, cost allocation
+)
 
 // Param returns the spec of the named parameter, including the common ones.
 func (s Spec) Param(name string) (ParamSpec, bool) {

@@ -128,6 +128,10 @@ type Proposal struct {
 	// From says where the value came from: "the question", "a namespace that
 	// exists", `"to 5"`.
 	From string
+	// Candidates, for a proposal without a Value, are the values the question could
+	// mean ("billing-worker" is a Deployment in production and in staging): the
+	// router then asks which instead of routing.
+	Candidates []string
 }
 
 // String explains the value: "namespace=shop from the question".
@@ -153,6 +157,7 @@ type Vocabulary interface {
 type Extraction struct {
 	params    []ParamSpec
 	proposals []Proposal
+	ambiguous []Proposal
 }
 
 // NewExtraction starts an extraction for spec.
@@ -162,6 +167,14 @@ func NewExtraction(spec Spec) *Extraction { return &Extraction{params: spec.allP
 func (e *Extraction) Set(param, value, from string) {
 	if value != "" && e.Declares(param) && e.Value(param) == "" {
 		e.proposals = append(e.proposals, Proposal{Param: param, Value: value, From: from})
+	}
+}
+
+// Ambiguous says that the question names param in a way that fits each of
+// candidates, and that none was chosen; it counts only while no value is kept.
+func (e *Extraction) Ambiguous(param string, candidates []string, from string) {
+	if len(candidates) > 1 && e.Declares(param) && e.Value(param) == "" {
+		e.ambiguous = append(e.ambiguous, Proposal{Param: param, From: from, Candidates: candidates})
 	}
 }
 
@@ -178,5 +191,14 @@ func (e *Extraction) Value(param string) string {
 	return ""
 }
 
-// Proposals are the values kept, in the order they were set.
-func (e *Extraction) Proposals() []Proposal { return e.proposals }
+// Proposals are the values kept, in the order they were set, then the parameters
+// left ambiguous (no Value, their Candidates).
+func (e *Extraction) Proposals() []Proposal {
+	out := slices.Clone(e.proposals)
+	for _, a := range e.ambiguous {
+		if e.Value(a.Param) == "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -24,22 +25,30 @@ var durationParams = []string{"since", "window", "for", "unused", "max_age"}
 
 // extract takes the parameters of spec that the question gives, and says where each
 // came from: first what the providers propose (names[i] are the names providers[i]
-// knows), then what any check may take.
-func (r *Router) extract(q checks.Question, spec checks.Spec, names []map[string][]string) (map[string]string, []string) {
+// knows), then what any check may take. ambiguous says which parameters the question
+// names in a way that fits several values, and what they are.
+func (r *Router) extract(q checks.Question, spec checks.Spec, names []map[string][]string) (params map[string]string, why, ambiguous []string) {
 	e := checks.NewExtraction(spec)
 	for i, p := range r.providers {
 		for _, v := range p.Extract(q, spec, names[i]) {
+			if v.Value == "" {
+				e.Ambiguous(v.Param, v.Candidates, v.From)
+				continue
+			}
 			e.Set(v.Param, v.Value, v.From)
 		}
 	}
 	extractGeneric(e, q, spec)
-	params := map[string]string{}
-	var why []string
+	params = map[string]string{}
 	for _, v := range e.Proposals() {
+		if v.Value == "" {
+			ambiguous = append(ambiguous, fmt.Sprintf("%s: %s could be %s", spec.ID, v.From, strings.Join(v.Candidates, ", ")))
+			continue
+		}
 		params[v.Param] = v.Value
 		why = append(why, v.String())
 	}
-	return params, why
+	return params, why, ambiguous
 }
 
 // extractGeneric takes numbers as thresholds ("more than 10") or as the targets of

@@ -52,6 +52,9 @@ type Result struct {
 	Write bool `json:"write"`
 	// Missing lists required parameters the question did not give, as "CHECK: NAME".
 	Missing []string `json:"missing,omitempty"`
+	// Ambiguous, when the question names something that fits several values, says
+	// which, as "CHECK: WHAT could be A, B"; the result is then not confident.
+	Ambiguous []string `json:"ambiguous,omitempty"`
 }
 
 // Router routes questions. Build it once; it indexes the catalog's keywords.
@@ -68,7 +71,7 @@ type Router struct {
 }
 
 // MaxRoutes bounds how many checks one question runs.
-const MaxRoutes = 8
+const MaxRoutes = 12
 
 // New indexes the catalog. Every provider's extractor is asked for the parameters of
 // every route, in the order given; none may be nil.
@@ -149,6 +152,8 @@ type scoredRoute struct {
 	id      string
 	score   float64
 	matched []string
+	// specific is true when a keyword that is not only generic words matched.
+	specific bool
 }
 
 // span is where a keyword matched: toks[start:end].
@@ -212,42 +217,18 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	// A keyword inside a longer keyword that matched at the same place ("access keys"
 	// inside "root access keys") does not count: the longer one says more.
 	spans := r.matchSpans(toks)
-	var all []scoredRoute
-	for _, s := range r.specs {
-		// A question routes to checks; only a request phrased as one (it starts with
-		// a verb such as "scale" or "restart") routes to a task.
-		if (r.kinds[s.ID] == checks.KindTask) != imperative {
-			continue
-		}
-		var sc scoredRoute
-		sc.id = s.ID
-		for _, kw := range r.keywords[s.ID] {
-			if len(kw) == 1 && checks.Stopword(kw[0]) {
-				continue
-			}
-			if matchedOutside(toks, kw, spans) {
-				key := strings.Join(kw, " ")
-				sc.score += r.weight[key]
-				sc.matched = append(sc.matched, key)
-			}
-		}
-		if sc.score > 0 {
-			all = append(all, sc)
-		}
+	all := r.score(toks, spans, imperative)
+	var cm categoryMatch
+	if !imperative {
+		cm = matchCategories(toks)
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].score != all[j].score {
-			return all[i].score > all[j].score
-		}
-		return all[i].id < all[j].id
-	})
 	var res Result
 	for i, s := range all {
 		if i < 3 {
 			res.Closest = append(res.Closest, s.id)
 		}
 	}
-	if len(all) == 0 || all[0].score < minScore || len(content) == 0 {
+	if len(cm.categories) == 0 && (len(all) == 0 || all[0].score < minScore || len(content) == 0) {
 		if len(res.Closest) == 0 {
 			res.Closest = r.suggest(content)
 		}
@@ -258,12 +239,19 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	for i, p := range r.providers {
 		names[i] = p.Names(ctx)
 	}
-	// A change request routes to the best task only; a question to every check that
-	// scores close to the best.
-	if r.kinds[all[0].id] == checks.KindTask {
+	// A change request routes to the best task only; a category question to the
+	// checks of its categories; a question to every check that scores close to the
+	// best.
+	switch {
+	case len(cm.categories) > 0:
+		all = r.complete(q, names, r.categoryRoutes(toks, cm, spans, names))
+		if len(all) == 0 {
+			return res
+		}
+	case r.kinds[all[0].id] == checks.KindTask:
 		res.Write = true
 		all = r.bestTask(q, names, all[0].score, all)
-	} else {
+	default:
 		var keep []scoredRoute
 		for _, s := range all {
 			if r.kinds[s.id] == checks.KindCheck && s.score >= all[0].score*closeness && len(keep) < MaxRoutes {
@@ -272,10 +260,11 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		}
 		all = keep
 	}
-	res.Confident = true
+	var routes []Route
+	var ambiguous []string
 	for _, s := range all {
 		spec, _, _ := r.catalog.Lookup(s.id)
-		params, why := r.extract(q, spec, names)
+		params, why, amb := r.extract(q, spec, names)
 		rt := Route{Check: s.id, Kind: r.kinds[s.id].String(), Params: params, Score: math.Round(s.score*100) / 100,
 			Why: "matched " + quoteAll(s.matched)}
 		if len(why) > 0 {
@@ -284,9 +273,65 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		for _, name := range missingParams(spec, params) {
 			res.Missing = append(res.Missing, s.id+": "+name)
 		}
-		res.Routes = append(res.Routes, rt)
+		ambiguous = append(ambiguous, amb...)
+		routes = append(routes, rt)
 	}
+	if len(ambiguous) > 0 {
+		return Result{Closest: []string{all[0].id}, Ambiguous: ambiguous, Write: res.Write}
+	}
+	res.Routes, res.Confident = routes, true
 	return res
+}
+
+// score scores every check (or, for a change request, every task) by the keywords of
+// the question it matched, best first. A keyword made only of generic words counts for
+// a check that matched another word too, or when no check matched another word: it
+// never outranks a word that says what to check.
+func (r *Router) score(toks []string, spans []span, imperative bool) []scoredRoute {
+	var all []scoredRoute
+	specific := false
+	for _, s := range r.specs {
+		// A question routes to checks; only a request phrased as one (it starts with
+		// a verb such as "scale" or "restart") routes to a task.
+		if (r.kinds[s.ID] == checks.KindTask) != imperative {
+			continue
+		}
+		sc := scoredRoute{id: s.ID}
+		for _, kw := range r.keywords[s.ID] {
+			if len(kw) == 1 && checks.Stopword(kw[0]) {
+				continue
+			}
+			if matchedOutside(toks, kw, spans) {
+				key := strings.Join(kw, " ")
+				sc.score += r.weight[key]
+				sc.matched = append(sc.matched, key)
+				sc.specific = sc.specific || !generic(kw)
+			}
+		}
+		if sc.score > 0 {
+			all = append(all, sc)
+			specific = specific || sc.specific
+		}
+	}
+	if specific {
+		all = slices.DeleteFunc(all, func(s scoredRoute) bool { return !s.specific })
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].score != all[j].score {
+			return all[i].score > all[j].score
+		}
+		return all[i].id < all[j].id
+	})
+	return all
+}
+
+// complete keeps the routes whose required parameters the question gives.
+func (r *Router) complete(q checks.Question, names []map[string][]string, routes []scoredRoute) []scoredRoute {
+	return slices.DeleteFunc(routes, func(s scoredRoute) bool {
+		spec, _, _ := r.catalog.Lookup(s.id)
+		params, _, _ := r.extract(q, spec, names)
+		return len(missingParams(spec, params)) > 0
+	})
 }
 
 // bestTask picks, among the tasks that score close to the best, the one whose
@@ -299,7 +344,7 @@ func (r *Router) bestTask(q checks.Question, names []map[string][]string, top fl
 			break
 		}
 		spec, _, _ := r.catalog.Lookup(s.id)
-		params, _ := r.extract(q, spec, names)
+		params, _, _ := r.extract(q, spec, names)
 		missing := len(missingParams(spec, params))
 		if best < 0 || missing < bestMissing {
 			best, bestMissing = i, missing
@@ -319,18 +364,24 @@ func missingParams(spec checks.Spec, params map[string]string) []string {
 	return out
 }
 
-// imperative reports whether the question starts with a change verb (scale,
-// restart, revoke, set, ...).
+// imperative reports whether the question asks for a change: it starts with a change
+// verb (scale, restart, revoke, set, ...), maybe after words that lead a request
+// ("please", "can you", "generate a plan to").
 func (r *Router) imperative(toks []string) bool {
-	if len(toks) == 0 {
-		return false
+	for _, t := range toks {
+		if r.verbs[t] {
+			return true
+		}
+		if !slices.Contains(requestLeads, t) {
+			return false
+		}
 	}
-	first := toks[0]
-	if first == "please" && len(toks) > 1 {
-		first = toks[1]
-	}
-	return r.verbs[first]
+	return false
 }
+
+// requestLeads are the words that may come before the verb of a change request.
+var requestLeads = []string{"please", "can", "could", "would", "will", "you", "i", "we", "d", "want", "need", "like", "to", "let", "s",
+	"go", "ahead", "and", "generate", "create", "draft", "prepare", "propose", "write", "give", "me", "us", "a", "an", "the", "plan", "for", "just", "now"}
 
 // minScore is the least score a confident route needs; closeness is how close to the
 // best a check must score to be routed too.
@@ -365,6 +416,9 @@ func (r *Router) suggest(content []string) []string {
 
 // Error says why a question could not be routed and what to try.
 func (res Result) Error(question string) error {
+	if len(res.Ambiguous) > 0 {
+		return fmt.Errorf("%q is ambiguous: %s; name it as NAMESPACE/NAME or say which namespace (\"… in NAMESPACE\")", question, strings.Join(res.Ambiguous, "; "))
+	}
 	if len(res.Closest) == 0 {
 		return fmt.Errorf("no check matches %q: list them with `clankerd lint --list`, or configure a model (--model, CLANKERD_MODEL) to route free-form questions", question)
 	}

@@ -67,7 +67,11 @@ func (p *Provider) Names(context.Context) map[string][]string {
 			}
 		}
 	}
-	return map[string][]string{"profile": profiles}
+	out := map[string][]string{"profile": profiles}
+	if os.Getenv("AWS_ACCESS_KEY_ID") != "" {
+		out["credentials"] = []string{"environment"}
+	}
+	return out
 }
 
 // Extract takes the parameters of the AWS checks and tasks from a question: a profile
@@ -138,3 +142,7 @@ func setRule(e *checks.Extraction, q checks.Question) {
 		}
 	}
 }
+
+// Owns reports whether check is one of the provider's: a question about a category
+// ("anything exposed?") runs it only when a profile or credentials are configured.
+func (p *Provider) Owns(check string) bool { return strings.HasPrefix(check, "aws.") }

@@ -62,7 +62,7 @@ func validateRegions(s string) error {
 
 // spec builds a check spec with the parameters every AWS check takes; regional checks
 // also take regions=.
-func spec(id, description string, regional bool, keywords []string, params ...checks.ParamSpec) checks.Spec {
+func spec(id, description, category string, regional bool, keywords []string, params ...checks.ParamSpec) checks.Spec {
 	common := []checks.ParamSpec{profileParam, regionParam, endpointParam}
 	if regional {
 		common = append(common, regionsParam)
@@ -72,6 +72,7 @@ func spec(id, description string, regional bool, keywords []string, params ...ch
 		Description: description,
 		Params:      append(common, params...),
 		Keywords:    append([]string{"aws", "amazon", "account"}, keywords...),
+		Categories:  []string{category},
 	}
 }
 

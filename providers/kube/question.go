@@ -5,6 +5,7 @@ import (
 	"context"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,3 +109,7 @@ func namedNamespace(q checks.Question) string {
 	}
 	return m[1] + m[2]
 }
+
+// Owns reports whether check is one of the provider's: a question about a category
+// ("anything exposed?") runs it only when a kubeconfig names a context.
+func (p *Provider) Owns(check string) bool { return strings.HasPrefix(check, "k8s.") }

@@ -133,11 +133,15 @@ func (p *Provider) run(ctx context.Context, params checks.Params, look func(ctx 
 }
 
 // spec builds a check spec with the parameters every Kubernetes check takes.
-func spec(id, description string, keywords []string, params ...checks.ParamSpec) checks.Spec {
-	return checks.Spec{
+func spec(id, description, category string, keywords []string, params ...checks.ParamSpec) checks.Spec {
+	s := checks.Spec{
 		ID:          id,
 		Description: description,
 		Params:      append([]checks.ParamSpec{contextParam, namespaceParam, selectorParam}, params...),
 		Keywords:    append([]string{"kubernetes", "k8s", "cluster"}, keywords...),
 	}
+	if category != "" {
+		s.Categories = []string{category}
+	}
+	return s
 }

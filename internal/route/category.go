@@ -1,0 +1,143 @@
+package route
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// categoryPhrases are the words that ask about a whole category of checks, whatever
+// the provider: "any new public endpoints?" runs every exposure check of every
+// provider that is configured (checks.Spec.Categories).
+var categoryPhrases = map[string][]string{
+	checks.CategoryExposure: {"public endpoint", "exposed", "exposure", "exposing", "attack surface", "open to the internet", "reachable from the internet", "publicly reachable"},
+	checks.CategoryAccess:   {"permission", "who has access", "who can access", "access right", "access control"},
+	checks.CategoryWaste:    {"wasting money", "waste", "wasted", "save money", "saving", "unused resource", "idle resource"},
+	checks.CategoryHealth:   {"anything unusual", "unusual", "everything ok", "everything okay", "everything fine", "everything healthy", "all good", "anything wrong", "going wrong", "overall health"},
+	checks.CategoryCost:     {"how much are we spending", "how much do we spend", "cost overview", "where is the money going"},
+}
+
+// genericWords say little about what to check: a keyword made only of them ("status",
+// "endpoint", "healthy") routes a question only when no other word does, so "pod
+// status" is a question about pods, not an HTTP status.
+var genericWords = []string{"status", "check", "endpoint", "healthy", "health", "state", "working", "problem", "issue", "new", "detected", "up", "down"}
+
+// generic reports whether every word of a stemmed keyword is generic.
+func generic(kw []string) bool {
+	for _, w := range kw {
+		if !slices.Contains(genericWords, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// categoryMatch is what the category phrases of a question matched.
+type categoryMatch struct {
+	categories []string
+	spans      []span
+}
+
+// matchCategories finds the category phrases of a question.
+func matchCategories(toks []string) categoryMatch {
+	var m categoryMatch
+	for _, cat := range slices.Sorted(maps.Keys(categoryPhrases)) {
+		for _, phrase := range categoryPhrases[cat] {
+			words := stems(checks.NewQuestion(phrase).Words)
+			for i := 0; i+len(words) <= len(toks); i++ {
+				if slices.Equal(toks[i:i+len(words)], words) {
+					m.spans = append(m.spans, span{i, i + len(words)})
+					if !slices.Contains(m.categories, cat) {
+						m.categories = append(m.categories, cat)
+					}
+				}
+			}
+		}
+	}
+	return m
+}
+
+// covers reports whether toks[start:end] lies inside one of the category phrases.
+func (m categoryMatch) covers(start, end int) bool {
+	for _, s := range m.spans {
+		if s.start <= start && end <= s.end {
+			return true
+		}
+	}
+	return false
+}
+
+// Owner is what a provider may say besides its names: which checks are its own. A
+// category question runs an owned check only when its provider names something that
+// exists (a kubeconfig context, an AWS profile), so a provider with nothing
+// configured is left out; checks no provider owns (the probes) always count.
+type Owner interface {
+	Owns(check string) bool
+}
+
+// configured reports whether the provider of check, if any says it owns it, has
+// anything configured.
+func (r *Router) configured(check string, names []map[string][]string) bool {
+	for i, p := range r.providers {
+		if o, ok := p.(Owner); ok && o.Owns(check) {
+			for _, values := range names[i] {
+				if len(values) > 0 {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// categoryRoutes are the checks that answer a category question: every check of the
+// categories asked about whose provider is configured and whose required parameters
+// the question gives. Other words narrow them ("any aws resources exposed?", "orphaned
+// disks wasting money"): when some of the checks match a word outside the category
+// phrases, only those that match best are kept.
+func (r *Router) categoryRoutes(toks []string, cm categoryMatch, spans []span, names []map[string][]string) []scoredRoute {
+	var out []scoredRoute
+	for _, s := range r.specs {
+		if r.kinds[s.ID] != checks.KindCheck || !slices.ContainsFunc(s.Categories, func(c string) bool { return slices.Contains(cm.categories, c) }) {
+			continue
+		}
+		if !r.configured(s.ID, names) {
+			continue
+		}
+		sc := scoredRoute{id: s.ID, matched: []string{"category " + strings.Join(s.Categories, ", ")}}
+		for _, kw := range r.keywords[s.ID] {
+			if generic(kw) || (len(kw) == 1 && checks.Stopword(kw[0])) {
+				continue
+			}
+			for i := 0; i+len(kw) <= len(toks); i++ {
+				if slices.Equal(toks[i:i+len(kw)], kw) && !cm.covers(i, i+len(kw)) && matchedOutside(toks, kw, spans) {
+					key := strings.Join(kw, " ")
+					sc.score += r.weight[key]
+					sc.matched = append(sc.matched, key)
+					break
+				}
+			}
+		}
+		out = append(out, sc)
+	}
+	best := 0.0
+	for _, s := range out {
+		best = max(best, s.score)
+	}
+	if best == 0 {
+		for i := range out {
+			out[i].score = 1
+		}
+		return out
+	}
+	var keep []scoredRoute
+	for _, s := range out {
+		if s.score >= best*closeness {
+			keep = append(keep, s)
+		}
+	}
+	return keep
+}
