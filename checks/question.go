@@ -135,7 +135,13 @@ type Proposal struct {
 }
 
 // String explains the value: "namespace=shop from the question".
-func (p Proposal) String() string { return p.Param + "=" + p.Value + " from " + p.From }
+// An ambiguous one lists its candidates: "deployment is one of a/x, b/x for "x"".
+func (p Proposal) String() string {
+	if p.Value == "" {
+		return p.Param + " is one of " + strings.Join(p.Candidates, ", ") + " for " + p.From
+	}
+	return p.Param + "=" + p.Value + " from " + p.From
+}
 
 // Extractor takes the values of a spec's parameters from a question; names are the
 // names that exist, as the same provider's Vocabulary reported them. The router keeps

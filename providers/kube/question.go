@@ -3,8 +3,10 @@ package kube
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,9 +34,11 @@ var (
 	nodeVerbs       = []string{"cordon", "uncordon", "drain"}
 )
 
-// Names lists the kubeconfig's contexts and the current context's namespaces, so
-// that a question naming one can be routed to it. It never fails: what cannot be read
-// in two seconds is left out.
+// Names lists the kubeconfig's contexts, the current context's namespaces and its
+// Deployments, so that a question naming one can be routed to it: "deployment" holds
+// NAMESPACE/NAME, "replicas" NAMESPACE/NAME=N (the desired replicas, for "2 more
+// replicas"). Deployments come from the round's shared read (the daemon's watch
+// cache). It never fails: what cannot be read in two seconds is left out.
 func (p *Provider) Names(ctx context.Context) map[string][]string {
 	out := map[string][]string{}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -63,6 +67,18 @@ func (p *Provider) Names(ctx context.Context) map[string][]string {
 	for _, ns := range list.Items {
 		out["namespace"] = append(out["namespace"], ns.Name)
 	}
+	deployments, err := read(ctx, c, deploymentsKind)
+	if err != nil {
+		p.log.Debug("listing deployments for routing", "err", err)
+		return out
+	}
+	for _, d := range deployments {
+		name := d.Namespace + "/" + d.Name
+		out["deployment"] = append(out["deployment"], name)
+		out["replicas"] = append(out["replicas"], name+"="+strconv.Itoa(replicas(d.Spec.Replicas)))
+	}
+	sort.Strings(out["deployment"])
+	sort.Strings(out["replicas"])
 	return out
 }
 
@@ -92,13 +108,104 @@ func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string
 		}
 	}
 	if e.Declares("deployment") && e.Value("deployment") == "" {
-		name := q.After(deploymentVerbs, "deployment")
-		if ns := cmp.Or(e.Value("namespace"), named, existing); name != "" && ns != "" {
-			e.Set("deployment", ns+"/"+name, "the question")
-		}
+		setDeployment(e, q, cmp.Or(e.Value("namespace"), named, existing), names["deployment"])
+	}
+	if e.Declares("replicas") {
+		setRelativeReplicas(e, q, names["replicas"])
 	}
 	e.Set("node", q.After(nodeVerbs, "node"), "the question")
 	return e.Proposals()
+}
+
+// setDeployment takes the Deployment a question names without its namespace: the
+// word after "scale" or "restart", or a word that is the name of a Deployment that
+// exists. With a namespace in the question it is NAMESPACE/NAME; without, the one
+// namespace of existing that has a Deployment of that name, or, when several have,
+// none (the candidates are listed).
+func setDeployment(e *checks.Extraction, q checks.Question, ns string, existing []string) {
+	name := q.After(deploymentVerbs, "deployment", "down")
+	if name == "" {
+		for _, w := range q.Words {
+			if len(deploymentsNamed(existing, w)) > 0 {
+				name = w
+				break
+			}
+		}
+	}
+	if name == "" {
+		return
+	}
+	if ns != "" {
+		e.Set("deployment", ns+"/"+name, "the question")
+		return
+	}
+	found := deploymentsNamed(existing, name)
+	if len(found) == 1 {
+		e.Set("deployment", found[0], "the one Deployment named "+strconv.Quote(name))
+		return
+	}
+	e.Ambiguous("deployment", found, strconv.Quote(name)+" (a Deployment in several namespaces)")
+}
+
+// deploymentsNamed are the NAMESPACE/NAME of existing whose NAME is name.
+func deploymentsNamed(existing []string, name string) []string {
+	var out []string
+	for _, d := range existing {
+		if _, n, _ := strings.Cut(d, "/"); n == name {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// What a relative number of replicas looks like: "+2", "-1", "2 more", "2
+// additional", "2 extra", "2 fewer", "by 2" (up, or down when the question says so).
+var (
+	signedNumber = regexp.MustCompile(`(?:^|\s)([+-])(\d+)\b`)
+	moreNumber   = regexp.MustCompile(`\b(\d+)\s+(more|additional|extra|fewer|less)\b`)
+	byNumber     = regexp.MustCompile(`\bby\s+(\d+)\b`)
+)
+
+// setRelativeReplicas turns a relative number of replicas into the absolute one the
+// scale task takes, from the desired replicas of the Deployment as Names read them
+// (NAMESPACE/NAME=N): "2 more replicas" of a Deployment at 4 is replicas=6. A relative
+// number for a Deployment whose count is not known sets nothing, so the question
+// asks for replicas.
+func setRelativeReplicas(e *checks.Extraction, q checks.Question, counts []string) {
+	delta, from := 0, ""
+	if m := signedNumber.FindStringSubmatch(q.Lower); m != nil {
+		delta, _ = strconv.Atoi(m[2])
+		if m[1] == "-" {
+			delta = -delta
+		}
+		from = strings.TrimSpace(m[0])
+	} else if m := moreNumber.FindStringSubmatch(q.Lower); m != nil {
+		delta, _ = strconv.Atoi(m[1])
+		if m[2] == "fewer" || m[2] == "less" {
+			delta = -delta
+		}
+		from = m[0]
+	} else if m := byNumber.FindStringSubmatch(q.Lower); m != nil {
+		delta, _ = strconv.Atoi(m[1])
+		if q.Mentions("down", "reduce", "remove", "decrease") {
+			delta = -delta
+		}
+		from = m[0]
+	}
+	deployment := e.Value("deployment")
+	if from == "" || deployment == "" {
+		return
+	}
+	for _, c := range counts {
+		if name, n, _ := strings.Cut(c, "="); name == deployment {
+			current, err := strconv.Atoi(n)
+			if err != nil {
+				return
+			}
+			e.Set("replicas", strconv.Itoa(current+delta), fmt.Sprintf("%q on %d replicas", from, current))
+			return
+		}
+	}
 }
 
 // namedNamespace is the namespace the question names, "" when it names none.

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/clankerd/clankerd/internal/testenv/checktest"
@@ -29,6 +30,48 @@ func TestExtract(t *testing.T) {
 	x.Expect("please drain the node worker-3 in prod-eu", "k8s.node.cordon", names,
 		"context=prod-eu from a kubeconfig context", "node=worker-3 from the question")
 	x.Expect("uncordon node 3", "k8s.node.uncordon", nil)
+	// Deployments named without their namespace resolve against those that exist;
+	// relative numbers against their replicas.
+	live := map[string][]string{"namespace": {"production", "staging"},
+		"deployment": {"production/billing-worker", "production/checkout-api", "staging/checkout-api"},
+		"replicas":   {"production/billing-worker=4", "production/checkout-api=3", "staging/checkout-api=1"}}
+	x.Expect("scale billing-worker to 2 replicas", "k8s.deployment.scale", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`)
+	x.Expect("generate a plan to scale billing-worker from 4 to 2 replicas", "k8s.deployment.scale", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`)
+	x.Expect("scale billing-worker in production to 2", "k8s.deployment.scale", live, "deployment=production/billing-worker from the question")
+	x.Expect("scale checkout-api to 5", "k8s.deployment.scale", live, `deployment is one of production/checkout-api, staging/checkout-api for "checkout-api" (a Deployment in several namespaces)`)
+	x.Expect("scale checkout-api in staging to 5", "k8s.deployment.scale", live, "deployment=staging/checkout-api from the question")
+	x.Expect("scale billing-worker +2", "k8s.deployment.scale", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`, `replicas=6 from "+2" on 4 replicas`)
+	x.Expect("scale billing-worker up by 2 more replicas", "k8s.deployment.scale", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`, `replicas=6 from "2 more" on 4 replicas`)
+	x.Expect("scale down billing-worker by 3", "k8s.deployment.scale", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`, `replicas=1 from "by 3" on 4 replicas`)
+	x.Expect("plan 2 additional production/checkout-api pods", "k8s.deployment.scale", live, "deployment=production/checkout-api from the question", `replicas=5 from "2 additional" on 3 replicas`)
+	x.Expect("scale payments/api -1", "k8s.deployment.scale", live, "deployment=payments/api from the question")
+	x.Expect("restart billing-worker", "k8s.deployment.restart", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`)
+	x.Expect("restart nothing-like-it", "k8s.deployment.restart", live)
 	// A check of another package has none of the parameters.
 	x.Expect("is the certificate of shop.example.com in namespace shop on production expiring?", "", names)
+}
+
+// TestNamesListDeployments reads the Deployments of the current context from the test
+// apiserver, so that a bare name resolves to the one namespace that has it and a name
+// in two namespaces lists both.
+func TestNamesListDeployments(t *testing.T) {
+	p := cluster(t, Options{})
+	one, two := namespace(t), namespace(t)
+	deployment(t, one, "billing-worker", 4, "", "")
+	deployment(t, one, "queue", 1, "", "")
+	deployment(t, two, "queue", 2, "", "")
+	names := p.Names(t.Context())
+	for _, want := range []string{one + "/billing-worker", one + "/queue", two + "/queue"} {
+		if !slices.Contains(names["deployment"], want) {
+			t.Errorf("deployments %v lack %s", names["deployment"], want)
+		}
+	}
+	if !slices.Contains(names["replicas"], one+"/billing-worker=4") {
+		t.Errorf("replicas %v", names["replicas"])
+	}
+	x := checktest.NewExtractions(t, p)
+	x.Expect("scale billing-worker +2", "k8s.deployment.scale", names,
+		`deployment=`+one+`/billing-worker from the one Deployment named "billing-worker"`, `replicas=6 from "+2" on 4 replicas`)
+	x.Expect("scale queue to 3", "k8s.deployment.scale", names,
+		`deployment is one of `+one+`/queue, `+two+`/queue for "queue" (a Deployment in several namespaces)`)
 }
