@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -214,6 +215,8 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		}
 	}
 	imperative := r.imperative(toks)
+	whatIf := !imperative && r.whatIf(q, toks)
+	imperative = imperative || whatIf
 	// A keyword inside a longer keyword that matched at the same place ("access keys"
 	// inside "root access keys") does not count: the longer one says more.
 	spans := r.matchSpans(toks)
@@ -228,7 +231,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 			res.Closest = append(res.Closest, s.id)
 		}
 	}
-	if len(cm.categories) == 0 && (len(all) == 0 || all[0].score < minScore || len(content) == 0) {
+	if len(cm.categories) == 0 && !whatIf && (len(all) == 0 || all[0].score < minScore || len(content) == 0) {
 		if len(res.Closest) == 0 {
 			res.Closest = r.suggest(content)
 		}
@@ -243,6 +246,12 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	// checks of its categories; a question to every check that scores close to the
 	// best.
 	switch {
+	case whatIf && (len(all) == 0 || all[0].score < minScore):
+		all = r.fillingTask(q, names)
+		if len(all) == 0 {
+			return res
+		}
+		res.Write = true
 	case len(cm.categories) > 0:
 		all = r.complete(q, names, r.categoryRoutes(toks, cm, spans, names))
 		if len(all) == 0 {
@@ -377,6 +386,56 @@ func (r *Router) imperative(toks []string) bool {
 		}
 	}
 	return false
+}
+
+// whatIf reports whether the question asks what a change would do without starting
+// with its verb: it starts with "estimate", "preview", "simulate", "what if" or "what
+// would", and names a relative number ("2 additional pods", "+2") or a change verb.
+func (r *Router) whatIf(q checks.Question, toks []string) bool {
+	lead := false
+	for _, l := range whatIfLeads {
+		words := strings.Fields(l)
+		if len(toks) >= len(words) && slices.Equal(toks[:len(words)], words) {
+			lead = true
+		}
+	}
+	if !lead {
+		return false
+	}
+	return relativeCount.MatchString(q.Lower) || slices.ContainsFunc(toks[1:], func(t string) bool { return r.verbs[t] })
+}
+
+// What asks what a change would do: its leading words, and a relative number.
+var (
+	whatIfLeads   = []string{"estimate", "preview", "simulate", "what if", "what would", "how much would"}
+	relativeCount = regexp.MustCompile(`\b\d+\s+(?:more|additional|extra|fewer)\b|(?:^|\s)[+-]\d+\b`)
+)
+
+// fillingTask is, for a what-if question no task's words match, the task whose
+// required parameters the question gives, most of them first: "estimate the cost of 2
+// additional checkout-api pods" names a Deployment that exists and a number of
+// replicas, which is a scale.
+func (r *Router) fillingTask(q checks.Question, names []map[string][]string) []scoredRoute {
+	best, bestFilled := "", 0
+	for _, s := range r.specs {
+		if r.kinds[s.ID] != checks.KindTask {
+			continue
+		}
+		params, _, _ := r.extract(q, s, names)
+		filled := 0
+		for _, p := range s.Params {
+			if p.Required && params[p.Name] != "" {
+				filled++
+			}
+		}
+		if len(missingParams(s, params)) == 0 && filled > bestFilled {
+			best, bestFilled = s.ID, filled
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return []scoredRoute{{id: best, score: minScore, matched: []string{"the parameters it needs"}}}
 }
 
 // requestLeads are the words that may come before the verb of a change request.

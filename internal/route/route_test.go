@@ -29,8 +29,14 @@ func catalog(t testing.TB) *checks.Registry {
 // withNames gives a provider's extractor the names a test says exist, instead of
 // those of the kubeconfig, the cluster and the AWS config files.
 type withNames struct {
-	checks.Extractor
+	ownExtractor
 	names map[string][]string
+}
+
+// ownExtractor is a provider's extractor and what it says about its checks.
+type ownExtractor interface {
+	checks.Extractor
+	Owner
 }
 
 func (w withNames) Names(context.Context) map[string][]string { return w.names }
@@ -44,10 +50,14 @@ func providers(kubeNames, awsNames map[string][]string) []Provider {
 }
 
 // testProviders know the names of the routing table: contexts prod-eu and staging,
-// namespaces payments, shop and kube-system, AWS profiles prod and dev.
+// namespaces payments, shop and kube-system, the Deployments production/billing-worker
+// (4 replicas), production/checkout-api (3) and queue in shop and payments, AWS
+// profiles prod and dev.
 func testProviders() []Provider {
 	return providers(
-		map[string][]string{"context": {"prod-eu", "staging"}, "namespace": {"payments", "shop", "kube-system"}},
+		map[string][]string{"context": {"prod-eu", "staging"}, "namespace": {"payments", "shop", "kube-system"},
+			"deployment": {"payments/queue", "production/billing-worker", "production/checkout-api", "shop/queue"},
+			"replicas":   {"payments/queue=1", "production/billing-worker=4", "production/checkout-api=3", "shop/queue=2"}},
 		map[string][]string{"profile": {"prod", "dev"}})
 }
 

@@ -38,7 +38,7 @@ func (p *Provider) checkList() []checks.Check {
 		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
 	}{
 		{spec("k8s.pods.unhealthy", "pods in CrashLoopBackOff, failing image pulls, config errors, OOMKilled, unschedulable, failed/evicted, or not ready for too long", checks.CategoryHealth,
-			[]string{"pods", "pod", "healthy", "unhealthy", "crashloop", "crashloopbackoff", "crashing", "imagepullbackoff", "oomkilled", "pending", "evicted", "not ready"},
+			[]string{"pods", "pod", "pod status", "status", "healthy", "unhealthy", "crashloop", "crashloopbackoff", "crashing", "imagepullbackoff", "oomkilled", "pending", "evicted", "not ready"},
 			checks.ParamSpec{Name: "for", Type: checks.Duration, Default: "5m", Doc: "report pods not ready or pending for longer than this"}),
 			p.podsUnhealthy},
 		{spec("k8s.pods.restarts", "pods whose containers restarted more than a threshold", checks.CategoryHealth,

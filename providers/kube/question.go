@@ -93,8 +93,10 @@ func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string
 	e.Set("namespace", named, "the question")
 	e.Set("namespace", existing, "a namespace that exists")
 	e.Set("context", q.Name(names["context"]), "a kubeconfig context")
+	// "production" means the context (or namespace) that looks like it, unless the
+	// question names the namespace production.
 	for _, kind := range []string{"context", "namespace"} {
-		if e.Declares(kind) && e.Value(kind) == "" {
+		if e.Declares(kind) && e.Value(kind) == "" && named != "production" && named != "prod" {
 			if prod := q.Production(names[kind]); prod != "" {
 				e.Set(kind, prod, `"production"`)
 				break
