@@ -12,7 +12,7 @@ import (
 // the provider: "any new public endpoints?" runs every exposure check of every
 // provider that is configured (checks.Spec.Categories).
 var categoryPhrases = map[string][]string{
-	checks.CategoryExposure: {"public endpoint", "exposed", "exposure", "exposing", "attack surface", "open to the internet", "reachable from the internet", "publicly reachable"},
+	checks.CategoryExposure: {"public endpoint", "exposed", "exposed to the internet", "exposure", "exposing", "attack surface", "open to the internet", "reachable from the internet", "publicly reachable"},
 	checks.CategoryAccess:   {"permission", "who has access", "who can access", "access right", "access control"},
 	checks.CategoryWaste:    {"wasting money", "waste", "wasted", "save money", "saving", "unused resource", "idle resource"},
 	checks.CategoryHealth:   {"anything unusual", "unusual", "everything ok", "everything okay", "everything fine", "everything healthy", "all good", "anything wrong", "going wrong", "overall health"},

@@ -69,6 +69,8 @@ type Router struct {
 	// keywords per spec, stemmed; weight per stemmed keyword (rarer is heavier).
 	keywords map[string][][]string
 	weight   map[string]float64
+	// vocabulary is every stemmed word of a keyword, for spelling.
+	vocabulary map[string]bool
 }
 
 // MaxRoutes bounds how many checks one question runs.
@@ -77,7 +79,7 @@ const MaxRoutes = 12
 // New indexes the catalog. Every provider's extractor is asked for the parameters of
 // every route, in the order given; none may be nil.
 func New(c Catalog, providers ...Provider) *Router {
-	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}}
+	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}, vocabulary: map[string]bool{}}
 	for _, v := range changeVerbs {
 		r.verbs[v] = true
 	}
@@ -92,7 +94,8 @@ func New(c Catalog, providers ...Provider) *Router {
 			}
 		}
 		seen := map[string]bool{}
-		for _, k := range append(slices.Clone(s.Keywords), idWords(s.ID)...) {
+		// A task's verbs are its words too: "resize payments/queue to 2".
+		for _, k := range slices.Concat(s.Keywords, idWords(s.ID), s.Verbs) {
 			words := stems(checks.NewQuestion(k).Words)
 			key := strings.Join(words, " ")
 			if len(words) == 0 || seen[key] {
@@ -101,6 +104,9 @@ func New(c Catalog, providers ...Provider) *Router {
 			seen[key] = true
 			r.keywords[s.ID] = append(r.keywords[s.ID], words)
 			count[key]++
+			for _, w := range words {
+				r.vocabulary[w] = true
+			}
 		}
 	}
 	for k, n := range count {
@@ -199,7 +205,7 @@ func matchedOutside(toks, phrase []string, spans []span) bool {
 // Route maps a question to checks (and tasks, for a change request).
 func (r *Router) Route(ctx context.Context, question string) Result {
 	q := checks.NewQuestion(question)
-	toks := stems(q.Words)
+	toks := r.spell(stems(q.Words))
 	for _, t := range q.Words {
 		switch {
 		case isURL(t):
@@ -345,7 +351,9 @@ func (r *Router) complete(q checks.Question, names []map[string][]string, routes
 
 // bestTask picks, among the tasks that score close to the best, the one whose
 // required parameters the question gives most completely ("scale shop/api to 3" is a
-// Deployment, not an Auto Scaling group).
+// Deployment, not an Auto Scaling group). A parameter the question names ambiguously
+// counts as given: "scale queue to 3" names a Deployment in two namespaces, which is
+// asked back.
 func (r *Router) bestTask(q checks.Question, names []map[string][]string, top float64, all []scoredRoute) []scoredRoute {
 	best, bestMissing := -1, 0
 	for i, s := range all {
@@ -353,8 +361,8 @@ func (r *Router) bestTask(q checks.Question, names []map[string][]string, top fl
 			break
 		}
 		spec, _, _ := r.catalog.Lookup(s.id)
-		params, _, _ := r.extract(q, spec, names)
-		missing := len(missingParams(spec, params))
+		params, _, ambiguous := r.extract(q, spec, names)
+		missing := len(missingParams(spec, params)) - len(ambiguous)
 		if best < 0 || missing < bestMissing {
 			best, bestMissing = i, missing
 		}
@@ -377,12 +385,28 @@ func missingParams(spec checks.Spec, params map[string]string) []string {
 // verb (scale, restart, revoke, set, ...), maybe after words that lead a request
 // ("please", "can you", "generate a plan to").
 func (r *Router) imperative(toks []string) bool {
-	for _, t := range toks {
+	for i, t := range toks {
 		if r.verbs[t] {
-			return true
+			return !r.checkPhraseAt(toks, i)
 		}
 		if !slices.Contains(requestLeads, t) {
 			return false
+		}
+	}
+	return false
+}
+
+// checkPhraseAt reports whether a check's keyword of several words starts at
+// toks[i]: in "restart counts above 3" the verb is a noun.
+func (r *Router) checkPhraseAt(toks []string, i int) bool {
+	for _, s := range r.specs {
+		if r.kinds[s.ID] != checks.KindCheck {
+			continue
+		}
+		for _, kw := range r.keywords[s.ID] {
+			if len(kw) > 1 && i+len(kw) <= len(toks) && slices.Equal(toks[i:i+len(kw)], kw) {
+				return true
+			}
 		}
 	}
 	return false

@@ -14,7 +14,7 @@ func (p *Provider) checkList() []checks.Check {
 		look look
 	}{
 		{spec("aws.ec2.sg.open", "security group rules open to 0.0.0.0/0 or ::/0 on ports that are not allowed", checks.CategoryExposure, true,
-			[]string{"security group", "security groups", "sg", "firewall", "open", "ports", "ssh", "rdp", "ingress", "exposed", "public"},
+			[]string{"security group", "security groups", "sg", "firewall", "open", "ports", "open ports", "ssh", "rdp", "ingress", "exposed", "public"},
 			checks.ParamSpec{Name: "allow", Type: checks.List, Default: "80,443", Validate: validatePorts, Doc: "ports that may be open to the internet"}),
 			p.regional(p.sgOpen)},
 		{spec("aws.s3.public", "S3 buckets public through their ACL or policy, and missing bucket or account public access blocks", checks.CategoryExposure, false,
@@ -35,7 +35,7 @@ func (p *Provider) checkList() []checks.Check {
 			[]string{"volumes", "ebs", "unattached", "disk", "disks", "waste", "idle", "orphaned"}),
 			p.regional(p.volumesUnattached)},
 		{spec("aws.ec2.eip.unassociated", "Elastic IPs associated with nothing, with their monthly cost", checks.CategoryWaste, true,
-			[]string{"elastic ip", "eip", "ip addresses", "unassociated", "waste", "idle"}),
+			[]string{"elastic ip", "elastic ips", "eip", "eips", "ip addresses", "unassociated", "waste", "idle"}),
 			p.regional(p.eipUnassociated)},
 		{spec("aws.ec2.instances.stopped", "instances stopped for longer than for=, whose volumes still cost money", checks.CategoryWaste, true,
 			[]string{"instances", "ec2", "stopped", "idle", "waste", "servers"},
@@ -54,7 +54,7 @@ func (p *Provider) checkList() []checks.Check {
 			checks.ParamSpec{Name: "min_cost", Type: checks.Float, Default: "0", Doc: "only resources whose estimated monthly cost in USD is at least this (resources without a known price are left out)"}),
 			p.regional(p.tagsMissing)},
 		{spec("aws.cost.increase", "services whose cost over the last window rose by more than the threshold against the window before (Cost Explorer)", checks.CategoryCost, false,
-			[]string{"cost", "costs", "bill", "billing", "spend", "spending", "increase", "jump", "expensive"},
+			[]string{"cost", "costs", "bill", "billing", "spend", "spending", "increase", "jump", "expensive", "go up", "went up", "gone up"},
 			checks.ParamSpec{Name: "window", Type: checks.Duration, Default: "7d", Doc: "compare the last window with the one before it (whole days)"},
 			checks.ParamSpec{Name: "threshold", Type: checks.List, Default: "20%,10", Validate: validateThreshold, Doc: "report rises above this percentage and/or USD amount (20%, 50, or 20%,50 for both)"}),
 			p.costIncrease},
