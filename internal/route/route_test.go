@@ -395,3 +395,18 @@ func TestAmbiguousDeployment(t *testing.T) {
 		t.Errorf("error %v does not list the candidates", err)
 	}
 }
+
+// TestCategoriesOfConfiguredProviders: a category question runs the checks of every
+// provider that names something that exists, and leaves out those of one with nothing
+// configured (no AWS profile here).
+func TestCategoriesOfConfiguredProviders(t *testing.T) {
+	r := New(catalog(t), providers(map[string][]string{"context": {"prod-eu"}}, map[string][]string{"profile": nil})...)
+	got := routedChecks(r.Route(t.Context(), "anything exposed?"))
+	if !slices.Equal(got, []string{"k8s.exposure.public"}) {
+		t.Errorf("routed to %v, want only the Kubernetes exposure check", got)
+	}
+	got = routedChecks(r.Route(t.Context(), "are we wasting money?"))
+	if len(got) != 0 {
+		t.Errorf("waste without AWS configured routed to %v", got)
+	}
+}
