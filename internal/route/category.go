@@ -40,18 +40,32 @@ type categoryMatch struct {
 	spans      []span
 }
 
-// matchCategories finds the category phrases of a question.
-func matchCategories(toks []string) categoryMatch {
-	var m categoryMatch
+// categoryPhrase is a category phrase as the router matches it.
+type categoryPhrase struct {
+	category string
+	words    []string // stemmed
+}
+
+// stemCategoryPhrases stems the category phrases once, in category order.
+func stemCategoryPhrases() []categoryPhrase {
+	var out []categoryPhrase
 	for _, cat := range slices.Sorted(maps.Keys(categoryPhrases)) {
 		for _, phrase := range categoryPhrases[cat] {
-			words := stems(checks.NewQuestion(phrase).Words)
-			for i := 0; i+len(words) <= len(toks); i++ {
-				if slices.Equal(toks[i:i+len(words)], words) {
-					m.spans = append(m.spans, span{i, i + len(words)})
-					if !slices.Contains(m.categories, cat) {
-						m.categories = append(m.categories, cat)
-					}
+			out = append(out, categoryPhrase{cat, stems(checks.NewQuestion(phrase).Words)})
+		}
+	}
+	return out
+}
+
+// matchCategories finds the category phrases of a question.
+func (r *Router) matchCategories(toks []string) categoryMatch {
+	var m categoryMatch
+	for _, p := range r.categoryPhrases {
+		for i := 0; i+len(p.words) <= len(toks); i++ {
+			if slices.Equal(toks[i:i+len(p.words)], p.words) {
+				m.spans = append(m.spans, span{i, i + len(p.words)})
+				if !slices.Contains(m.categories, p.category) {
+					m.categories = append(m.categories, p.category)
 				}
 			}
 		}

@@ -71,6 +71,8 @@ type Router struct {
 	weight   map[string]float64
 	// vocabulary is every stemmed word of a keyword, for spelling.
 	vocabulary map[string]bool
+	// categoryPhrases are categoryPhrases, stemmed.
+	categoryPhrases []categoryPhrase
 }
 
 // MaxRoutes bounds how many checks one question runs.
@@ -79,7 +81,7 @@ const MaxRoutes = 12
 // New indexes the catalog. Every provider's extractor is asked for the parameters of
 // every route, in the order given; none may be nil.
 func New(c Catalog, providers ...Provider) *Router {
-	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}, vocabulary: map[string]bool{}}
+	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}, vocabulary: map[string]bool{}, categoryPhrases: stemCategoryPhrases()}
 	for _, v := range changeVerbs {
 		r.verbs[v] = true
 	}
@@ -229,7 +231,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 	all := r.score(toks, spans, imperative)
 	var cm categoryMatch
 	if !imperative {
-		cm = matchCategories(toks)
+		cm = r.matchCategories(toks)
 	}
 	var res Result
 	for i, s := range all {
