@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/internal/testenv/kubetest"
@@ -18,25 +19,9 @@ import (
 // A plan for a Kubernetes task, made by check and applied by approve against a real
 // apiserver; a plan whose target drifted is refused.
 func TestKubernetesPlanThroughCLI(t *testing.T) {
-	kenv, err := kubetest.Start(t.TempDir())
-	if err != nil {
-		kubetest.Require(t, nil, err.Error())
-	}
-	defer kenv.Stop()
+	kenv := startKube(t)
 	ctx := t.Context()
-	if _, err := kenv.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	two := int32(2)
-	_, err = kenv.Client.AppsV1().Deployments("shop").Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
-		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "registry.example/api:1"}}}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kubeDeployment(t, kenv, "shop", "api", 2)
 	state, dir := t.TempDir(), t.TempDir()
 	hb := filepath.Join(dir, "HEARTBEAT.md")
 	writeFile(t, hb, "---\nkube_context: test\n---\n## Hourly\n- `k8s.workloads.unavailable` namespace=shop\n\n## Tasks\n- `k8s.deployment.scale` deployment=shop/api replicas=4\n")
@@ -88,5 +73,35 @@ func TestKubernetesPlanThroughCLI(t *testing.T) {
 	}
 	if r := cli(t, state, "audit", "verify"); r.code != 0 {
 		t.Errorf("audit verify: %+v", r)
+	}
+}
+
+// startKube starts a test apiserver for one test, or skips it saying why.
+func startKube(t *testing.T) *kubetest.Env {
+	t.Helper()
+	kenv, err := kubetest.Start(t.TempDir())
+	if err != nil {
+		kubetest.Require(t, nil, err.Error())
+	}
+	t.Cleanup(kenv.Stop)
+	return kenv
+}
+
+// kubeDeployment creates the namespace (unless it exists) and a Deployment in it.
+func kubeDeployment(t *testing.T, kenv *kubetest.Env, ns, name string, replicas int32) {
+	t.Helper()
+	_, err := kenv.Client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": name}
+	_, err = kenv.Client.AppsV1().Deployments(ns).Create(t.Context(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.example/" + name + ":1"}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

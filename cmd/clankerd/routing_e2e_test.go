@@ -5,12 +5,6 @@ package main
 import (
 	"strings"
 	"testing"
-
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/clankerd/clankerd/internal/testenv/kubetest"
 )
 
 // TestAskResolvesNamesAgainstTheCluster asks the article's change requests of issue 13
@@ -18,29 +12,10 @@ import (
 // one namespace that has it, a relative number to the absolute target the plan shows,
 // and a name two namespaces have is asked back with both.
 func TestAskResolvesNamesAgainstTheCluster(t *testing.T) {
-	kenv, err := kubetest.Start(t.TempDir())
-	if err != nil {
-		kubetest.Require(t, nil, err.Error())
-	}
-	defer kenv.Stop()
-	for _, d := range []struct {
-		ns, name string
-		replicas int32
-	}{{"production", "billing-worker", 4}, {"production", "checkout-api", 3}, {"staging", "checkout-api", 1}} {
-		if _, err := kenv.Client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
-			t.Fatal(err)
-		}
-		labels := map[string]string{"app": d.name}
-		_, err := kenv.Client.AppsV1().Deployments(d.ns).Create(t.Context(), &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: d.ns},
-			Spec: appsv1.DeploymentSpec{Replicas: &d.replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	kenv := startKube(t)
+	kubeDeployment(t, kenv, "production", "billing-worker", 4)
+	kubeDeployment(t, kenv, "production", "checkout-api", 3)
+	kubeDeployment(t, kenv, "staging", "checkout-api", 1)
 	envs := []string{"KUBECONFIG=" + kenv.Kubeconfig}
 	for _, c := range []struct{ question, want string }{
 		{"scale billing-worker to 2 replicas", "replicas 4 → 2"},
