@@ -110,6 +110,18 @@ func TestScheduleTable(t *testing.T) {
 		{"`@daily`", ny, "CRON_TZ=America/New_York @daily", []string{"03-29 04:00", "03-30 04:00", "03-31 04:00"}},
 		{"`@hourly`", time.UTC, "CRON_TZ=UTC @hourly", []string{"13:00", "14:00", "15:00"}},
 		{"*/15 * * * *", time.UTC, "CRON_TZ=UTC */15 * * * *", []string{"12:15", "12:30", "12:45"}},
+		// OpenClaw's headings: a time of day or weekday in parentheses refines the word.
+		{"Daily (morning)", ber, "CRON_TZ=Europe/Berlin 0 9 * * *", []string{"03-29 07:00", "03-30 07:00", "03-31 07:00"}},
+		{"Daily (evening)", ny, "CRON_TZ=America/New_York 0 18 * * *", []string{"22:00", "03-29 22:00", "03-30 22:00"}},
+		{"Daily (7:15 pm)", time.UTC, "CRON_TZ=UTC 15 19 * * *", []string{"19:15", "03-29 19:15", "03-30 19:15"}},
+		{"Daily (important)", time.UTC, "CRON_TZ=UTC 0 0 * * *", []string{"03-29 00:00", "03-30 00:00", "03-31 00:00"}},
+		{"Weekly (Monday)", kol, "CRON_TZ=Asia/Kolkata 0 0 * * 1", []string{"03-29 18:30", "04-05 18:30", "04-12 18:30"}},
+		{"Weekly (Mon)", time.UTC, "CRON_TZ=UTC 0 0 * * 1", []string{"03-30 00:00", "04-06 00:00", "04-13 00:00"}},
+		{"Weekly (Monday morning)", ber, "CRON_TZ=Europe/Berlin 0 9 * * 1", []string{"03-30 07:00", "04-06 07:00", "04-13 07:00"}},
+		{"weekly (thursdays, 08:30)", time.UTC, "CRON_TZ=UTC 30 8 * * 4", []string{"04-02 08:30", "04-09 08:30", "04-16 08:30"}},
+		{"Weekly (evening)", time.UTC, "CRON_TZ=UTC 0 18 * * 0", []string{"03-29 18:00", "04-05 18:00", "04-12 18:00"}},
+		{"Weekdays (morning)", ny, "CRON_TZ=America/New_York 0 9 * * 1-5", []string{"03-30 13:00", "03-31 13:00", "04-01 13:00"}},
+		{"Weekends (evening)", time.UTC, "CRON_TZ=UTC 0 18 * * 0,6", []string{"18:00", "03-29 18:00", "04-04 18:00"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -146,14 +158,20 @@ func shortUTC(t time.Time) string {
 
 func TestScheduleErrors(t *testing.T) {
 	tests := map[string]string{
-		"every fortnight":     `cannot read the schedule after "every"`,
-		"every 0 minutes":     "positive",
-		"at 08:30":            `needs a day`,
-		"daily at 25:00":      "not a time of day",
-		"mondays at 13:00 pm": "not a time",
-		"nightly":             `"nightly" needs a time`,
-		"`61 2 * * *`":        "cron spec",
-		"Database checks":     "is not a schedule",
+		"every fortnight":        `cannot read the schedule after "every"`,
+		"every 0 minutes":        "positive",
+		"at 08:30":               `needs a day`,
+		"daily at 25:00":         "not a time of day",
+		"mondays at 13:00 pm":    "not a time",
+		"nightly":                `"nightly" needs a time`,
+		"`61 2 * * *`":           "cron spec",
+		"Database checks":        "is not a schedule",
+		"Daily (Monday)":         `a weekday in parentheses refines "weekly"`,
+		"Weekly (Mon or Fri)":    "more than one weekday",
+		"Daily (morning, 10:00)": "more than one time of day",
+		"Daily (25:00)":          "not a time of day",
+		// Outside a file there is no file schedule for "continuous" to mean.
+		"Continuous (every heartbeat)": "the file's own schedule",
 	}
 	for text, want := range tests {
 		_, err := ParseSchedule(text, time.UTC)
@@ -302,7 +320,7 @@ func TestBrokenFileReportsEveryProblem(t *testing.T) {
 	want := []string{
 		`testdata/broken.md:2: front matter timezone: unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
 		`testdata/broken.md:3: front matter active_hours: "8-20" is not HH:MM-HH:MM`,
-		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, jitter, kube_context, notify, schedule, timeout, timezone`,
+		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, evening, jitter, kube_context, morning, notify, schedule, timeout, timezone`,
 		`testdata/broken.md:8: heading "Every fortnight": cannot read the schedule after "every"`,
 		`testdata/broken.md:9: unknown check "http.stats"; did you mean http.status`,
 		`testdata/broken.md:10: http.status: parameter expect: ... placeholder`,

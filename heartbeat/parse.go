@@ -94,6 +94,7 @@ type parser struct {
 	file  *File
 	src   []byte
 	lines []int // byte offset of the start of each line
+	words scheduleWords
 	errs  Errors
 }
 
@@ -126,7 +127,8 @@ func Parse(path string, src []byte, cat Catalog) (*File, error) {
 			p.lines = append(p.lines, i+1)
 		}
 	}
-	p.body(p.frontMatter())
+	p.frontMatter()
+	p.body(*p.words.fileSchedule)
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
@@ -222,7 +224,7 @@ func (p *parser) heading(n *ast.Heading, stack []section) section {
 	if n.Level == 1 && p.file.Title == "" {
 		p.file.Title = strings.TrimSpace(raw)
 	}
-	sched, err := findSchedule(raw, p.file.Location)
+	sched, err := p.words.find(raw)
 	switch {
 	case err == nil:
 		s.schedule = &sched
