@@ -484,7 +484,7 @@ func nestedList(depth int) string {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"good.md", "good-crlf.md", "broken.md"} {
+	for _, name := range []string{"good.md", "good-crlf.md", "broken.md", "openclaw.md", "openclaw-tasks.md", "openclaw-tasks-broken.md"} {
 		src, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -495,6 +495,8 @@ func FuzzParse(f *testing.F) {
 		"", "---\n", "---\n---\n", "- `", "- ``", "- `tcp.connect` addr=\"", "## every `", "## `@every 0s`",
 		"- `tcp.connect` addr=a:1 x=\"\\", "\r\r\n\r", "> - `tcp.connect` addr=a:1", "## Tasks\n  - `test.scale`",
 		"## daily at 99:99\n- x", "---\nactive_hours: 23:59-00:00\n---\n",
+		"## Weekly (Mon Tue)\n- x", "## Daily (morning\n- x", "## Continuous\n- x", "---\nmorning: 7:5\n---\n",
+		"tasks:\n- name:\n", "tasks:\n- name: a\n  interval: 0s\n  prompt: b\n", "tasks:\n- prompt: [\n", "> tasks:\n> - name: a\n",
 	} {
 		f.Add([]byte(s))
 	}

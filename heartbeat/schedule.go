@@ -305,3 +305,16 @@ func cronSchedule(text, spec string, loc *time.Location) (Schedule, error) {
 	}
 	return Schedule{Text: text, Spec: full, next: sched.Next}, nil
 }
+
+// interval reads a bare duration ("30m", "2h", "1d") as an interval schedule.
+func (sw scheduleWords) interval(text string) (Schedule, error) {
+	d, err := checks.ParseDuration(text)
+	if err != nil || d <= 0 {
+		return Schedule{}, fmt.Errorf("%q is not an interval: write a duration such as 30m, 2h or 1d", text)
+	}
+	spec, err := intervalSpec(d)
+	if err != nil {
+		return Schedule{}, err
+	}
+	return cronSchedule("every "+strings.TrimSpace(text), spec, sw.loc)
+}
