@@ -172,6 +172,10 @@ func TestScheduleErrors(t *testing.T) {
 		"Daily (25:00)":          "not a time of day",
 		// Outside a file there is no file schedule for "continuous" to mean.
 		"Continuous (every heartbeat)": "the file's own schedule",
+		"Continuous":                   "the file's own schedule",
+		"Checks (each heartbeat)":      "the file's own schedule",
+		// Continuous as one word of a title is free text.
+		"Continuous integration": "is not a schedule",
 	}
 	for text, want := range tests {
 		_, err := ParseSchedule(text, time.UTC)

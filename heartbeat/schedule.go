@@ -46,7 +46,7 @@ var (
 	weeklyWord   = regexp.MustCompile(`\bweekly\b`)
 	everyWord    = regexp.MustCompile(`\bevery\b`)
 	nightlyAlone = regexp.MustCompile(`\bnightly\b`)
-	continuous   = regexp.MustCompile(`\bcontinuous(ly)?\b|\b(every|each)\s+heartbeat\b`)
+	continuous   = regexp.MustCompile(`^\s*continuous(ly)?\s*(\(.*)?$|\b(every|each)\s+heartbeat\b`)
 	refined      = regexp.MustCompile(`\b(daily|weekly|weekdays?|weekends?)\s*\(([^)]*)\)`)
 	refineDay    = regexp.MustCompile(`\b(mon|tues?|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(day)?s?\b`)
 	refineTime   = regexp.MustCompile(`\b(morning|evening)s?\b`)
