@@ -340,6 +340,12 @@ func TestBrokenFileReportsEveryProblem(t *testing.T) {
 	// expect=abc is validated by http.status's own Validate in the real probe; the fake
 	// spec has none, so line 10 carries only the url problem.
 	want = append(want[:5], want[6:]...)
+	wantDiagnostics(t, errs, want)
+}
+
+// wantDiagnostics requires errs, in order, to start with the wanted messages.
+func wantDiagnostics(t *testing.T, errs Errors, want []string) {
+	t.Helper()
 	if len(errs) != len(want) {
 		t.Errorf("%d diagnostics, want %d:\n%v", len(errs), len(want), errs)
 	}

@@ -140,14 +140,7 @@ func TestOpenClawTasksBlockErrors(t *testing.T) {
 		`testdata/openclaw-tasks-broken.md:23: task prompt: want a single value`,
 		`testdata/openclaw-tasks-broken.md:27: a tasks: block holds plain-language prompts, not write tasks`,
 	}
-	if len(errs) != len(want) {
-		t.Errorf("%d diagnostics, want %d:\n%v", len(errs), len(want), errs)
-	}
-	for i := 0; i < len(errs) && i < len(want); i++ {
-		if !strings.HasPrefix(errs[i].Error(), want[i]) {
-			t.Errorf("diagnostic %d:\n got %s\nwant %s…", i, errs[i].Error(), want[i])
-		}
-	}
+	wantDiagnostics(t, errs, want)
 }
 
 // "tasks:" before an ordinary list, and a list of name: lines without "tasks:", stay
