@@ -97,7 +97,7 @@ func (sw scheduleWords) parse(text string) (Schedule, error) {
 	return s, err
 }
 
-// findSchedule looks for a schedule anywhere in text (a heading): a cron spec in
+// find looks for a schedule anywhere in text (a heading): a cron spec in
 // backticks first, then words. It returns errNoSchedule when there is none, and
 // another error when there is something that looks like one but cannot be read.
 func (sw scheduleWords) find(text string) (Schedule, error) {
@@ -129,8 +129,13 @@ func (sw scheduleWords) find(text string) (Schedule, error) {
 
 // wordsToSpec turns schedule words into a cron spec.
 func (sw scheduleWords) wordsToSpec(w string) (string, error) {
-	if m := refined.FindStringSubmatch(w); m != nil {
-		if spec, err := sw.refine(m[1], m[2]); spec != "" || err != nil {
+	if m := refined.FindStringSubmatchIndex(w); m != nil {
+		// "weekly (monday) at 09:00": a time after the parentheses refines them too.
+		inner := w[m[4]:m[5]]
+		if at := bareAt.FindString(w[m[1]:]); at != "" {
+			inner += " " + at
+		}
+		if spec, err := sw.refine(w[m[2]:m[3]], inner); spec != "" || err != nil {
 			return spec, err
 		}
 	}
