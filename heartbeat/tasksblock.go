@@ -59,7 +59,7 @@ func (p *parser) tasksBlock(list *ast.List, stack []section, fileSchedule Schedu
 	if err := yaml.Unmarshal(p.src[from:to], &doc); err != nil {
 		if m := yamlErrorLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			p.errorf(fileLine(n), "tasks: block: %s; each task is indented name:, interval: and prompt: lines", m[2])
+			p.errorf(fileLine(n), "tasks: block: %s; each task is indented name:, interval: and prompt: lines, and a prompt that holds \": \" is quoted", m[2])
 			return
 		}
 		p.errorf(first, "tasks: block is not valid YAML: %v", err)
