@@ -154,3 +154,14 @@ func TestTasksLabelBeforeOrdinaryList(t *testing.T) {
 		t.Errorf("items = %+v", f.Items)
 	}
 }
+
+// A YAML error in a tasks: block is reported at its line in the file.
+func TestTasksBlockYAMLErrorLine(t *testing.T) {
+	src := "# H\n\ntasks:\n- name: a\n  interval: 30m\n  prompt: ok\n- name: b\n  interval: 1h\n  prompt: alert: now\n"
+	_, err := Parse("HEARTBEAT.md", []byte(src), testCatalog(t))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %v is not Errors", err)
+	}
+	wantDiagnostics(t, errs, []string{`HEARTBEAT.md:9: tasks: block: mapping values are not allowed in this context; `})
+}
