@@ -3,20 +3,31 @@ package view
 import (
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/clankerd/clankerd/checks"
 
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/route"
 )
 
-// Answer is what a question got: where it was routed, the results of the checks it
-// ran (or the plan a change request queued), and the answer in words.
+// Answer is what a question got: where it was routed, whether everything it checked
+// is healthy, the results of the checks it ran (or the plan a change request queued),
+// their open findings in one flat list, and the answer in words.
 type Answer struct {
 	Question string        `json:"question"`
 	RoutedBy string        `json:"routed_by"`
 	Routes   []route.Route `json:"routes"`
-	Results  []Result      `json:"results"`
-	Plan     *PlanRef      `json:"plan,omitempty"`
-	Answer   string        `json:"answer" view:"multiline"`
+	// Healthy is true only when at least one check ran and every check passed.
+	Healthy bool `json:"healthy"`
+	// UnhealthyReason says why Healthy is false.
+	UnhealthyReason string   `json:"unhealthy_reason,omitempty"`
+	Results         []Result `json:"results"`
+	// Findings are the open findings of every result (resolved ones are left out),
+	// for pipelines: `-o findings` prints only them.
+	Findings []Finding `json:"findings"`
+	Plan     *PlanRef  `json:"plan,omitempty"`
+	Answer   string    `json:"answer" view:"multiline"`
 }
 
 // NewAnswer shapes the answer to a question.
@@ -28,7 +39,49 @@ func NewAnswer(a ask.Answer) Answer {
 	if a.Plan != nil {
 		out.Plan = planRef(*a.Plan, a.PlanCreated)
 	}
+	out.Healthy, out.UnhealthyReason = health(out.Results)
+	out.Findings = openFindings(out.Results)
 	scrub(&out)
+	return out
+}
+
+// health is whether results are healthy, and why not: false when a check failed or
+// could not be evaluated, and when none was evaluated at all (only skipped ones, or a
+// change request that ran none), since "nothing was checked" is not "all is well".
+func health(rs []Result) (bool, string) {
+	n := map[checks.Status]int{}
+	for _, r := range rs {
+		n[r.Status]++
+	}
+	var why []string
+	if n[checks.Fail] > 0 {
+		why = append(why, fmt.Sprintf("%d check(s) failed", n[checks.Fail]))
+	}
+	if n[checks.Error] > 0 {
+		why = append(why, fmt.Sprintf("%d check(s) could not be evaluated", n[checks.Error]))
+	}
+	if n[checks.Skipped] > 0 {
+		why = append(why, fmt.Sprintf("%d check(s) skipped", n[checks.Skipped]))
+	}
+	switch {
+	case n[checks.Pass] == 0 && len(why) == 0:
+		return false, "no check was evaluated"
+	case len(why) > 0:
+		return false, strings.Join(why, ", ")
+	}
+	return true, ""
+}
+
+// openFindings is the findings of every result still open, in result order.
+func openFindings(rs []Result) []Finding {
+	out := []Finding{}
+	for _, r := range rs {
+		for _, f := range r.Findings {
+			if f.State.Open() {
+				out = append(out, f)
+			}
+		}
+	}
 	return out
 }
 
