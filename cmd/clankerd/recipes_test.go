@@ -131,7 +131,10 @@ func (s recipeShell) run(t *testing.T, script string, shell ...string) result {
 }
 
 // bash runs a recipe as `bash -e` runs a CI step.
-func (s recipeShell) bash(t *testing.T, r recipe) result { t.Helper(); return s.run(t, r.body, "bash", "-e") }
+func (s recipeShell) bash(t *testing.T, r recipe) result {
+	t.Helper()
+	return s.run(t, r.body, "bash", "-e")
+}
 
 // recipeEnvs starts the test cluster and moto once for every recipe that needs them,
 // with the objects the recipes' questions are about.
@@ -377,14 +380,20 @@ func (e *recipeEnvs) jqFilters(t *testing.T, r recipe) {
 	}
 }
 
-// preDeployCost queues the scale plan, prints its estimate, passes the budget and
-// changes nothing.
+// preDeployCost queues the scale plan, prints its estimate (4 more pods of 250m CPU
+// and 512 MiB at the default prices), passes the budget and changes nothing; scaling
+// to 40 is over the budget and fails the step.
 func (e *recipeEnvs) preDeployCost(t *testing.T, r recipe) {
 	k := e.kube(t)
 	s := newRecipeShell(t, e.kubeEnv(t)...)
 	res := s.bash(t, r)
-	if res.code != 0 || !regexp.MustCompile(`^plan \S+: [0-9.]+ USD/month\n$`).MatchString(res.stdout) {
+	if res.code != 0 || !regexp.MustCompile(`^plan p-\S+: 29.26 USD/month\n$`).MatchString(res.stdout) {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	over := r
+	over.body = strings.Replace(r.body, "to 6 replicas", "to 40 replicas", 1)
+	if res := s.bash(t, over); res.code != 1 || !strings.Contains(res.stderr, "over the 100 USD/month budget") {
+		t.Errorf("scaling to 40: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	d, err := k.Client.AppsV1().Deployments("production").Get(t.Context(), "api", metav1.GetOptions{})
 	if err != nil || *d.Spec.Replicas != 2 {
