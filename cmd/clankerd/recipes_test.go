@@ -32,8 +32,8 @@ const recipesFile = "../../docs/recipes.md"
 // recipe is a fenced block of docs/recipes.md whose info string names it
 // (```sh recipe=NAME); todo= marks one written for a feature not built yet.
 type recipe struct {
-	name, lang, todo, body string
-	line                   int
+	name, todo, body string
+	line             int
 }
 
 // infoAttr matches key=value and key="quoted value" in a fence's info string.
@@ -59,9 +59,8 @@ func readRecipes(t *testing.T, path string) []recipe {
 			out = append(out, *cur)
 			cur = nil
 		case fence && strings.Contains(line, "recipe="):
-			info := strings.TrimPrefix(line, "```")
-			r := recipe{lang: strings.Fields(info)[0], line: n}
-			for _, m := range infoAttr.FindAllStringSubmatch(info, -1) {
+			r := recipe{line: n}
+			for _, m := range infoAttr.FindAllStringSubmatch(line, -1) {
 				v := m[2]
 				if uq, err := strconv.Unquote(v); err == nil {
 					v = uq
@@ -118,16 +117,7 @@ func (s recipeShell) run(t *testing.T, script string, shell ...string) result {
 	cmd := exec.CommandContext(t.Context(), shell[0], append(shell[1:], "-c", script)...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), s.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running %s: %v", shell[0], err)
-	}
-	return result{out.String(), errb.String(), code}
+	return runCommand(t, cmd)
 }
 
 // bash runs a recipe as `bash -e` runs a CI step.
@@ -271,8 +261,12 @@ func TestRecipes(t *testing.T) {
 	}
 }
 
-// cronLine is a crontab entry: five schedule fields, then the command.
-var cronLine = regexp.MustCompile(`^\s*(\S+\s+){5}(.+)$`)
+// cronLine is a crontab entry: five schedule fields, then the command; cronVariable a
+// crontab's variable line (PATH=...).
+var (
+	cronLine     = regexp.MustCompile(`^\s*(\S+\s+){5}(.+)$`)
+	cronVariable = regexp.MustCompile(`^\w+=`)
+)
 
 // cron runs each entry's command with /bin/sh, as cron does, from a home holding the
 // heartbeat the first one names.
@@ -286,7 +280,7 @@ func (e *recipeEnvs) cron(t *testing.T, r recipe) {
 	n := 0
 	for line := range strings.Lines(r.body) {
 		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") || regexp.MustCompile(`^\w+=`).MatchString(line) {
+		if line == "" || strings.HasPrefix(line, "#") || cronVariable.MatchString(line) {
 			continue // comments and the crontab's variables (the test sets PATH itself)
 		}
 		m := cronLine.FindStringSubmatch(line)
