@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -230,14 +231,15 @@ func (e *recipeEnvs) aws(t *testing.T) []string {
 func TestRecipes(t *testing.T) {
 	envs := &recipeEnvs{parent: t}
 	scenarios := map[string]func(t *testing.T, r recipe){
-		"cron":             envs.cron,
-		"ci-health-gate":   envs.ciHealthGate,
-		"untagged-cost":    envs.untaggedCost,
-		"jq-filters":       envs.jqFilters,
-		"pre-deploy-cost":  envs.preDeployCost,
-		"mcp-config":       envs.mcpConfig,
-		"maker-ci":         nil,
-		"maker-ci-approve": nil,
+		"cron":                   envs.cron,
+		"ci-health-gate":         envs.ciHealthGate,
+		"ci-health-gate-actions": envs.ciHealthGateActions,
+		"untagged-cost":          envs.untaggedCost,
+		"jq-filters":             envs.jqFilters,
+		"pre-deploy-cost":        envs.preDeployCost,
+		"mcp-config":             envs.mcpConfig,
+		"maker-ci":               nil,
+		"maker-ci-approve":       nil,
 	}
 	recipes := readRecipes(t, recipesFile)
 	seen := map[string]bool{}
@@ -312,21 +314,59 @@ func (e *recipeEnvs) ciHealthGate(t *testing.T, r recipe) {
 	if res := s.bash(t, r); res.code != 0 {
 		t.Fatalf("the gate on a healthy namespace: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	if err := plantPod(t, e.kube(t), "api-6b7d9-crash", crashingPod()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = e.kube(t).Client.CoreV1().Pods("production").Delete(e.parent.Context(), "api-6b7d9-crash", metav1.DeleteOptions{})
-	})
+	e.crashingPod(t)
 	res := s.bash(t, r)
 	if res.code == 0 || !strings.Contains(res.stderr, "Unhealthy pods detected: 1 check(s) failed") {
 		t.Errorf("the gate on a crashlooping pod: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
+	// A question that routes nowhere prints nothing: pipefail fails the step on
+	// clankerd's exit 3, where jq alone would pass.
+	unroutable := r
+	unroutable.body = strings.Replace(r.body, "are all pods healthy in namespace production?", "what is the meaning of life?", 1)
+	if res := s.bash(t, unroutable); res.code != 3 {
+		t.Errorf("the gate on a question that does not route: exit %d, want 3\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
 	// Without the cluster the check is skipped: not healthy either.
 	s = newRecipeShell(t)
-	if res := s.bash(t, r); res.code == 0 || !strings.Contains(res.stderr, "Unhealthy pods detected") {
+	if res := s.bash(t, r); res.code == 0 || !strings.Contains(res.stderr, "Unhealthy pods detected: 1 check(s) skipped") {
 		t.Errorf("the gate without a kubeconfig: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
+}
+
+// ciHealthGateActions runs the step's script as GitHub Actions runs `shell: bash`,
+// on the healthy namespace and on a crashlooping pod.
+func (e *recipeEnvs) ciHealthGateActions(t *testing.T, r recipe) {
+	var steps []struct {
+		Name  string `yaml:"name"`
+		Shell string `yaml:"shell"`
+		Run   string `yaml:"run"`
+	}
+	if err := yaml.Unmarshal([]byte(r.body), &steps); err != nil || len(steps) != 1 || steps[0].Shell != "bash" || steps[0].Run == "" {
+		t.Fatalf("%s:%d: want one step with shell: bash and run: %v %+v", recipesFile, r.line, err, steps)
+	}
+	s := newRecipeShell(t, e.kubeEnv(t)...)
+	actions := []string{"bash", "--noprofile", "--norc", "-eo", "pipefail"}
+	if res := s.run(t, steps[0].Run, actions...); res.code != 0 {
+		t.Fatalf("the step on a healthy namespace: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	e.crashingPod(t)
+	if res := s.run(t, steps[0].Run, actions...); res.code == 0 || !strings.Contains(res.stderr, "Unhealthy pods detected") {
+		t.Errorf("the step on a crashlooping pod: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// crashingPod plants a crashlooping pod in production until the test ends.
+func (e *recipeEnvs) crashingPod(t *testing.T) {
+	t.Helper()
+	k := e.kube(t)
+	if err := plantPod(t, k, "api-6b7d9-crash", crashingPod()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := k.Client.CoreV1().Pods("production").Delete(e.parent.Context(), "api-6b7d9-crash", metav1.DeleteOptions{}); err != nil {
+			e.parent.Errorf("deleting the crashlooping pod: %v", err)
+		}
+	})
 }
 
 // untaggedCost prints the expensive untagged instance with its cost, not the cheap
@@ -353,6 +393,11 @@ func (e *recipeEnvs) untaggedCost(t *testing.T, r recipe) {
 	}
 	if c, _ := got[0]["cost"].(float64); c <= 10 {
 		t.Errorf("cost = %v, want over 10", got[0]["cost"])
+	}
+	// The cost is stored with the finding: clankerd findings reads it back.
+	stored := s.run(t, `clankerd findings -o json | jq -e --arg r "instance/us-east-1/`+e.expensive+`" '.findings[] | select(.resource == $r) | .cost > 10'`, "bash", "-e")
+	if stored.code != 0 || stored.stdout != "true\n" {
+		t.Errorf("the stored finding's cost: exit %d\n%s\n%s", stored.code, stored.stdout, stored.stderr)
 	}
 }
 
