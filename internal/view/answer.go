@@ -3,12 +3,14 @@ package view
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/clankerd/clankerd/checks"
-
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // Answer is what a question got: where it was routed, whether everything it checked
@@ -18,7 +20,8 @@ type Answer struct {
 	Question string        `json:"question"`
 	RoutedBy string        `json:"routed_by"`
 	Routes   []route.Route `json:"routes"`
-	// Healthy is true only when at least one check ran and every check passed.
+	// Healthy is true only when at least one check ran and every check passed (or
+	// failed only with findings that do not fail a run: info, muted).
 	Healthy bool `json:"healthy"`
 	// UnhealthyReason says why Healthy is false.
 	UnhealthyReason string   `json:"unhealthy_reason,omitempty"`
@@ -39,35 +42,42 @@ func NewAnswer(a ask.Answer) Answer {
 	if a.Plan != nil {
 		out.Plan = planRef(*a.Plan, a.PlanCreated)
 	}
-	out.Healthy, out.UnhealthyReason = health(out.Results)
+	out.Healthy, out.UnhealthyReason = health(a.Outcomes)
 	out.Findings = openFindings(out.Results)
 	scrub(&out)
 	return out
 }
 
-// health is whether results are healthy, and why not: false when a check failed or
-// could not be evaluated, and when none was evaluated at all (only skipped ones, or a
-// change request that ran none), since "nothing was checked" is not "all is well".
-func health(rs []Result) (bool, string) {
-	n := map[checks.Status]int{}
-	for _, r := range rs {
-		n[r.Status]++
+// health is whether the runs are healthy, and why not: false when a check failed with
+// a finding that fails a run (store.FindingRecord.Fails, as `clankerd check`'s exit
+// code), could not be evaluated or was skipped, and when none ran at all (a change
+// request runs none): "nothing was checked" is not "all is well".
+func health(outcomes []runner.Outcome) (bool, string) {
+	var failed, errored, skipped int
+	for _, o := range outcomes {
+		switch {
+		case o.Err != nil || o.Receipt.Status == checks.Error:
+			errored++
+		case o.Receipt.Status == checks.Skipped:
+			skipped++
+		case o.Receipt.Status == checks.Fail && slices.ContainsFunc(o.Findings, func(f store.RunFinding) bool { return f.Fails() }):
+			failed++
+		}
 	}
 	var why []string
-	if n[checks.Fail] > 0 {
-		why = append(why, fmt.Sprintf("%d check(s) failed", n[checks.Fail]))
-	}
-	if n[checks.Error] > 0 {
-		why = append(why, fmt.Sprintf("%d check(s) could not be evaluated", n[checks.Error]))
-	}
-	if n[checks.Skipped] > 0 {
-		why = append(why, fmt.Sprintf("%d check(s) skipped", n[checks.Skipped]))
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{failed, "failed"}, {errored, "could not be evaluated"}, {skipped, "skipped"}} {
+		if c.n > 0 {
+			why = append(why, fmt.Sprintf("%d check(s) %s", c.n, c.what))
+		}
 	}
 	switch {
-	case n[checks.Pass] == 0 && len(why) == 0:
-		return false, "no check was evaluated"
 	case len(why) > 0:
 		return false, strings.Join(why, ", ")
+	case len(outcomes) == 0:
+		return false, "no check was evaluated"
 	}
 	return true, ""
 }

@@ -2,6 +2,7 @@ package view
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -21,20 +22,30 @@ func outcome(check string, status checks.Status, fs ...store.FindingRecord) runn
 	return o
 }
 
-// A question is healthy only when checks ran and every one passed; anything else says
-// why not.
+// A question is healthy only when checks ran and none failed with a finding that fails
+// a run (as check's exit code: info and muted ones do not), errored or was skipped;
+// anything else says why not.
 func TestAnswerHealth(t *testing.T) {
+	open := func(sev checks.Severity, mutedBy string) store.FindingRecord {
+		return store.FindingRecord{Finding: checks.Finding{Resource: "pod/production/api", Severity: sev}, State: store.FindingNew, MutedBy: mutedBy}
+	}
+	resolved := open(checks.High, "")
+	resolved.State = store.FindingResolved
+	unrecorded := outcome("a", checks.Pass)
+	unrecorded.Err = errors.New("database locked")
 	for _, tc := range []struct {
 		name     string
 		outcomes []runner.Outcome
 		healthy  bool
 		reason   string
 	}{
-		{"all passed", []runner.Outcome{outcome("a", checks.Pass), outcome("b", checks.Pass)}, true, ""},
-		{"one failed", []runner.Outcome{outcome("a", checks.Pass), outcome("b", checks.Fail)}, false, "1 check(s) failed"},
+		{"all passed", []runner.Outcome{outcome("a", checks.Pass), outcome("b", checks.Pass, resolved)}, true, ""},
+		{"one failed", []runner.Outcome{outcome("a", checks.Pass), outcome("b", checks.Fail, open(checks.High, ""))}, false, "1 check(s) failed"},
+		{"failed with muted and info findings only", []runner.Outcome{outcome("a", checks.Fail, open(checks.High, "m-1"), open(checks.Info, ""))}, true, ""},
 		{"errored", []runner.Outcome{outcome("a", checks.Error)}, false, "1 check(s) could not be evaluated"},
+		{"not recorded", []runner.Outcome{unrecorded}, false, "1 check(s) could not be evaluated"},
 		{"skipped beside a pass", []runner.Outcome{outcome("a", checks.Pass), outcome("b", checks.Skipped)}, false, "1 check(s) skipped"},
-		{"everything at once", []runner.Outcome{outcome("a", checks.Fail), outcome("b", checks.Error), outcome("c", checks.Skipped)}, false,
+		{"everything at once", []runner.Outcome{outcome("a", checks.Fail, open(checks.Low, "")), outcome("b", checks.Error), outcome("c", checks.Skipped)}, false,
 			"1 check(s) failed, 1 check(s) could not be evaluated, 1 check(s) skipped"},
 		{"nothing ran", nil, false, "no check was evaluated"},
 	} {
