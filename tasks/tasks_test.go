@@ -434,6 +434,10 @@ func TestPlanDigest(t *testing.T) {
 		{"cost unknown", func(p *tasks.PlanRecord) { p.MonthlyCostChangeUSD = nil }, true},
 		{"cost note", func(p *tasks.PlanRecord) { p.CostNote = "unknown" }, true},
 		{"preconditions", func(p *tasks.PlanRecord) { p.Preconditions = []string{"none"} }, true},
+		{"utilization", func(p *tasks.PlanRecord) { p.Utilization = "CPU 90% of requests" }, true},
+		{"dependency added", func(p *tasks.PlanRecord) {
+			p.Dependencies = []checks.Dependency{{Resource: "service/prod/a", Relation: "selects its pods"}}
+		}, true},
 		{"expiry", func(p *tasks.PlanRecord) { p.ExpiresAt = p.ExpiresAt.Add(time.Second) }, true},
 		{"created", func(p *tasks.PlanRecord) { p.CreatedAt = p.CreatedAt.Add(time.Second) }, true},
 		{"state and decision", func(p *tasks.PlanRecord) {
