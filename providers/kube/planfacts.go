@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -18,16 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/clankerd/clankerd/checks"
-)
-
-// Thresholds of the scale plan's risk rules (docs/kubernetes.md, "How plans judge
-// risk").
-const (
-	// idleCPUPercent: a workload using less CPU than this share of its requests is idle.
-	idleCPUPercent = 10
-	// busyPercent: a scale-down that would leave the pods using more than this share
-	// of their CPU or memory requests is risky.
-	busyPercent = 80
 )
 
 // workloadFacts is what a scale plan learns about a workload besides its own spec:
@@ -44,10 +33,10 @@ type workloadFacts struct {
 
 // podUsage is the summed use and requests of a workload's pods from the metrics API.
 type podUsage struct {
-	pods                int
-	cpu, mem            resource.Quantity
-	haveRequests        bool
-	cpuPercent, memPerc float64 // of the pods' requests, when haveRequests
+	pods                   int
+	cpu, mem               resource.Quantity
+	haveRequests           bool
+	cpuPercent, memPercent float64 // of the pods' requests, when haveRequests
 }
 
 // readWorkloadFacts reads, in the workload's namespace, the Services whose selector
@@ -238,7 +227,7 @@ func readPodUsage(ctx context.Context, c *conn, ns string, selector *metav1.Labe
 	if complete && !cpuReq.IsZero() && !memReq.IsZero() {
 		u.haveRequests = true
 		u.cpuPercent = 100 * u.cpu.AsApproximateFloat64() / (float64(u.pods) * cpuReq.AsApproximateFloat64())
-		u.memPerc = 100 * u.mem.AsApproximateFloat64() / (float64(u.pods) * memReq.AsApproximateFloat64())
+		u.memPercent = 100 * u.mem.AsApproximateFloat64() / (float64(u.pods) * memReq.AsApproximateFloat64())
 	}
 	return u, ""
 }
@@ -249,7 +238,7 @@ func (u *podUsage) String() string {
 	if !u.haveRequests {
 		return fmt.Sprintf("CPU %s, memory %s in use over %d pods (metrics.k8s.io); the pods do not request both, so no share", u.cpu.String(), u.mem.String(), u.pods)
 	}
-	return fmt.Sprintf("CPU %.0f%% of requests, memory %.0f%% of requests over %d pods (metrics.k8s.io)", u.cpuPercent, u.memPerc, u.pods)
+	return fmt.Sprintf("CPU %.0f%% of requests, memory %.0f%% of requests over %d pods (metrics.k8s.io)", u.cpuPercent, u.memPercent, u.pods)
 }
 
 // judgeScale sets the plan's risk from the facts, each reason recorded. The rules are
@@ -257,8 +246,13 @@ func (u *podUsage) String() string {
 func judgeScale(plan *checks.Plan, f workloadFacts, from, to int) {
 	plan.Risk = checks.RiskLow
 	plan.Dependencies = f.deps
+	scale := checks.ScaleFacts{From: from, To: to, Unit: "replica", Load: "of requests",
+		DependentsAre: "Services and Ingresses", NoDependents: "no Service or Ingress depends on it"}
 	if f.usage != nil {
 		plan.Utilization = f.usage.String()
+		if f.usage.haveRequests {
+			scale.CPU, scale.Memory = &f.usage.cpuPercent, &f.usage.memPercent
+		}
 	} else {
 		plan.Utilization = f.usageNote
 	}
@@ -273,60 +267,9 @@ func judgeScale(plan *checks.Plan, f workloadFacts, from, to int) {
 	for _, u := range f.unknown {
 		plan.Raise(checks.RiskMedium, "could not read "+u)
 	}
-	dependents := len(f.deps) - len(f.pdbs)
+	scale.Dependents = len(f.deps) - len(f.pdbs)
 	if f.hpa != nil {
-		dependents--
+		scale.Dependents--
 	}
-	switch {
-	case to == from:
-		plan.RiskReasons = append(plan.RiskReasons, "no change in replicas")
-	case to > from:
-		plan.RiskReasons = append(plan.RiskReasons, "scales up: more capacity and cost")
-	case to == 0:
-		reason := "scales to zero: removes the last replica and the workload stops serving"
-		if dependents > 0 {
-			reason += fmt.Sprintf("; %d Services and Ingresses route to it", dependents)
-		}
-		plan.Raise(checks.RiskHigh, reason)
-	default:
-		judgeScaleDown(plan, f.usage, dependents, from, to)
-	}
-}
-
-// judgeScaleDown judges a scale-down to at least one replica from the load and the
-// dependents.
-func judgeScaleDown(plan *checks.Plan, u *podUsage, dependents, from, to int) {
-	if u == nil || !u.haveRequests {
-		plan.Raise(checks.RiskMedium, "scales down with its load unknown: less capacity")
-		return
-	}
-	after := u.cpuPercent * float64(from) / float64(to)
-	memAfter := u.memPerc * float64(from) / float64(to)
-	switch {
-	case after >= busyPercent:
-		plan.Raise(checks.RiskHigh, fmt.Sprintf("busy: CPU %.0f%% of requests now, about %.0f%% after the change", u.cpuPercent, math.Round(after)))
-	case memAfter >= busyPercent:
-		plan.Raise(checks.RiskHigh, fmt.Sprintf("busy: memory %.0f%% of requests now, about %.0f%% after the change if the load spreads over fewer pods", u.memPerc, math.Round(memAfter)))
-	case u.cpuPercent < idleCPUPercent && dependents == 0:
-		plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("idle (CPU %.0f%% of requests, under %d%%) and no Service or Ingress depends on it", u.cpuPercent, idleCPUPercent))
-	case u.cpuPercent < idleCPUPercent:
-		plan.Raise(checks.RiskMedium, fmt.Sprintf("idle (CPU %.0f%% of requests) but %d Services and Ingresses route to it: less spare capacity for them", u.cpuPercent, dependents))
-	default:
-		plan.Raise(checks.RiskMedium, fmt.Sprintf("scales down: CPU %.0f%% of requests now, about %.0f%% after the change", u.cpuPercent, math.Round(after)))
-	}
-}
-
-// nameRisk adds the name heuristic as one reason among others: a name that looks like
-// production raises a MEDIUM plan to HIGH and leaves a LOW one LOW, since the facts
-// found nothing at risk.
-func nameRisk(plan *checks.Plan, what, name string) {
-	if !strings.Contains(strings.ToLower(name), "prod") {
-		return
-	}
-	reason := fmt.Sprintf("the %s %q looks like production", what, name)
-	if plan.Risk == checks.RiskLow {
-		plan.RiskReasons = append(plan.RiskReasons, reason+" (the facts above find nothing at risk, so the risk stays LOW)")
-		return
-	}
-	plan.Raise(checks.RiskHigh, reason)
+	checks.JudgeScale(plan, scale)
 }

@@ -46,7 +46,7 @@ func (t *task) Plan(ctx context.Context, params checks.Params) (checks.Plan, err
 		return checks.Plan{}, err
 	}
 	plan.Observed["context"] = c.name
-	nameRisk(&plan, "context", c.name)
+	checks.NameRisk(&plan, "context", c.name)
 	return plan, nil
 }
 
@@ -194,7 +194,7 @@ func (p *Provider) planScale(ctx context.Context, c *conn, params checks.Params)
 		plan.CostNote = "the pod template does not request CPU and memory for every container"
 	}
 	judgeScale(&plan, readWorkloadFacts(ctx, c, "Deployment", d, &d.Spec.Template, d.Spec.Selector), from, to)
-	nameRisk(&plan, "namespace", ns)
+	checks.NameRisk(&plan, "namespace", ns)
 	plan.Preconditions = []string{fmt.Sprintf("replicas is still %d and the spec generation still %d", from, d.Generation)}
 	return plan, nil
 }
@@ -255,7 +255,7 @@ func (p *Provider) planRestart(ctx context.Context, c *conn, params checks.Param
 	if n < 2 {
 		plan.RiskReasons = append(plan.RiskReasons, "a single replica: a short gap is possible")
 	}
-	nameRisk(&plan, "namespace", ns)
+	checks.NameRisk(&plan, "namespace", ns)
 	return plan, nil
 }
 
@@ -362,7 +362,7 @@ func (p *Provider) planPodDelete(ctx context.Context, c *conn, params checks.Par
 		plan.Risk = checks.RiskHigh
 		plan.RiskReasons = []string{"a bare pod: nothing recreates it"}
 	}
-	nameRisk(&plan, "namespace", ns)
+	checks.NameRisk(&plan, "namespace", ns)
 	return plan, nil
 }
 
