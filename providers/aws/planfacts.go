@@ -114,42 +114,42 @@ func (c *conn) sgUsers(ctx context.Context, region, group string) ([]checks.Depe
 	filter := func(name string) []ec2types.Filter {
 		return []ec2types.Filter{{Name: awssdk.String(name), Values: []string{group}}}
 	}
+	pg := ec2.NewDescribeInstancesPaginator(client, &ec2.DescribeInstancesInput{Filters: filter("instance.group-id")})
+	reservations, err := paginate(ctx, c, "ec2:DescribeInstances", region, pg.HasMorePages,
+		func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) { return pg.NextPage(ctx) },
+		func(o *ec2.DescribeInstancesOutput) []ec2types.Reservation { return o.Reservations })
+	if err != nil {
+		return nil, err
+	}
 	var deps []checks.Dependency
 	instances := map[string]bool{}
-	pg := ec2.NewDescribeInstancesPaginator(client, &ec2.DescribeInstancesInput{Filters: filter("instance.group-id")})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return deps, c.apiError("ec2:DescribeInstances", region, err)
-		}
-		for _, r := range page.Reservations {
-			for _, i := range r.Instances {
-				id := awssdk.ToString(i.InstanceId)
-				instances[id] = true
-				rel := "uses the group (" + stateName(i)
-				if n := nameOf(i.Tags); n != "" {
-					rel += ", " + n
-				}
-				deps = append(deps, checks.Dependency{Resource: "instance/" + region + "/" + id, Relation: rel + ")"})
+	for _, r := range reservations {
+		for _, i := range r.Instances {
+			id := awssdk.ToString(i.InstanceId)
+			instances[id] = true
+			rel := "uses the group (" + stateName(i)
+			if n := nameOf(i.Tags); n != "" {
+				rel += ", " + n
 			}
+			deps = append(deps, checks.Dependency{Resource: "instance/" + region + "/" + id, Relation: rel + ")"})
 		}
 	}
 	enis := ec2.NewDescribeNetworkInterfacesPaginator(client, &ec2.DescribeNetworkInterfacesInput{Filters: filter("group-id")})
-	for enis.HasMorePages() {
-		page, err := enis.NextPage(ctx)
-		if err != nil {
-			return deps, c.apiError("ec2:DescribeNetworkInterfaces", region, err)
+	interfaces, err := paginate(ctx, c, "ec2:DescribeNetworkInterfaces", region, enis.HasMorePages,
+		func(ctx context.Context) (*ec2.DescribeNetworkInterfacesOutput, error) { return enis.NextPage(ctx) },
+		func(o *ec2.DescribeNetworkInterfacesOutput) []ec2types.NetworkInterface { return o.NetworkInterfaces })
+	if err != nil {
+		return deps, err
+	}
+	for _, n := range interfaces {
+		if n.Attachment != nil && instances[awssdk.ToString(n.Attachment.InstanceId)] {
+			continue
 		}
-		for _, n := range page.NetworkInterfaces {
-			if n.Attachment != nil && instances[awssdk.ToString(n.Attachment.InstanceId)] {
-				continue
-			}
-			rel := "uses the group"
-			if d := awssdk.ToString(n.Description); d != "" {
-				rel += " (" + d + ")"
-			}
-			deps = append(deps, checks.Dependency{Resource: "network-interface/" + region + "/" + awssdk.ToString(n.NetworkInterfaceId), Relation: rel})
+		rel := "uses the group"
+		if d := awssdk.ToString(n.Description); d != "" {
+			rel += " (" + d + ")"
 		}
+		deps = append(deps, checks.Dependency{Resource: "network-interface/" + region + "/" + awssdk.ToString(n.NetworkInterfaceId), Relation: rel})
 	}
 	return deps, nil
 }
