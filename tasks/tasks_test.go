@@ -452,6 +452,11 @@ func TestPlanDigest(t *testing.T) {
 		}, false},
 	}
 	want := tasks.PlanDigest(testKey, base)
+	// A plan signed before utilization and dependencies existed keeps its digest (this
+	// value was computed by the digest of that time).
+	if signed := "hmac-sha256:0a270c744bb0b566eb35f8550825dae442889b681a8535aeb53f92bfb6db0959"; want != signed {
+		t.Errorf("the digest of a plan without the fields added later changed: %s, was %s", want, signed)
+	}
 	for _, tt := range tests {
 		p := base
 		tt.edit(&p)
