@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -22,11 +23,11 @@ import (
 // workloadFacts is what a scale plan learns about a workload besides its own spec:
 // what depends on or manages it, and how much of its requests it uses.
 type workloadFacts struct {
-	services  []string // "service/ns/name" of the Services selecting its pods
+	services  []string // names of the Services selecting its pods
 	deps      []checks.Dependency
 	hpa       *autoscalingv1.HorizontalPodAutoscaler
 	pdbs      []policyv1.PodDisruptionBudget
-	unknown   []string // dependencies that could not be read, and why
+	unknown   []string // kinds that could not be read, and why
 	usage     *podUsage
 	usageNote string // why usage is nil
 }
@@ -39,60 +40,98 @@ type podUsage struct {
 	cpuPercent, memPercent float64 // of the pods' requests, when haveRequests
 }
 
+// workloadRef is the workload a scale plan reads facts about.
+type workloadRef struct {
+	kind, ns, name string
+	podLabels      labels.Set
+}
+
+// factReaders read one kind each, in this order (Ingresses need the Services).
+var factReaders = []struct {
+	kind string
+	read func(ctx context.Context, c *conn, w workloadRef, f *workloadFacts) error
+}{
+	{"Services", readServices},
+	{"Ingresses", readIngresses},
+	{"HorizontalPodAutoscalers", readHPA},
+	{"PodDisruptionBudgets", readPDBs},
+}
+
 // readWorkloadFacts reads, in the workload's namespace, the Services whose selector
 // matches its pod template, the Ingresses routing to those Services, the HPA scaling
 // it, the PodDisruptionBudgets covering its pods, and its pods' use from
 // metrics.k8s.io. A read that fails is recorded as unknown, not as an error: the
 // plan is still made, and says what it could not see.
 func readWorkloadFacts(ctx context.Context, c *conn, kind string, obj metav1.Object, tmpl *corev1.PodTemplateSpec, selector *metav1.LabelSelector) workloadFacts {
-	ns, podLabels := obj.GetNamespace(), labels.Set(tmpl.Labels)
+	w := workloadRef{kind: kind, ns: obj.GetNamespace(), name: obj.GetName(), podLabels: labels.Set(tmpl.Labels)}
 	var f workloadFacts
-
-	if svcs, err := c.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); err != nil {
-		f.unknown = append(f.unknown, "Services: "+readError(err))
-	} else {
-		for _, s := range svcs.Items {
-			if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
-				f.services = append(f.services, s.Name)
-				f.deps = append(f.deps, checks.Dependency{Resource: ref("service", &s), Relation: "selects its pods (" + string(serviceType(&s)) + ")"})
-			}
+	for _, r := range factReaders {
+		if err := r.read(ctx, c, w, &f); err != nil {
+			f.unknown = append(f.unknown, r.kind+": "+readError(err))
 		}
 	}
-	if len(f.services) > 0 {
-		if ings, err := c.client.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{}); err != nil {
-			f.unknown = append(f.unknown, "Ingresses: "+readError(err))
-		} else {
-			for _, ing := range ings.Items {
-				if routes := ingressRoutes(&ing, f.services); len(routes) > 0 {
-					f.deps = append(f.deps, checks.Dependency{Resource: ref("ingress", &ing), Relation: "routes " + strings.Join(routes, ", ")})
-				}
-			}
-		}
-	}
-	if hpas, err := c.client.AutoscalingV1().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{}); err != nil {
-		f.unknown = append(f.unknown, "HorizontalPodAutoscalers: "+readError(err))
-	} else {
-		for i, h := range hpas.Items {
-			if h.Spec.ScaleTargetRef.Kind == kind && h.Spec.ScaleTargetRef.Name == obj.GetName() {
-				f.hpa = &hpas.Items[i]
-				f.deps = append(f.deps, checks.Dependency{Resource: ref("hpa", &h), Relation: fmt.Sprintf("manages its replicas (min %d, max %d)", hpaMin(&h), h.Spec.MaxReplicas)})
-				break
-			}
-		}
-	}
-	if pdbs, err := c.client.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{}); err != nil {
-		f.unknown = append(f.unknown, "PodDisruptionBudgets: "+readError(err))
-	} else {
-		for _, b := range pdbs.Items {
-			sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
-			if err == nil && !sel.Empty() && sel.Matches(podLabels) {
-				f.pdbs = append(f.pdbs, b)
-				f.deps = append(f.deps, checks.Dependency{Resource: ref("pdb", &b), Relation: "guards its pods (" + pdbRule(&b) + ")"})
-			}
-		}
-	}
-	f.usage, f.usageNote = readPodUsage(ctx, c, ns, selector, tmpl)
+	f.usage, f.usageNote = readPodUsage(ctx, c, w.ns, selector, tmpl)
 	return f
+}
+
+func readServices(ctx context.Context, c *conn, w workloadRef, f *workloadFacts) error {
+	svcs, err := c.client.CoreV1().Services(w.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, s := range svcs.Items {
+		if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(w.podLabels) {
+			f.services = append(f.services, s.Name)
+			f.deps = append(f.deps, checks.Dependency{Resource: ref("service", &s), Relation: "selects its pods (" + string(serviceType(&s)) + ")"})
+		}
+	}
+	return nil
+}
+
+func readIngresses(ctx context.Context, c *conn, w workloadRef, f *workloadFacts) error {
+	if len(f.services) == 0 {
+		return nil
+	}
+	ings, err := c.client.NetworkingV1().Ingresses(w.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, ing := range ings.Items {
+		if routes := ingressRoutes(&ing, f.services); len(routes) > 0 {
+			f.deps = append(f.deps, checks.Dependency{Resource: ref("ingress", &ing), Relation: "routes " + strings.Join(routes, ", ")})
+		}
+	}
+	return nil
+}
+
+func readHPA(ctx context.Context, c *conn, w workloadRef, f *workloadFacts) error {
+	hpas, err := c.client.AutoscalingV1().HorizontalPodAutoscalers(w.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for i, h := range hpas.Items {
+		if h.Spec.ScaleTargetRef.Kind == w.kind && h.Spec.ScaleTargetRef.Name == w.name {
+			f.hpa = &hpas.Items[i]
+			f.deps = append(f.deps, checks.Dependency{Resource: ref("hpa", &h), Relation: fmt.Sprintf("manages its replicas (min %d, max %d)", hpaMin(&h), h.Spec.MaxReplicas)})
+			return nil
+		}
+	}
+	return nil
+}
+
+func readPDBs(ctx context.Context, c *conn, w workloadRef, f *workloadFacts) error {
+	pdbs, err := c.client.PolicyV1().PodDisruptionBudgets(w.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, b := range pdbs.Items {
+		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(w.podLabels) {
+			f.pdbs = append(f.pdbs, b)
+			f.deps = append(f.deps, checks.Dependency{Resource: ref("pdb", &b), Relation: "guards its pods (" + pdbRule(&b) + ")"})
+		}
+	}
+	return nil
 }
 
 func serviceType(s *corev1.Service) corev1.ServiceType {
@@ -107,7 +146,7 @@ func serviceType(s *corev1.Service) corev1.ServiceType {
 func ingressRoutes(ing *networkingv1.Ingress, services []string) []string {
 	var routes []string
 	to := func(host, path string, b *networkingv1.IngressBackend) {
-		if b == nil || b.Service == nil || !contains(services, b.Service.Name) {
+		if b == nil || b.Service == nil || !slices.Contains(services, b.Service.Name) {
 			return
 		}
 		if host == "" {
@@ -125,15 +164,6 @@ func ingressRoutes(ing *networkingv1.Ingress, services []string) []string {
 		}
 	}
 	return routes
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hpaMin(h *autoscalingv1.HorizontalPodAutoscaler) int32 {

@@ -201,20 +201,25 @@ func (e *Env) unregisterMetrics(ctx context.Context) error {
 	return e.waitMetrics(ctx, false)
 }
 
-// waitMetrics waits until a list of PodMetrics through the apiserver succeeds (served)
-// or answers 404 (not served).
+// waitMetrics waits until lists of PodMetrics through the apiserver succeed (served)
+// or answer 404 (not served) three times in a row, so that the aggregator's handlers
+// have settled before a test relies on either.
 func (e *Env) waitMetrics(ctx context.Context, served bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	var last error
-	for time.Now().Before(deadline) {
+	for settled := 0; settled < 3; {
+		if time.Now().After(deadline) {
+			if served {
+				return fmt.Errorf("the apiserver did not serve metrics.k8s.io within 30s: %v", last)
+			}
+			return errors.New("the apiserver still serves metrics.k8s.io 30s after its APIService was deleted")
+		}
 		last = e.Client.CoreV1().RESTClient().Get().AbsPath("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods").Do(ctx).Error()
-		if served == (last == nil) && (served || apierrors.IsNotFound(last)) {
-			return nil
+		settled++
+		if served != (last == nil) || !served && !apierrors.IsNotFound(last) {
+			settled = 0
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if served {
-		return fmt.Errorf("the apiserver did not serve metrics.k8s.io within 30s: %v", last)
-	}
-	return errors.New("the apiserver still serves metrics.k8s.io 30s after its APIService was deleted")
+	return nil
 }
