@@ -30,6 +30,9 @@ func (p *Provider) judgeASG(ctx context.Context, c *conn, region string, g *asgt
 		DependentsAre: "target groups and load balancers", NoDependents: "no target group or load balancer sends it traffic"}
 	facts.CPU, plan.Utilization = c.asgCPU(ctx, region, name, p.now())
 	checks.JudgeScale(plan, facts)
+	if want < cur && want > 0 {
+		plan.Raise(checks.RiskLow, fmt.Sprintf("removes %d instances; their in-flight work is lost unless the group drains them", cur-want))
+	}
 	checks.NameRisk(plan, "group", name)
 }
 
