@@ -28,7 +28,10 @@ given; with it, it becomes a pending plan that only ` + "`clankerd approve`" + `
 
 Exit codes as check: 0 no problem, 1 a check failed, 2 a check could not be evaluated,
 3 the question could not be routed, asks for a change without --maker, or leaves out
-a required parameter.`,
+a required parameter.
+
+-o json adds "healthy" (true only when checks ran and every one passed) and a flat
+"findings" list of the open findings; -o findings prints only that list, for jq.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			provs, err := a.newProviders(false)
@@ -63,7 +66,7 @@ a required parameter.`,
 	cmd.Flags().BoolVar(&maker, "maker", false, "let a change request become a pending plan (it is never applied without `clankerd approve`)")
 	cmd.Flags().BoolVar(&deep, "deep", false, "route with the escalation model when a model is needed")
 	mf.register(cmd)
-	outputFlag(cmd, &output, "text", "json")
+	outputFlag(cmd, &output, "text", "json", "findings")
 	return cmd
 }
 
@@ -97,8 +100,11 @@ func (a *cmdline) askService(provs *providers, state control.Backend, mf modelFl
 
 func (a *cmdline) printAnswer(ans ask.Answer, output string) error {
 	v := view.NewAnswer(ans)
-	if output == "json" {
+	switch output {
+	case "json":
 		return view.WriteJSON(a.stdout, v)
+	case "findings":
+		return view.WriteJSON(a.stdout, v.Findings)
 	}
 	v.WriteText(a.stdout)
 	return nil
