@@ -52,26 +52,26 @@ func TestExtract(t *testing.T) {
 }
 
 // TestNamesListDeployments reads the Deployments of the current context from the test
-// apiserver, so that a bare name resolves to the one namespace that has it and a name
+// apiserver (shared by the package's tests, hence names no other test uses), so that a bare name resolves to the one namespace that has it and a name
 // in two namespaces lists both.
 func TestNamesListDeployments(t *testing.T) {
 	p := cluster(t, Options{})
 	one, two := namespace(t), namespace(t)
-	deployment(t, one, "billing-worker", 4, "", "")
-	deployment(t, one, "queue", 1, "", "")
-	deployment(t, two, "queue", 2, "", "")
+	deployment(t, one, "names-billing", 4, "", "")
+	deployment(t, one, "names-queue", 1, "", "")
+	deployment(t, two, "names-queue", 2, "", "")
 	names := p.Names(t.Context())
-	for _, want := range []string{one + "/billing-worker", one + "/queue", two + "/queue"} {
+	for _, want := range []string{one + "/names-billing", one + "/names-queue", two + "/names-queue"} {
 		if !slices.Contains(names["deployment"], want) {
 			t.Errorf("deployments %v lack %s", names["deployment"], want)
 		}
 	}
-	if !slices.Contains(names["replicas"], one+"/billing-worker=4") {
+	if !slices.Contains(names["replicas"], one+"/names-billing=4") {
 		t.Errorf("replicas %v", names["replicas"])
 	}
 	x := checktest.NewExtractions(t, p)
-	x.Expect("scale billing-worker +2", "k8s.deployment.scale", names,
-		`deployment=`+one+`/billing-worker from the one Deployment named "billing-worker"`, `replicas=6 from "+2" on 4 replicas`)
-	x.Expect("scale queue to 3", "k8s.deployment.scale", names,
-		`deployment is one of `+one+`/queue, `+two+`/queue for "queue" (a Deployment in several namespaces)`)
+	x.Expect("scale names-billing +2", "k8s.deployment.scale", names,
+		`deployment=`+one+`/names-billing from the one Deployment named "names-billing"`, `replicas=6 from "+2" on 4 replicas`)
+	x.Expect("scale names-queue to 3", "k8s.deployment.scale", names,
+		`deployment is one of `+one+`/names-queue, `+two+`/names-queue for "names-queue" (a Deployment in several namespaces)`)
 }
