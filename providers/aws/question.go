@@ -39,7 +39,8 @@ var servicePorts = map[string]string{
 var anyoneWords = []string{"open", "world", "internet", "anywhere", "public"}
 
 // Names lists the profiles of the shared config and credentials files, so that a
-// question naming one can be routed to it.
+// question naming one can be routed to it, and "credentials": "environment" when
+// AWS_ACCESS_KEY_ID is set, so that a router sees AWS configured without a profile.
 func (p *Provider) Names(context.Context) map[string][]string {
 	files := []string{config.DefaultSharedConfigFilename(), config.DefaultSharedCredentialsFilename()}
 	if f := os.Getenv("AWS_CONFIG_FILE"); f != "" {
