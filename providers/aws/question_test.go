@@ -35,3 +35,24 @@ func TestExtract(t *testing.T) {
 	// A check of another package has none of the parameters.
 	x.Expect("restart service api on sg-0123456789abcdef0 in eu-west-1 for prod", "", names)
 }
+
+// TestNamesSayWhetherConfigured: with no config files and no credentials in the
+// environment AWS names nothing (a category question leaves its checks out); keys in
+// the environment count as configured.
+func TestNamesSayWhetherConfigured(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", dir+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/none")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	p := New(Options{})
+	if names := p.Names(t.Context()); len(names["profile"]) != 0 || len(names["credentials"]) != 0 {
+		t.Errorf("names %v, want none", names)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	if names := p.Names(t.Context()); len(names["credentials"]) != 1 {
+		t.Errorf("names %v, want environment credentials", names)
+	}
+	if !p.Owns("aws.s3.public") || p.Owns("k8s.exposure.public") {
+		t.Error("Owns")
+	}
+}
