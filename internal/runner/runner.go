@@ -258,13 +258,25 @@ func (r *Runner) admit(ctx context.Context, item heartbeat.Item) (context.Contex
 
 // Propose drafts the plan of task item it outside a scheduled run (a question's change
 // request, an agent's proposal) and queues it as pending, admitted like RunItem's
-// items. The plan is ad hoc: it has no item key, and its source is the item's origin.
+// items. Its source is the item's origin and it is queued under the item's key
+// (heartbeat.NewItem: origin, task and parameters), so asking for the same change again
+// while its plan is pending returns that plan (Queued.Created false).
 func (r *Runner) Propose(ctx context.Context, it heartbeat.Item) (control.Queued, error) {
 	ctx, err := r.admit(ctx, it)
 	if err != nil {
 		return control.Queued{}, err
 	}
-	return r.draftAndQueue(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: it.File})
+	return r.draftAndQueue(ctx, tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
+}
+
+// Preview drafts the plan task item it would queue, admitted like Propose, and queues
+// nothing: the task reads live state and changes nothing.
+func (r *Runner) Preview(ctx context.Context, it heartbeat.Item) (tasks.Draft, error) {
+	ctx, err := r.admit(ctx, it)
+	if err != nil {
+		return tasks.Draft{}, err
+	}
+	return r.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
 }
 
 func (r *Runner) draftAndQueue(ctx context.Context, req tasks.Request) (control.Queued, error) {

@@ -348,3 +348,29 @@ func TestAgentItemsAreAdmitted(t *testing.T) {
 		t.Errorf("unknown task: %v", err)
 	}
 }
+
+// TestProposeReturnsThePendingPlan: the same change proposed twice while its plan is
+// pending is that plan, from a question and from an agent alike; a preview drafts it
+// and queues nothing.
+func TestProposeReturnsThePendingPlan(t *testing.T) {
+	e := newEnv(t)
+	e.runner.Tasks = e.reg
+	for _, origin := range []string{heartbeat.OriginAsk, heartbeat.OriginAgent} {
+		it := heartbeat.NewItem(origin, heartbeat.Operator, "test.task", checks.KindTask, checks.NewParams(nil), "")
+		draft, err := e.runner.Preview(t.Context(), it)
+		if err != nil || draft.Change != "v 1 → 2" {
+			t.Fatalf("%s preview: %+v, %v", origin, draft, err)
+		}
+		if ps, _ := control.OpPlans.Do(t.Context(), e.local, tasks.PlanFilter{Task: "test.task"}); len(ps) != 0 && origin == heartbeat.OriginAsk {
+			t.Fatalf("a preview queued %d plan(s)", len(ps))
+		}
+		first, err := e.runner.Propose(t.Context(), it)
+		if err != nil || !first.Created {
+			t.Fatalf("%s first proposal: %+v, %v", origin, first, err)
+		}
+		again, err := e.runner.Propose(t.Context(), it)
+		if err != nil || again.Created || again.Plan.ID != first.Plan.ID {
+			t.Errorf("%s second proposal: %+v, %v; want plan %s again", origin, again, err, first.Plan.ID)
+		}
+	}
+}
