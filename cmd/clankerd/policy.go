@@ -100,11 +100,15 @@ func (a *cmdline) loadPolicy(path string) (approvals.Policy, error) {
 // a refusal (exit 4) saying why each rule does not match and what one would need.
 func (a *cmdline) matchPolicy(path string, p tasks.PlanRecord) (approvals.Rule, error) {
 	pol, err := a.loadPolicy(path)
-	if err != nil {
+	missing := errors.Is(err, approvals.ErrNoPolicy)
+	if err != nil && !missing {
 		return approvals.Rule{}, err
 	}
 	rule, err := pol.Match(p.Plan, time.Now())
-	if errors.Is(err, approvals.ErrNoRule) {
+	switch {
+	case missing:
+		return rule, withCode(exitRefused, fmt.Errorf("refused: plan %s: %w: %s does not exist; nothing was changed", p.ID, err, path))
+	case errors.Is(err, approvals.ErrNoRule):
 		return rule, withCode(exitRefused, fmt.Errorf("refused: plan %s: %w; nothing was changed", p.ID, err))
 	}
 	return rule, err

@@ -140,12 +140,6 @@ func (b Bound) String() string {
 // need is the rule that would approve plan, in the file's words.
 func need(plan checks.Plan) string {
 	parts := []string{"task: " + plan.Task, fmt.Sprintf("target matching %q", plan.Target)}
-	for _, name := range slices.Sorted(maps.Keys(plan.Params.Values())) {
-		if name == "context" || name == "profile" {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("params.%s allowing %q", name, plan.Params.Get(name)))
-	}
 	parts = append(parts, "max_risk: "+strings.ToLower(string(plan.Risk))+" or above")
 	if c := plan.MonthlyCostChangeUSD; c != nil && *c > 0 {
 		parts = append(parts, fmt.Sprintf("max_monthly_cost_increase: %.2f or more", *c))

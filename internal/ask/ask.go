@@ -86,7 +86,7 @@ type Answer struct {
 	// change would cost.
 	Preview  *tasks.Draft `json:"preview,omitempty"`
 	Estimate bool         `json:"-"`
-	Answer      string            `json:"answer"`
+	Answer   string       `json:"answer"`
 }
 
 // Ask routes the question, then runs the checks it maps to (recording them like
