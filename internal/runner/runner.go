@@ -35,6 +35,13 @@ type Drafter interface {
 	Draft(ctx context.Context, req tasks.Request) (tasks.Draft, error)
 }
 
+// FixApprover approves the fix= plans the operator's approvals policy lets through
+// (the daemon's --approve-by-policy). It returns the plan as it ended, or an error
+// when it did not approve it (approvals.ErrNoRule when no rule matches).
+type FixApprover interface {
+	ApproveFix(ctx context.Context, p tasks.PlanRecord) (tasks.PlanRecord, error)
+}
+
 // DefaultMaxConcurrent is how many items RunAll runs at a time when MaxConcurrent is
 // not set.
 const DefaultMaxConcurrent = 4
@@ -43,8 +50,11 @@ const DefaultMaxConcurrent = 4
 type Runner struct {
 	Checks CheckLookup
 	// Tasks resolves fix= tasks; nil disables remediation plans.
-	Tasks   TaskLookup
-	Planner Drafter
+	Tasks TaskLookup
+	// FixApprover, when set, is offered every fix= plan queued anew; nil leaves them
+	// all pending for a person.
+	FixApprover FixApprover
+	Planner     Drafter
 	// State records receipts, findings and plans: the database, or the daemon.
 	State control.Backend
 	// Actor is audited as the one who queued plans: "scheduler", or the local user.
@@ -301,6 +311,21 @@ func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome)
 	return store.RunEnd{Status: checks.Pass, Plan: plan.ID}
 }
 
+// approveFix offers a new fix plan to the FixApprover and returns it as it ended; a
+// plan it does not approve stays pending, logged with why.
+func (r *Runner) approveFix(ctx context.Context, log *slog.Logger, plan tasks.PlanRecord) tasks.PlanRecord {
+	decided, err := r.FixApprover.ApproveFix(ctx, plan)
+	if err != nil {
+		log.Info("fix plan left for a person", "plan", plan.ID, "err", err)
+	} else {
+		log.Info("fix plan approved by policy", "plan", plan.ID, "state", decided.State, "actor", decided.DecidedBy)
+	}
+	if decided.ID != plan.ID {
+		return plan
+	}
+	return decided
+}
+
 type runResult struct {
 	res checks.Result
 	err error
@@ -430,6 +455,9 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 		}
 		plan := q.Plan
 		log.Info("fix queued as a plan", "finding", f.Fingerprint, "plan", plan.ID)
+		if q.Created && r.FixApprover != nil {
+			plan = r.approveFix(ctx, log, plan)
+		}
 		plans = append(plans, plan)
 	}
 	return plans
