@@ -41,9 +41,9 @@ Exit codes: 0 applied, 2 apply failed, 3 no such plan or a broken policy, 4 refu
 				return withCode(exitRefused, errApproveNeedsPerson)
 			}
 			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
-				p, err := control.OpPlan.Do(cmd.Context(), b, id)
+				p, err := readPlan(cmd.Context(), b, id)
 				if err != nil {
-					return withCode(exitBadInput, err)
+					return err
 				}
 				if policy {
 					return a.approveByPolicy(cmd.Context(), b, p, approvalsPath, output)

@@ -39,9 +39,9 @@ Exit codes: 0 a rule matches, 3 no such plan or a broken policy, 4 no rule match
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
-				p, err := control.OpPlan.Do(cmd.Context(), b, argv[0])
+				p, err := readPlan(cmd.Context(), b, argv[0])
 				if err != nil {
-					return withCode(exitBadInput, err)
+					return err
 				}
 				rule, err := a.matchPolicy(path, p)
 				if err != nil {
