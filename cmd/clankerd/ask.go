@@ -82,11 +82,18 @@ matches, stale, not approved).`,
 }
 
 // decideQueued shows the plan a change request queued, then: with apply, approves it
-// when the approvals policy matches it; at a terminal (text output), asks whether to
+// when the approvals policy matches it (and the rules, not the model, routed it); at a terminal (text output), asks whether to
 // approve it; otherwise leaves it pending, the answer naming the approve command.
 // Every approval is the one approve operation, with the digest of the plan shown.
 func (a *cmdline) decideQueued(ctx context.Context, b control.Backend, ans ask.Answer, apply bool, approvalsPath, output string) error {
 	p := *ans.Plan
+	if apply && ans.RoutedBy == "model" {
+		// The model's words may queue a plan, never approve one, not even by a rule.
+		if err := a.printAnswer(ans, output); err != nil {
+			return err
+		}
+		return withCode(exitRefused, fmt.Errorf("refused: the model chose plan %s's task and parameters, and --apply approves only plans the rules routed; review it with `clankerd approve %s`; nothing was changed", p.ID, p.ID))
+	}
 	if apply {
 		if output == "text" {
 			if err := a.printAnswer(ans, output); err != nil {
