@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,4 +184,31 @@ func auditRecords(t *testing.T, state string) []store.AuditRecord {
 	var out struct{ Audit []store.AuditRecord }
 	jsonOut(t, state, 0, &out, "audit")
 	return out.Audit
+}
+
+// TestAskMakerApplyRefusesTheModelsPlan: a change the model routed is queued, but
+// --apply does not approve it even when a rule matches: the model's words never
+// approve.
+func TestAskMakerApplyRefusesTheModelsPlan(t *testing.T) {
+	_, target := makerQuestion(t, "NEW")
+	ollama := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/api/chat" {
+			http.NotFound(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		args, _ := json.Marshal(map[string]string{"path": target, "content": "NEW"})
+		fmt.Fprintf(w, `{"model":"tiny","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"test__file__set","arguments":%s}}]},"done":true}`+"\n", args)
+	}))
+	defer ollama.Close()
+	policy := filepath.Join(t.TempDir(), "approvals.yaml")
+	writeFile(t, policy, "rules:\n  - name: files\n    task: test.file.set\n    target: \"file/"+filepath.Dir(target)+"/*\"\n    max_risk: low\n    expires: 2099-01-01\n    reason: test\n")
+	state := t.TempDir()
+	r := cli(t, state, "ask", "please do the needful", "--model", "tiny", "--model-host", ollama.URL, "--maker", "--apply", "--approvals", policy)
+	if r.code != exitRefused || !strings.Contains(r.stderr, "the model chose") {
+		t.Errorf("--apply of the model's plan: %+v", r)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "v1" {
+		t.Errorf("the model's plan was applied: target %q", data)
+	}
 }
