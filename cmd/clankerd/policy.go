@@ -47,7 +47,8 @@ Exit codes: 0 a rule matches, 3 no such plan or a broken policy, 4 no rule match
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "plan %s matches rule %q (%s:%d, expires %s): %s\n", p.ID, rule.Name, path, rule.Line, view.When(rule.Expires), rule.Reason)
+				fmt.Fprintf(a.stdout, "plan %s matches ", p.ID)
+				view.NewPolicyRule(path, rule, time.Now()).WriteText(a.stdout)
 				return nil
 			})
 		},
@@ -67,13 +68,9 @@ Exit codes: 0 valid, 3 problems.`,
 			}
 			now := time.Now()
 			for _, r := range pol.Rules {
-				state := "active"
-				if !now.Before(r.Expires) {
-					state = "EXPIRED"
-				}
-				fmt.Fprintf(a.stdout, "%s:%d: rule %q: %s %s, %s until %s\n", path, r.Line, r.Name, r.Task, r.Target, state, view.When(r.Expires))
+				view.NewPolicyRule(path, r, now).WriteText(a.stdout)
 			}
-			fmt.Fprintf(a.stdout, "%s: %d rule(s), valid\n", path, len(pol.Rules))
+			fmt.Fprintf(a.stdout, "%s: %d rule(s), valid\n", view.Redact(path), len(pol.Rules))
 			return nil
 		},
 	}
@@ -123,7 +120,8 @@ func (a *cmdline) approveByPolicy(ctx context.Context, b control.Backend, p task
 		return err
 	}
 	if output == "text" {
-		fmt.Fprintf(a.stdout, "plan %s matches rule %q of %s: approving\n", p.ID, rule.Name, path)
+		fmt.Fprintf(a.stdout, "plan %s matches ", p.ID)
+		view.NewPolicyRule(path, rule, time.Now()).WriteText(a.stdout)
 	}
 	return a.approvePlan(ctx, b, control.Decision{ID: p.ID, Actor: actorName(), Digest: p.Digest, Policy: rule.Name}, output)
 }
