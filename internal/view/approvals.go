@@ -34,5 +34,5 @@ func (r PolicyRule) WriteText(w io.Writer) {
 	if r.Expired {
 		state = "EXPIRED"
 	}
-	fmt.Fprintf(w, "%s: rule %q: %s %s, %s until %s: %s\n", r.Pos, r.Name, r.Task, r.Target, state, When(r.Expires), r.Reason)
+	fmt.Fprintf(w, "rule %q (%s): %s %s, %s until %s: %s\n", r.Name, r.Pos, r.Task, r.Target, state, When(r.Expires), r.Reason)
 }
