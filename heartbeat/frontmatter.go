@@ -16,15 +16,17 @@ import (
 
 // The front-matter keys the parser itself reads; parameters add theirs through
 // Catalog.FrontMatterKeys.
-var ownKeys = []string{"active_hours", "jitter", "notify", "schedule", "timezone"}
+var ownKeys = []string{"active_hours", "evening", "jitter", "morning", "notify", "schedule", "timezone"}
 
 var activeHoursPattern = regexp.MustCompile(`^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$`)
 
 // frontMatter reads the YAML between the leading "---" lines, fills in the file's
-// settings, blanks the front matter out of p.src (keeping its newlines, so line
-// numbers stay right) and returns the file's default schedule.
-func (p *parser) frontMatter() Schedule {
+// settings and the words its schedules are read with (p.words, including the file's
+// default schedule), and blanks the front matter out of p.src (keeping its newlines,
+// so line numbers stay right).
+func (p *parser) frontMatter() {
 	p.file.Location = time.Local
+	p.words = defaultWords(time.Local)
 	yamlText, end := p.splitFrontMatter()
 	scheduleText, scheduleLine := DefaultSchedule, 0
 	if yamlText != nil {
@@ -42,11 +44,12 @@ func (p *parser) frontMatter() Schedule {
 			}
 		}
 	}
-	sched, err := ParseSchedule(scheduleText, p.file.Location)
+	p.words.loc = p.file.Location
+	sched, err := p.words.parse(scheduleText)
 	if err != nil {
 		p.errorf(scheduleLine, "front matter schedule: %v", err)
 	}
-	return sched
+	p.words.fileSchedule = &sched
 }
 
 // splitFrontMatter returns the YAML text and the offset where the front matter ends,
@@ -117,6 +120,10 @@ func (p *parser) frontMatterKeys(m *yaml.Node) (schedule string, scheduleLine in
 			schedule, scheduleLine, hasSchedule = v.Value, line, true
 		case "jitter":
 			jitterText, jitterLine = v.Value, line
+		case "morning":
+			p.words.morning = p.timeOfDay(line, k.Value, v.Value, p.words.morning)
+		case "evening":
+			p.words.evening = p.timeOfDay(line, k.Value, v.Value, p.words.evening)
 		default:
 			p.file.Defaults[k.Value] = v.Value
 		}
@@ -136,6 +143,22 @@ func (p *parser) frontMatterKeys(m *yaml.Node) (schedule string, scheduleLine in
 		p.file.ActiveHours = ah
 	}
 	return schedule, scheduleLine, hasSchedule
+}
+
+// timeOfDay reads a front-matter HH:MM value as minutes after midnight; a bad value is
+// reported and old is kept.
+func (p *parser) timeOfDay(line int, key, value string, old int) int {
+	m := clockOnly.FindStringSubmatch(strings.ToLower(strings.TrimSpace(value)))
+	if m == nil {
+		p.errorf(line, "front matter %s: %q is not a time of day; write HH:MM (24-hour), such as \"08:00\"", key, value)
+		return old
+	}
+	at, err := clockMinutes(m[1:])
+	if err != nil {
+		p.errorf(line, "front matter %s: %v", key, err)
+		return old
+	}
+	return at
 }
 
 func parseActiveHours(s string, loc *time.Location) (*ActiveHours, error) {

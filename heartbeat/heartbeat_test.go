@@ -110,6 +110,19 @@ func TestScheduleTable(t *testing.T) {
 		{"`@daily`", ny, "CRON_TZ=America/New_York @daily", []string{"03-29 04:00", "03-30 04:00", "03-31 04:00"}},
 		{"`@hourly`", time.UTC, "CRON_TZ=UTC @hourly", []string{"13:00", "14:00", "15:00"}},
 		{"*/15 * * * *", time.UTC, "CRON_TZ=UTC */15 * * * *", []string{"12:15", "12:30", "12:45"}},
+		// OpenClaw's headings: a time of day or weekday in parentheses refines the word.
+		{"Daily (morning)", ber, "CRON_TZ=Europe/Berlin 0 9 * * *", []string{"03-29 07:00", "03-30 07:00", "03-31 07:00"}},
+		{"Daily (evening)", ny, "CRON_TZ=America/New_York 0 18 * * *", []string{"22:00", "03-29 22:00", "03-30 22:00"}},
+		{"Daily (7:15 pm)", time.UTC, "CRON_TZ=UTC 15 19 * * *", []string{"19:15", "03-29 19:15", "03-30 19:15"}},
+		{"Daily (important)", time.UTC, "CRON_TZ=UTC 0 0 * * *", []string{"03-29 00:00", "03-30 00:00", "03-31 00:00"}},
+		{"Weekly (Monday)", kol, "CRON_TZ=Asia/Kolkata 0 0 * * 1", []string{"03-29 18:30", "04-05 18:30", "04-12 18:30"}},
+		{"Weekly (Mon)", time.UTC, "CRON_TZ=UTC 0 0 * * 1", []string{"03-30 00:00", "04-06 00:00", "04-13 00:00"}},
+		{"Weekly (Monday morning)", ber, "CRON_TZ=Europe/Berlin 0 9 * * 1", []string{"03-30 07:00", "04-06 07:00", "04-13 07:00"}},
+		{"weekly (thursdays, 08:30)", time.UTC, "CRON_TZ=UTC 30 8 * * 4", []string{"04-02 08:30", "04-09 08:30", "04-16 08:30"}},
+		{"Weekly (Monday) at 7:00 am", time.UTC, "CRON_TZ=UTC 0 7 * * 1", []string{"03-30 07:00", "04-06 07:00", "04-13 07:00"}},
+		{"Weekly (evening)", time.UTC, "CRON_TZ=UTC 0 18 * * 0", []string{"03-29 18:00", "04-05 18:00", "04-12 18:00"}},
+		{"Weekdays (morning)", ny, "CRON_TZ=America/New_York 0 9 * * 1-5", []string{"03-30 13:00", "03-31 13:00", "04-01 13:00"}},
+		{"Weekends (evening)", time.UTC, "CRON_TZ=UTC 0 18 * * 0,6", []string{"18:00", "03-29 18:00", "04-04 18:00"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -146,14 +159,25 @@ func shortUTC(t time.Time) string {
 
 func TestScheduleErrors(t *testing.T) {
 	tests := map[string]string{
-		"every fortnight":     `cannot read the schedule after "every"`,
-		"every 0 minutes":     "positive",
-		"at 08:30":            `needs a day`,
-		"daily at 25:00":      "not a time of day",
-		"mondays at 13:00 pm": "not a time",
-		"nightly":             `"nightly" needs a time`,
-		"`61 2 * * *`":        "cron spec",
-		"Database checks":     "is not a schedule",
+		"every fortnight":          `cannot read the schedule after "every"`,
+		"every 0 minutes":          "positive",
+		"at 08:30":                 `needs a day`,
+		"daily at 25:00":           "not a time of day",
+		"mondays at 13:00 pm":      "not a time",
+		"nightly":                  `"nightly" needs a time`,
+		"`61 2 * * *`":             "cron spec",
+		"Database checks":          "is not a schedule",
+		"Daily (Monday)":           `a weekday in parentheses refines "weekly"`,
+		"Weekly (Mon or Fri)":      "more than one weekday",
+		"Daily (morning, 10:00)":   "more than one time of day",
+		"Daily (25:00)":            "not a time of day",
+		"Daily (morning) at 10:00": "more than one time of day",
+		// Outside a file there is no file schedule for "continuous" to mean.
+		"Continuous (every heartbeat)": "the file's own schedule",
+		"Continuous":                   "the file's own schedule",
+		"Checks (each heartbeat)":      "the file's own schedule",
+		// Continuous as one word of a title is free text.
+		"Continuous integration": "is not a schedule",
 	}
 	for text, want := range tests {
 		_, err := ParseSchedule(text, time.UTC)
@@ -302,7 +326,7 @@ func TestBrokenFileReportsEveryProblem(t *testing.T) {
 	want := []string{
 		`testdata/broken.md:2: front matter timezone: unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
 		`testdata/broken.md:3: front matter active_hours: "8-20" is not HH:MM-HH:MM`,
-		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, jitter, kube_context, notify, schedule, timeout, timezone`,
+		`testdata/broken.md:4: unknown front matter key "colour"; valid keys: active_hours, evening, jitter, kube_context, morning, notify, schedule, timeout, timezone`,
 		`testdata/broken.md:8: heading "Every fortnight": cannot read the schedule after "every"`,
 		`testdata/broken.md:9: unknown check "http.stats"; did you mean http.status`,
 		`testdata/broken.md:10: http.status: parameter expect: ... placeholder`,
@@ -318,6 +342,12 @@ func TestBrokenFileReportsEveryProblem(t *testing.T) {
 	// expect=abc is validated by http.status's own Validate in the real probe; the fake
 	// spec has none, so line 10 carries only the url problem.
 	want = append(want[:5], want[6:]...)
+	wantDiagnostics(t, errs, want)
+}
+
+// wantDiagnostics requires errs, in order, to start with the wanted messages.
+func wantDiagnostics(t *testing.T, errs Errors, want []string) {
+	t.Helper()
 	if len(errs) != len(want) {
 		t.Errorf("%d diagnostics, want %d:\n%v", len(errs), len(want), errs)
 	}
@@ -466,7 +496,7 @@ func nestedList(depth int) string {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"good.md", "good-crlf.md", "broken.md"} {
+	for _, name := range []string{"good.md", "good-crlf.md", "broken.md", "openclaw.md", "openclaw-tasks.md", "openclaw-tasks-broken.md"} {
 		src, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -477,6 +507,8 @@ func FuzzParse(f *testing.F) {
 		"", "---\n", "---\n---\n", "- `", "- ``", "- `tcp.connect` addr=\"", "## every `", "## `@every 0s`",
 		"- `tcp.connect` addr=a:1 x=\"\\", "\r\r\n\r", "> - `tcp.connect` addr=a:1", "## Tasks\n  - `test.scale`",
 		"## daily at 99:99\n- x", "---\nactive_hours: 23:59-00:00\n---\n",
+		"## Weekly (Mon Tue)\n- x", "## Daily (morning\n- x", "## Continuous\n- x", "---\nmorning: 7:5\n---\n",
+		"tasks:\n- name:\n", "tasks:\n- name: a\n  interval: 0s\n  prompt: b\n", "tasks:\n- prompt: [\n", "> tasks:\n> - name: a\n",
 	} {
 		f.Add([]byte(s))
 	}

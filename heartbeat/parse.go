@@ -94,6 +94,7 @@ type parser struct {
 	file  *File
 	src   []byte
 	lines []int // byte offset of the start of each line
+	words scheduleWords
 	errs  Errors
 }
 
@@ -126,7 +127,8 @@ func Parse(path string, src []byte, cat Catalog) (*File, error) {
 			p.lines = append(p.lines, i+1)
 		}
 	}
-	p.body(p.frontMatter())
+	p.frontMatter()
+	p.body(*p.words.fileSchedule)
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
@@ -203,6 +205,11 @@ func (p *parser) body(fileSchedule Schedule) {
 			}
 			stack = append(stack, p.heading(n, stack))
 			return ast.WalkSkipChildren, nil
+		case *ast.List:
+			if p.isTasksBlock(n) {
+				p.tasksBlock(n, stack, fileSchedule, keys)
+				return ast.WalkSkipChildren, nil
+			}
 		case *ast.ListItem:
 			p.listItem(n, stack, fileSchedule, keys)
 		}
@@ -222,7 +229,7 @@ func (p *parser) heading(n *ast.Heading, stack []section) section {
 	if n.Level == 1 && p.file.Title == "" {
 		p.file.Title = strings.TrimSpace(raw)
 	}
-	sched, err := findSchedule(raw, p.file.Location)
+	sched, err := p.words.find(raw)
 	switch {
 	case err == nil:
 		s.schedule = &sched
@@ -278,21 +285,7 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 			break
 		}
 	}
-	it := Item{
-		File: p.file.Path, Line: line, Text: raw,
-		Schedule: fileSchedule, ActiveHours: p.file.ActiveHours, Jitter: p.file.Jitter,
-	}
-	tasks := false
-	for i := len(stack) - 1; i >= 0; i-- {
-		if it.Section == "" {
-			it.Section = stack[i].text
-			tasks = stack[i].tasks
-		}
-		if stack[i].schedule != nil {
-			it.Schedule = *stack[i].schedule
-			break
-		}
-	}
+	it, tasks := p.itemAt(line, raw, stack, fileSchedule)
 	id, params, isCheck, err := splitItem(raw)
 	if err != nil {
 		p.errorf(line, "%v", err)
@@ -306,10 +299,7 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 			p.errorf(line, "plain text in a Tasks section: write the task id in backticks, such as `k8s.deployment.scale` deployment=NS/NAME replicas=N")
 			return
 		}
-		it.Kind = ItemQuestion
-		it.Key = questionKey(p.file.AbsPath, raw)
-		p.file.Notices = append(p.file.Notices, Diagnostic{File: p.file.Path, Line: line, Msg: fmt.Sprintf("not routed yet: %q is plain language; write a check id in backticks to run it (see `clankerd lint --list`)", raw), Unrouted: true})
-		p.add(it, keys)
+		p.addQuestion(it, keys)
 		return
 	}
 	binder, kind, ok := p.lookup(id)
@@ -342,6 +332,35 @@ func (p *parser) listItem(n *ast.ListItem, stack []section, fileSchedule Schedul
 	}
 	it.ID, it.Params, it.Kind = id, bound, ItemKindOf(kind)
 	it.Key = fileItemKey(p.file.AbsPath, id, bound.Identity())
+	p.add(it, keys)
+}
+
+// itemAt starts the item written at line as text: the file's settings, the nearest
+// heading above it (and whether that is in a Tasks section) and the schedule of the
+// nearest heading that has one, else the file's.
+func (p *parser) itemAt(line int, text string, stack []section, fileSchedule Schedule) (it Item, inTasks bool) {
+	it = Item{
+		File: p.file.Path, Line: line, Text: text,
+		Schedule: fileSchedule, ActiveHours: p.file.ActiveHours, Jitter: p.file.Jitter,
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		if it.Section == "" {
+			it.Section = stack[i].text
+			inTasks = stack[i].tasks
+		}
+		if stack[i].schedule != nil {
+			it.Schedule = *stack[i].schedule
+			break
+		}
+	}
+	return it, inTasks
+}
+
+// addQuestion adds a plain-language item, with the notice that it is not routed yet.
+func (p *parser) addQuestion(it Item, keys map[string]int) {
+	it.Kind = ItemQuestion
+	it.Key = questionKey(p.file.AbsPath, it.Text)
+	p.file.Notices = append(p.file.Notices, Diagnostic{File: p.file.Path, Line: it.Line, Msg: fmt.Sprintf("not routed yet: %q is plain language; write a check id in backticks to run it (see `clankerd lint --list`)", it.Text), Unrouted: true})
 	p.add(it, keys)
 }
 

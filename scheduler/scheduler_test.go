@@ -358,3 +358,38 @@ func TestNewValidates(t *testing.T) {
 		t.Error("negative concurrency accepted")
 	}
 }
+
+// OpenClaw's headings fire on their days: "Weekly (Monday)" on the Monday (the bubble
+// starts on Saturday 2000-01-01), "Daily (morning)" every day at the morning time.
+func TestWeekdayAndMorningHeadings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var jobs []Job
+		for _, heading := range []string{"Weekly (Monday)", "Daily (morning)"} {
+			s, err := heartbeat.ParseSchedule(heading, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, Job{Item: heartbeat.Item{Key: heading, ID: "test.check", File: "HB.md", Line: 1, Schedule: s}})
+		}
+		rec := &recorder{}
+		_, stop := start(t, rec, Options{}, jobs...)
+		time.Sleep(72 * time.Hour)
+		synctest.Wait()
+		if err := stop(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tk := range rec.runs() {
+			got = append(got, tk.Job.Item.Key+" "+tk.Scheduled.Format("Mon 01-02 15:04"))
+		}
+		want := []string{
+			"Daily (morning) Sat 01-01 09:00",
+			"Daily (morning) Sun 01-02 09:00",
+			"Weekly (Monday) Mon 01-03 00:00",
+			"Daily (morning) Mon 01-03 09:00",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}

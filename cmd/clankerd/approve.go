@@ -81,7 +81,7 @@ func (a *cmdline) approvePlan(ctx context.Context, b control.Backend, d control.
 		if perr := view.WriteJSON(a.stdout, view.NewPlan(p)); perr != nil {
 			return perr
 		}
-	} else if err == nil {
+	} else if err == nil && output == "text" {
 		fmt.Fprintf(a.stdout, "applied: %s\n", view.NewPlan(p).Result)
 	}
 	return planError(err)

@@ -36,7 +36,10 @@ approvals policy matches it (docs/approvals.md).
 Exit codes as check: 0 no problem (or a preview, or a plan queued or applied), 1 a
 check failed, 2 a check could not be evaluated or applying failed, 3 the question could
 not be routed or leaves out a required parameter, 4 the change was refused (no rule
-matches, stale, not approved).`,
+matches, stale, not approved).
+
+-o json adds "healthy" (true only when checks ran and every one passed) and a flat
+"findings" list of the open findings; -o findings prints only that list, for jq.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if apply && !maker {
@@ -77,7 +80,7 @@ matches, stale, not approved).`,
 	cmd.Flags().BoolVar(&deep, "deep", false, "route with the escalation model when a model is needed")
 	approvalsFlag(cmd.Flags(), &approvalsPath)
 	mf.register(cmd)
-	outputFlag(cmd, &output, "text", "json")
+	outputFlag(cmd, &output, "text", "json", "findings")
 	return cmd
 }
 
@@ -150,8 +153,11 @@ func (a *cmdline) askService(provs *providers, state control.Backend, mf modelFl
 
 func (a *cmdline) printAnswer(ans ask.Answer, output string) error {
 	v := view.NewAnswer(ans)
-	if output == "json" {
+	switch output {
+	case "json":
 		return view.WriteJSON(a.stdout, v)
+	case "findings":
+		return view.WriteJSON(a.stdout, v.Findings)
 	}
 	v.WriteText(a.stdout)
 	return nil

@@ -109,7 +109,7 @@ func selectItems(files []*heartbeat.File, only []string) ([]heartbeat.Item, erro
 // info, that no mute silences: muted findings do not fail check.
 func failsUnmuted(o runner.Outcome) bool {
 	for _, f := range o.Findings {
-		if f.State.Open() && f.Severity.Rank() > checks.Info.Rank() && f.MutedBy == "" {
+		if f.Fails() {
 			return true
 		}
 	}

@@ -89,6 +89,13 @@ func cliEnv(t *testing.T, env []string, stateDir string, args ...string) result 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, append([]string{"--state-dir", stateDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	return runCommand(t, cmd)
+}
+
+// runCommand runs cmd and returns what it printed and its exit code; it fails the test
+// when cmd cannot run at all.
+func runCommand(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -96,7 +103,7 @@ func cliEnv(t *testing.T, env []string, stateDir string, args ...string) result 
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running clankerd %v: %v", args, err)
+		t.Fatalf("running %v: %v", cmd.Args, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

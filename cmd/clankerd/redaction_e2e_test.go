@@ -343,6 +343,7 @@ func TestRedactionEndToEnd(t *testing.T) {
 		{"check/junit", []string{"check", hb, "-o", "junit"}, 1, checkWant},
 		{"ask/text", []string{"ask", question}, 1, []string{maskedBearer}},
 		{"ask/json", []string{"ask", question, "-o", "json"}, 1, []string{maskedAPIKey, maskedBearer}},
+		{"ask/findings", []string{"ask", question, "-o", "findings"}, 1, []string{maskedAPIKey, maskedBearer}},
 		// A URL with userinfo in the question reaches the probe whole (the router keeps
 		// URLs as one word), and its password shows nowhere.
 		{"ask/credentials-in-question", []string{"ask", strings.Replace(question, "http://", "http://admin:"+urlPassword+"@", 1), "-o", "json"}, 1, []string{maskedURL, maskedAPIKey}},

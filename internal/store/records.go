@@ -100,6 +100,13 @@ type FindingRecord struct {
 	MutedBy string `json:"muted_by,omitempty"`
 }
 
+// Fails reports whether the finding makes its run a problem: open, more severe than
+// info, and no mute silences it. `clankerd check`'s exit code and an answer's health
+// follow it.
+func (f FindingRecord) Fails() bool {
+	return f.State.Open() && f.Severity.Rank() > checks.Info.Rank() && f.MutedBy == ""
+}
+
 // RunFinding is a finding as one run left it: its record (state, MutedBy filled in)
 // and, when the run changed its description, the severity it had before.
 type RunFinding struct {

@@ -3,19 +3,33 @@ package view
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
+	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/route"
+	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
-// Answer is what a question got: where it was routed, the results of the checks it
-// ran (or the plan a change request queued), and the answer in words.
+// Answer is what a question got: where it was routed, whether everything it checked
+// is healthy, the results of the checks it ran (or the plan a change request queued),
+// their open findings in one flat list, and the answer in words.
 type Answer struct {
 	Question string        `json:"question"`
 	RoutedBy string        `json:"routed_by"`
 	Routes   []route.Route `json:"routes"`
-	Results  []Result      `json:"results"`
-	Plan     *PlanRef      `json:"plan,omitempty"`
+	// Healthy is true only when at least one check ran and every check passed (or
+	// failed only with findings that do not fail a run: info, muted).
+	Healthy bool `json:"healthy"`
+	// UnhealthyReason says why Healthy is false.
+	UnhealthyReason string   `json:"unhealthy_reason,omitempty"`
+	Results         []Result `json:"results"`
+	// Findings are the open findings of every result (resolved ones are left out),
+	// for pipelines: `-o findings` prints only them.
+	Findings []Finding `json:"findings"`
+	Plan     *PlanRef  `json:"plan,omitempty"`
 	// Preview is the plan a change request would queue, when it was not queued.
 	Preview *Preview `json:"preview,omitempty"`
 	Answer  string   `json:"answer" view:"multiline"`
@@ -34,7 +48,56 @@ func NewAnswer(a ask.Answer) Answer {
 		p := NewPreview(*a.Preview, a.Question, a.Estimate)
 		out.Preview = &p
 	}
+	out.Healthy, out.UnhealthyReason = health(a.Outcomes)
+	out.Findings = openFindings(out.Results)
 	scrub(&out)
+	return out
+}
+
+// health is whether the runs are healthy, and why not: false when a check failed with
+// a finding that fails a run (store.FindingRecord.Fails, as `clankerd check`'s exit
+// code), could not be evaluated or was skipped, and when none ran at all (a change
+// request runs none): "nothing was checked" is not "all is well".
+func health(outcomes []runner.Outcome) (bool, string) {
+	var failed, errored, skipped int
+	for _, o := range outcomes {
+		switch {
+		case o.Err != nil || o.Receipt.Status == checks.Error:
+			errored++
+		case o.Receipt.Status == checks.Skipped:
+			skipped++
+		case o.Receipt.Status == checks.Fail && slices.ContainsFunc(o.Findings, func(f store.RunFinding) bool { return f.Fails() }):
+			failed++
+		}
+	}
+	var why []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{failed, "failed"}, {errored, "could not be evaluated"}, {skipped, "skipped"}} {
+		if c.n > 0 {
+			why = append(why, fmt.Sprintf("%d check(s) %s", c.n, c.what))
+		}
+	}
+	switch {
+	case len(why) > 0:
+		return false, strings.Join(why, ", ")
+	case len(outcomes) == 0:
+		return false, "no check was evaluated"
+	}
+	return true, ""
+}
+
+// openFindings is the findings of every result still open, in result order.
+func openFindings(rs []Result) []Finding {
+	out := []Finding{}
+	for _, r := range rs {
+		for _, f := range r.Findings {
+			if f.State.Open() {
+				out = append(out, f)
+			}
+		}
+	}
 	return out
 }
 

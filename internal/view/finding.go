@@ -14,15 +14,17 @@ type Finding struct {
 	Fingerprint string `json:"fingerprint"`
 	Check       string `json:"check,omitempty"`
 	// Item is the FILE:LINE of the heartbeat item that found it.
-	Item        string             `json:"item,omitempty"`
-	Resource    string             `json:"resource"`
-	Problem     string             `json:"problem"`
-	Severity    checks.Severity    `json:"severity"`
-	State       store.FindingState `json:"state"`
-	Summary     string             `json:"summary"`
-	Evidence    map[string]string  `json:"evidence,omitempty"`
-	Fix         string             `json:"fix,omitempty"`
-	MonthlyCost *float64           `json:"monthly_cost_usd,omitempty"`
+	Item     string             `json:"item,omitempty"`
+	Resource string             `json:"resource"`
+	Problem  string             `json:"problem"`
+	Severity checks.Severity    `json:"severity"`
+	State    store.FindingState `json:"state"`
+	Summary  string             `json:"summary"`
+	Evidence map[string]string  `json:"evidence,omitempty"`
+	Fix      string             `json:"fix,omitempty"`
+	// Cost is the estimated monthly cost in USD of what the finding is on, where the
+	// check knows it; absent (not 0) when unknown.
+	Cost *float64 `json:"cost,omitempty"`
 	// Explanation is the model's, when one explained the finding.
 	Explanation string    `json:"explanation,omitempty" view:"multiline"`
 	MutedBy     string    `json:"muted_by,omitempty"`
@@ -37,7 +39,7 @@ func finding(f store.FindingRecord, explanation string) Finding {
 	return Finding{
 		Fingerprint: f.Fingerprint, Check: f.Check, Item: f.Pos, Resource: f.Resource, Problem: f.Problem,
 		Severity: f.Severity, State: f.State, Summary: f.Summary, Evidence: f.Evidence, Fix: f.Fix,
-		MonthlyCost: f.MonthlyCostUSD, Explanation: explanation, MutedBy: f.MutedBy,
+		Cost: f.MonthlyCostUSD, Explanation: explanation, MutedBy: f.MutedBy,
 		FirstSeen: f.FirstSeen, LastSeen: f.LastSeen, ResolvedAt: f.ResolvedAt,
 	}
 }

@@ -73,17 +73,20 @@ type PlanRef struct {
 	ID    string          `json:"id"`
 	State tasks.PlanState `json:"state"`
 	// Created is false when the item already had this plan pending.
-	Created     bool        `json:"created"`
-	Target      string      `json:"target"`
-	Change      string      `json:"change"`
-	Risk        checks.Risk `json:"risk"`
-	ApproveWith string      `json:"approve_with"`
+	Created bool        `json:"created"`
+	Target  string      `json:"target"`
+	Change  string      `json:"change"`
+	Risk    checks.Risk `json:"risk"`
+	// MonthlyCostChangeUSD is the plan's estimate, absent when unknown.
+	MonthlyCostChangeUSD *float64 `json:"monthly_cost_change_usd,omitempty"`
+	ApproveWith          string   `json:"approve_with"`
 }
 
 // planRef names a plan; created says whether this run queued it. The result or answer
 // that holds it cleans it.
 func planRef(p tasks.PlanRecord, created bool) *PlanRef {
-	return &PlanRef{ID: p.ID, State: p.State, Created: created, Target: p.Target, Change: p.Change, Risk: p.Risk, ApproveWith: "clankerd approve " + p.ID}
+	return &PlanRef{ID: p.ID, State: p.State, Created: created, Target: p.Target, Change: p.Change, Risk: p.Risk,
+		MonthlyCostChangeUSD: p.MonthlyCostChangeUSD, ApproveWith: "clankerd approve " + p.ID}
 }
 
 // WritePlans writes plans as a table.

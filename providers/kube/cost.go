@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"math"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -61,7 +62,7 @@ func podRequests(spec *corev1.PodSpec) (cpu, mem resource.Quantity, complete boo
 	return cpu, mem, complete
 }
 
-// monthlyCost prices cores and bytes of memory held for a month.
+// monthlyCost prices cores and bytes of memory held for a month, to the cent.
 func (pr Prices) monthlyCost(cores, memBytes float64) float64 {
-	return (cores*pr.VCPUHour + memBytes/(1<<30)*pr.GiBHour) * hoursPerMonth
+	return math.Round((cores*pr.VCPUHour+memBytes/(1<<30)*pr.GiBHour)*hoursPerMonth*100) / 100
 }

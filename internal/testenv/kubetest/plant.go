@@ -25,8 +25,8 @@ func PlantDemo(ctx context.Context, c kubernetes.Interface) error {
 			_, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 			return err
 		},
-		func() error { return deploymentWithStatus(ctx, c, ns, "api", 3, 1, "registry.example/api:2.4.1", true) },
-		func() error { return deploymentWithStatus(ctx, c, ns, "web", 2, 2, "nginx:latest", false) },
+		func() error { return DeploymentWithStatus(ctx, c, ns, "api", 3, 1, "registry.example/api:2.4.1", true) },
+		func() error { return DeploymentWithStatus(ctx, c, ns, "web", 2, 2, "nginx:latest", false) },
 		func() error {
 			return podWithStatus(ctx, c, ns, "api-7c9d-x2x", "api", corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 				Name: "app", Image: "registry.example/api:2.4.1", RestartCount: 14,
@@ -110,7 +110,10 @@ func PlantDemo(ctx context.Context, c kubernetes.Interface) error {
 	return nil
 }
 
-func deploymentWithStatus(ctx context.Context, c kubernetes.Interface, ns, name string, want, available int32, image string, requests bool) error {
+// DeploymentWithStatus creates a deployment of want replicas of one container of the
+// image (with CPU and memory requests when requests is set) and writes its status with
+// available of them ready.
+func DeploymentWithStatus(ctx context.Context, c kubernetes.Interface, ns, name string, want, available int32, image string, requests bool) error {
 	ctr := corev1.Container{Name: "app", Image: image}
 	if requests {
 		ctr.Resources = corev1.ResourceRequirements{
@@ -136,14 +139,14 @@ func podWithStatus(ctx context.Context, c kubernetes.Interface, ns, name, app st
 	if app == "web" {
 		image = "nginx:latest"
 	}
-	return createPod(ctx, c, &corev1.Pod{
+	return CreatePod(ctx, c, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": app}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
 	}, status)
 }
 
-// createPod creates the pod, then writes its status (there is no kubelet to do it).
-func createPod(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, status corev1.PodStatus) error {
+// CreatePod creates the pod, then writes its status (there is no kubelet to do it).
+func CreatePod(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, status corev1.PodStatus) error {
 	p, err := c.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return err
@@ -194,7 +197,7 @@ func Load(ctx context.Context, c kubernetes.Interface, pods, deployments, servic
 	ns := func(i int) string { return fmt.Sprintf("load-%02d", i%namespaces) }
 	for i := range deployments {
 		work <- func() error {
-			return deploymentWithStatus(ctx, c, ns(i), fmt.Sprintf("svc-%04d", i), 5, 5, fmt.Sprintf("registry.example/svc-%04d:1.%d", i, i%7), true)
+			return DeploymentWithStatus(ctx, c, ns(i), fmt.Sprintf("svc-%04d", i), 5, 5, fmt.Sprintf("registry.example/svc-%04d:1.%d", i, i%7), true)
 		}
 	}
 	for i := range pods {
@@ -231,7 +234,7 @@ func Load(ctx context.Context, c kubernetes.Interface, pods, deployments, servic
 // pod-template-hash, requests and limits, a non-root security context.
 func ownedPod(ctx context.Context, c kubernetes.Interface, ns, name, app string, status corev1.PodStatus) error {
 	isController, nonRoot := true, true
-	return createPod(ctx, c, &corev1.Pod{
+	return CreatePod(ctx, c, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ns,
 			Labels:          map[string]string{"app": app, "pod-template-hash": "6b7d9", "team": "platform"},
