@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,4 +212,31 @@ func TestAskMakerApplyRefusesTheModelsPlan(t *testing.T) {
 	if data, _ := os.ReadFile(target); string(data) != "v1" {
 		t.Errorf("the model's plan was applied: target %q", data)
 	}
+}
+
+// TestAskMakerApplyThroughDaemon: with the daemon holding the state, --maker --apply
+// approves through its socket: the approver it records is the rule on behalf of the
+// calling process's user.
+func TestAskMakerApplyThroughDaemon(t *testing.T) {
+	state := t.TempDir()
+	hb, _ := fileTask(t, "Tasks hourly", "unused")
+	d := startDaemon(t, state, "--heartbeat", hb)
+	question, target := makerQuestion(t, "NEW")
+	policy := filepath.Join(t.TempDir(), "approvals.yaml")
+	writeFile(t, policy, "rules:\n  - name: files\n    task: test.file.set\n    target: \"file/"+filepath.Dir(target)+"/*\"\n    max_risk: low\n    expires: 2099-01-01\n    reason: test\n")
+	r := cli(t, state, "ask", question, "--maker", "--apply", "--approvals", policy)
+	if data, _ := os.ReadFile(target); r.code != 0 || string(data) != "NEW" {
+		t.Fatalf("--apply through the daemon: exit %d, target %q\n%s\n%s", r.code, data, r.stdout, r.stderr)
+	}
+	want := control.PolicyActor("files", control.UserName(os.Getuid()))
+	found := false
+	for _, rec := range auditRecords(t, state) {
+		if rec.Action == "plan.applied" {
+			found = rec.Actor == want && rec.Detail["rule"] == "files"
+		}
+	}
+	if !found {
+		t.Errorf("the daemon did not record the approval by %q with rule files: %+v", want, auditRecords(t, state))
+	}
+	d.stop(t, syscall.SIGTERM, 20*time.Second)
 }
