@@ -90,25 +90,18 @@ matches, stale, not approved).
 // Every approval is the one approve operation, with the digest of the plan shown.
 func (a *cmdline) decideQueued(ctx context.Context, b control.Backend, ans ask.Answer, apply bool, approvalsPath, output string) error {
 	p := *ans.Plan
-	if apply && ans.RoutedBy == "model" {
-		// The model's words may queue a plan, never approve one, not even by a rule.
+	if !apply || output == "text" {
 		if err := a.printAnswer(ans, output); err != nil {
 			return err
 		}
+	}
+	switch {
+	case apply && ans.RoutedBy == "model":
+		// The model's words may queue a plan, never approve one, not even by a rule.
 		return withCode(exitRefused, fmt.Errorf("refused: the model chose plan %s's task and parameters, and --apply approves only plans the rules routed; review it with `clankerd approve %s`; nothing was changed", p.ID, p.ID))
-	}
-	if apply {
-		if output == "text" {
-			if err := a.printAnswer(ans, output); err != nil {
-				return err
-			}
-		}
+	case apply:
 		return a.approveByPolicy(ctx, b, p, approvalsPath, output)
-	}
-	if err := a.printAnswer(ans, output); err != nil {
-		return err
-	}
-	if output != "text" || !a.stdinIsTerminal() {
+	case output != "text" || !a.stdinIsTerminal():
 		return nil
 	}
 	view.WritePlan(a.stdout, view.NewPlan(p))
