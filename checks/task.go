@@ -41,8 +41,16 @@ type Plan struct {
 	Target   string            `json:"target"`
 	Observed map[string]string `json:"observed"`
 	// Change says what will change, in words: "replicas 3 → 5".
-	Change      string   `json:"change"`
-	Risk        Risk     `json:"risk"`
+	Change string `json:"change"`
+	// Utilization is how much of what it has the target uses now, in words ("CPU 4%
+	// of requests, memory 21% of requests over 4 pods (metrics.k8s.io)"), or why that
+	// is unknown ("utilization unknown: no metrics API"); "" when it does not apply.
+	Utilization string `json:"utilization,omitempty"`
+	// Dependencies are what serves through, routes to or manages the target: what a
+	// person must know before the change.
+	Dependencies []Dependency `json:"dependencies,omitempty"`
+	Risk         Risk         `json:"risk"`
+	// RiskReasons are the facts the risk was judged from, each one shown.
 	RiskReasons []string `json:"risk_reasons,omitempty"`
 	// MonthlyCostChangeUSD is the estimated change in monthly cost; nil when unknown
 	// (CostNote says why).
@@ -50,6 +58,24 @@ type Plan struct {
 	CostNote             string   `json:"cost_note,omitempty"`
 	Preconditions        []string `json:"preconditions,omitempty"`
 }
+
+// Dependency is one thing that depends on or manages a plan's target.
+type Dependency struct {
+	// Resource names it: "service/prod/billing", a target group ARN.
+	Resource string `json:"resource"`
+	// Relation says how it depends on the target: "selects its pods".
+	Relation string `json:"relation"`
+}
+
+// Raise sets the plan's risk to level when that is higher, and records why.
+func (p *Plan) Raise(level Risk, reason string) {
+	if riskRank[level] > riskRank[p.Risk] {
+		p.Risk = level
+	}
+	p.RiskReasons = append(p.RiskReasons, reason)
+}
+
+var riskRank = map[Risk]int{"": 0, RiskLow: 1, RiskMedium: 2, RiskHigh: 3}
 
 // Applied is what Apply did.
 type Applied struct {

@@ -109,30 +109,34 @@ func (f PlanFilter) Matches(p PlanRecord, now time.Time) bool {
 const digestPrefix = "hmac-sha256:"
 
 // PlanDigest is the HMAC-SHA256, under key, of what the plan will do and what it
-// saw (task, parameters, target, observed state, change, risk and its reasons, cost,
-// preconditions), where it came from, its id, and when it was made and expires. The
-// encoding is JSON of a fixed struct, whose maps encoding/json writes in key order.
+// saw (task, parameters, target, observed state, change, utilization, dependencies,
+// risk and its reasons, cost, preconditions), where it came from, its id, and when it
+// was made and expires. The encoding is JSON of a fixed struct, whose maps
+// encoding/json writes in key order; fields added later are omitted when empty, so a
+// plan signed before they existed keeps its digest.
 func PlanDigest(key []byte, p PlanRecord) string {
 	data, _ := json.Marshal(struct {
-		ID            string            `json:"id"`
-		Item          string            `json:"item"`
-		Source        string            `json:"source"`
-		Task          string            `json:"task"`
-		Identity      string            `json:"identity"`
-		Params        map[string]string `json:"params"`
-		Target        string            `json:"target"`
-		Observed      map[string]string `json:"observed"`
-		Change        string            `json:"change"`
-		Risk          checks.Risk       `json:"risk"`
-		RiskReasons   []string          `json:"risk_reasons"`
-		CostUSD       *float64          `json:"monthly_cost_change_usd"`
-		CostNote      string            `json:"cost_note"`
-		Preconditions []string          `json:"preconditions"`
-		CreatedAt     string            `json:"created_at"`
-		ExpiresAt     string            `json:"expires_at"`
+		ID            string              `json:"id"`
+		Item          string              `json:"item"`
+		Source        string              `json:"source"`
+		Task          string              `json:"task"`
+		Identity      string              `json:"identity"`
+		Params        map[string]string   `json:"params"`
+		Target        string              `json:"target"`
+		Observed      map[string]string   `json:"observed"`
+		Change        string              `json:"change"`
+		Utilization   string              `json:"utilization,omitempty"`
+		Dependencies  []checks.Dependency `json:"dependencies,omitempty"`
+		Risk          checks.Risk         `json:"risk"`
+		RiskReasons   []string            `json:"risk_reasons"`
+		CostUSD       *float64            `json:"monthly_cost_change_usd"`
+		CostNote      string              `json:"cost_note"`
+		Preconditions []string            `json:"preconditions"`
+		CreatedAt     string              `json:"created_at"`
+		ExpiresAt     string              `json:"expires_at"`
 	}{
 		p.ID, p.Item, p.Source, p.Task, p.Params.Identity(), p.Params.Values(), p.Target, p.Observed, p.Change,
-		p.Risk, p.RiskReasons, p.MonthlyCostChangeUSD, p.CostNote, p.Preconditions,
+		p.Utilization, p.Dependencies, p.Risk, p.RiskReasons, p.MonthlyCostChangeUSD, p.CostNote, p.Preconditions,
 		p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ExpiresAt.UTC().Format(time.RFC3339Nano),
 	})
 	mac := hmac.New(sha256.New, key)

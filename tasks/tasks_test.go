@@ -434,6 +434,10 @@ func TestPlanDigest(t *testing.T) {
 		{"cost unknown", func(p *tasks.PlanRecord) { p.MonthlyCostChangeUSD = nil }, true},
 		{"cost note", func(p *tasks.PlanRecord) { p.CostNote = "unknown" }, true},
 		{"preconditions", func(p *tasks.PlanRecord) { p.Preconditions = []string{"none"} }, true},
+		{"utilization", func(p *tasks.PlanRecord) { p.Utilization = "CPU 90% of requests" }, true},
+		{"dependency added", func(p *tasks.PlanRecord) {
+			p.Dependencies = []checks.Dependency{{Resource: "service/prod/a", Relation: "selects its pods"}}
+		}, true},
 		{"expiry", func(p *tasks.PlanRecord) { p.ExpiresAt = p.ExpiresAt.Add(time.Second) }, true},
 		{"created", func(p *tasks.PlanRecord) { p.CreatedAt = p.CreatedAt.Add(time.Second) }, true},
 		{"state and decision", func(p *tasks.PlanRecord) {
@@ -448,6 +452,11 @@ func TestPlanDigest(t *testing.T) {
 		}, false},
 	}
 	want := tasks.PlanDigest(testKey, base)
+	// A plan signed before utilization and dependencies existed keeps its digest (this
+	// value was computed by the digest of that time).
+	if signed := "hmac-sha256:0a270c744bb0b566eb35f8550825dae442889b681a8535aeb53f92bfb6db0959"; want != signed {
+		t.Errorf("the digest of a plan without the fields added later changed: %s, was %s", want, signed)
+	}
 	for _, tt := range tests {
 		p := base
 		tt.edit(&p)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
@@ -14,27 +16,29 @@ import (
 // Plan is a plan as every output shows it: what it changes, what it saw, its risk and
 // cost, where it is in its state machine and the command a person approves it with.
 type Plan struct {
-	ID                   string            `json:"id"`
-	Task                 string            `json:"task"`
-	Params               map[string]string `json:"params"`
-	Target               string            `json:"target"`
-	State                tasks.PlanState   `json:"state"`
-	Risk                 checks.Risk       `json:"risk"`
-	RiskReasons          []string          `json:"risk_reasons,omitempty"`
-	Observed             map[string]string `json:"observed"`
-	Change               string            `json:"change"`
-	MonthlyCostChangeUSD *float64          `json:"monthly_cost_change_usd,omitempty"`
-	CostNote             string            `json:"cost_note,omitempty"`
-	Preconditions        []string          `json:"preconditions,omitempty"`
-	Source               string            `json:"source"`
-	CreatedAt            time.Time         `json:"created_at"`
-	ExpiresAt            time.Time         `json:"expires_at"`
-	UpdatedAt            time.Time         `json:"updated_at"`
-	DecidedBy            string            `json:"decided_by,omitempty"`
-	Reason               string            `json:"reason,omitempty"`
-	Result               string            `json:"result,omitempty"`
-	Error                string            `json:"error,omitempty" view:"multiline"`
-	Digest               string            `json:"digest"`
+	ID                   string              `json:"id"`
+	Task                 string              `json:"task"`
+	Params               map[string]string   `json:"params"`
+	Target               string              `json:"target"`
+	State                tasks.PlanState     `json:"state"`
+	Risk                 checks.Risk         `json:"risk"`
+	RiskReasons          []string            `json:"risk_reasons,omitempty"`
+	Observed             map[string]string   `json:"observed"`
+	Change               string              `json:"change"`
+	Utilization          string              `json:"utilization,omitempty"`
+	Dependencies         []checks.Dependency `json:"dependencies,omitempty"`
+	MonthlyCostChangeUSD *float64            `json:"monthly_cost_change_usd,omitempty"`
+	CostNote             string              `json:"cost_note,omitempty"`
+	Preconditions        []string            `json:"preconditions,omitempty"`
+	Source               string              `json:"source"`
+	CreatedAt            time.Time           `json:"created_at"`
+	ExpiresAt            time.Time           `json:"expires_at"`
+	UpdatedAt            time.Time           `json:"updated_at"`
+	DecidedBy            string              `json:"decided_by,omitempty"`
+	Reason               string              `json:"reason,omitempty"`
+	Result               string              `json:"result,omitempty"`
+	Error                string              `json:"error,omitempty" view:"multiline"`
+	Digest               string              `json:"digest"`
 	// ApproveWith is the command that applies it; only a person runs it.
 	ApproveWith string `json:"approve_with"`
 	// identity is the parameters that make the plan what it is, as the heartbeat
@@ -47,6 +51,7 @@ func NewPlan(p tasks.PlanRecord) Plan {
 	v := Plan{
 		ID: p.ID, Task: p.Task, Params: p.Params.Values(), Target: p.Target, State: p.State, Risk: p.Risk,
 		RiskReasons: p.RiskReasons, Observed: p.Observed, Change: p.Change,
+		Utilization: p.Utilization, Dependencies: p.Dependencies,
 		MonthlyCostChangeUSD: p.MonthlyCostChangeUSD, CostNote: p.CostNote, Preconditions: p.Preconditions,
 		Source: p.Source, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, UpdatedAt: p.UpdatedAt,
 		DecidedBy: p.DecidedBy, Reason: p.Reason, Error: p.Error, Digest: p.Digest,
@@ -102,42 +107,67 @@ func WritePlans(w io.Writer, ps []Plan) error {
 	return t.flush()
 }
 
-// WritePlan writes one plan for a person to review.
+// WritePlan writes one plan for a person to review, in the order a person decides
+// in: what it changes and what depends on that, the state it was planned against,
+// what it costs, its risk with every reason, and how long it waits for approval and
+// the command that gives it.
 func WritePlan(w io.Writer, p Plan) {
-	fmt.Fprintf(w, "plan %s (%s)\n", p.ID, p.State)
-	fmt.Fprintf(w, "  task:     %s %s\n", p.Task, p.identity)
-	fmt.Fprintf(w, "  target:   %s\n", p.Target)
-	fmt.Fprintf(w, "  change:   %s\n", p.Change)
-	fmt.Fprintf(w, "  risk:     %s\n", p.Risk)
-	for _, r := range p.RiskReasons {
-		fmt.Fprintf(w, "            - %s\n", r)
+	fmt.Fprintf(w, "PLAN %s (%s): %s %s\n", p.ID, p.State, p.Task, p.identity)
+
+	fmt.Fprintln(w, "\nResources affected:")
+	rows := &table{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	rows.row("  "+p.Target, p.Change)
+	for _, d := range p.Dependencies {
+		rows.row("  "+d.Resource, d.Relation)
 	}
-	switch {
-	case p.MonthlyCostChangeUSD != nil:
-		fmt.Fprintf(w, "  cost:     %+.2f USD/month (estimate)", *p.MonthlyCostChangeUSD)
-		if p.CostNote != "" {
-			fmt.Fprintf(w, "; %s", p.CostNote)
-		}
-		fmt.Fprintln(w)
-	case p.CostNote != "":
-		fmt.Fprintf(w, "  cost:     unknown: %s\n", p.CostNote)
+	_ = rows.flush()
+
+	fmt.Fprintln(w, "\nCurrent state:")
+	if p.Utilization != "" {
+		fmt.Fprintf(w, "  %s\n", p.Utilization)
 	}
-	fmt.Fprintln(w, "  observed:")
 	for _, k := range slices.Sorted(maps.Keys(p.Observed)) {
-		fmt.Fprintf(w, "            %s = %s\n", k, p.Observed[k])
+		fmt.Fprintf(w, "  %s = %s\n", k, p.Observed[k])
 	}
+
+	fmt.Fprint(w, "\nEstimated cost change: ")
+	switch {
+	case p.MonthlyCostChangeUSD != nil && p.CostNote != "":
+		fmt.Fprintf(w, "%+.2f USD/month (%s)\n", *p.MonthlyCostChangeUSD, p.CostNote)
+	case p.MonthlyCostChangeUSD != nil:
+		fmt.Fprintf(w, "%+.2f USD/month\n", *p.MonthlyCostChangeUSD)
+	case p.CostNote != "":
+		fmt.Fprintf(w, "unknown: %s\n", p.CostNote)
+	default:
+		fmt.Fprintln(w, "unknown")
+	}
+
+	fmt.Fprintf(w, "\nRisk: %s", p.Risk)
+	for i, r := range p.RiskReasons {
+		if i == 0 {
+			fmt.Fprintf(w, " — %s", r)
+			continue
+		}
+		fmt.Fprintf(w, "\n%*s— %s", len("Risk: ")+len(p.Risk)+1, "", r)
+	}
+	fmt.Fprintln(w)
 	for _, pc := range p.Preconditions {
-		fmt.Fprintf(w, "  precondition: %s\n", pc)
+		fmt.Fprintf(w, "Precondition: %s\n", pc)
 	}
-	fmt.Fprintf(w, "  source:   %s\n", p.Source)
-	fmt.Fprintf(w, "  created:  %s; expires %s\n", When(p.CreatedAt), When(p.ExpiresAt))
+
+	fmt.Fprintf(w, "\nSource: %s; created %s\n", p.Source, When(p.CreatedAt))
 	if p.DecidedBy != "" {
-		fmt.Fprintf(w, "  decided:  by %s %s\n", p.DecidedBy, p.Reason)
+		fmt.Fprintln(w, strings.TrimSpace("Decided: by "+p.DecidedBy+" "+p.Reason))
 	}
 	if p.Result != "" {
-		fmt.Fprintf(w, "  result:   %s\n", p.Result)
+		fmt.Fprintf(w, "Result: %s\n", p.Result)
 	}
 	if p.Error != "" {
-		fmt.Fprintf(w, "  error:    %s\n", indent(p.Error, "            "))
+		fmt.Fprintf(w, "Error: %s\n", indent(p.Error, "       "))
 	}
+	if p.State != tasks.PlanPending {
+		return
+	}
+	fmt.Fprintf(w, "Expires: %s\n", When(p.ExpiresAt))
+	fmt.Fprintf(w, "Approve: %s\n", p.ApproveWith)
 }

@@ -10,6 +10,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -155,17 +156,18 @@ func (p *Provider) taskList() []checks.Task {
 
 // --- Auto Scaling -------------------------------------------------------------
 
-func (c *conn) asgState(ctx context.Context, region, name string) (map[string]string, string, bool, error) {
+// asgState reads a group: what Apply compares, the instance type its instances run
+// (for the cost), and the group itself; g is nil when the group does not exist.
+func (c *conn) asgState(ctx context.Context, region, name string) (obs map[string]string, itype string, g *asgtypes.AutoScalingGroup, err error) {
 	out, err := autoscaling.NewFromConfig(c.cfg, func(o *autoscaling.Options) { o.Region = region }).
 		DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
 	if err != nil {
-		return nil, "", false, c.apiError("autoscaling:DescribeAutoScalingGroups", region, err)
+		return nil, "", nil, c.apiError("autoscaling:DescribeAutoScalingGroups", region, err)
 	}
 	if len(out.AutoScalingGroups) == 0 {
-		return nil, "", false, nil
+		return nil, "", nil, nil
 	}
-	g := out.AutoScalingGroups[0]
-	itype := ""
+	g = &out.AutoScalingGroups[0]
 	for _, i := range g.Instances {
 		if t := awssdk.ToString(i.InstanceType); t != "" {
 			itype = t
@@ -177,16 +179,16 @@ func (c *conn) asgState(ctx context.Context, region, name string) (map[string]st
 		"min":       strconv.Itoa(int(awssdk.ToInt32(g.MinSize))),
 		"max":       strconv.Itoa(int(awssdk.ToInt32(g.MaxSize))),
 		"instances": strconv.Itoa(len(g.Instances)),
-	}, itype, true, nil
+	}, itype, g, nil
 }
 
 func (p *Provider) planASG(ctx context.Context, c *conn, region string, params checks.Params) (checks.Plan, error) {
 	name, want := params.Get("asg"), params.Int("desired")
-	obs, itype, ok, err := c.asgState(ctx, region, name)
+	obs, itype, group, err := c.asgState(ctx, region, name)
 	if err != nil {
 		return checks.Plan{}, err
 	}
-	if !ok {
+	if group == nil {
 		return checks.Plan{}, fmt.Errorf("Auto Scaling group %q does not exist in %s; list them with `aws autoscaling describe-auto-scaling-groups --region %s`", name, region, region)
 	}
 	cur, _ := strconv.Atoi(obs["desired"])
@@ -207,17 +209,7 @@ func (p *Provider) planASG(ctx context.Context, c *conn, region string, params c
 	if itype != "" {
 		plan.Observed["instance_type"] = itype
 	}
-	switch {
-	case want == 0:
-		plan.Risk, plan.RiskReasons = checks.RiskHigh, append(plan.RiskReasons, "scales the group to zero: everything it serves stops")
-	case want < cur:
-		plan.Risk, plan.RiskReasons = checks.RiskMedium, append(plan.RiskReasons, fmt.Sprintf("removes %d instances; their in-flight work is lost unless the group drains them", cur-want))
-	default:
-		plan.RiskReasons = append(plan.RiskReasons, "adds capacity")
-	}
-	if n := prodLike(name); n != "" {
-		plan.Risk, plan.RiskReasons = checks.RiskHigh, append(plan.RiskReasons, fmt.Sprintf("the group %q looks like production", n))
-	}
+	p.judgeASG(ctx, c, region, group, &plan, cur, want)
 	if itype == "" {
 		plan.CostNote = "the group has no running instances to read an instance type from; cost not estimated"
 	} else if m, err := instanceMonthly(itype, region); err != nil {
@@ -232,11 +224,11 @@ func (p *Provider) planASG(ctx context.Context, c *conn, region string, params c
 
 func (p *Provider) applyASG(ctx context.Context, c *conn, region string, plan checks.Plan) (checks.Applied, error) {
 	name, want := plan.Params.Get("asg"), plan.Params.Int("desired")
-	live, _, ok, err := c.asgState(ctx, region, name)
+	live, _, group, err := c.asgState(ctx, region, name)
 	if err != nil {
 		return checks.Applied{}, err
 	}
-	if !ok {
+	if group == nil {
 		return checks.Applied{}, gone(plan, "desired")
 	}
 	if err := drift(plan, live, "desired", "min", "max"); err != nil {
@@ -429,15 +421,12 @@ func (p *Provider) planRevoke(ctx context.Context, c *conn, region string, param
 		Target:        "security-group/" + region + "/" + r.group,
 		Observed:      map[string]string{"group_name": name, "rule": r.String(), "rule_present": "true"},
 		Change:        "revoke ingress " + r.String(),
-		Risk:          checks.RiskMedium,
-		RiskReasons:   []string{"clients that reach these ports from " + r.cidr + " lose access"},
+		Risk:          checks.RiskLow,
 		Preconditions: []string{"the rule still exists"},
 	}
 	zero := 0.0
 	plan.MonthlyCostChangeUSD = &zero
-	if n := prodLike(name); n != "" {
-		plan.Risk, plan.RiskReasons = checks.RiskHigh, append(plan.RiskReasons, fmt.Sprintf("the group %q looks like production", n))
-	}
+	c.judgeRevoke(ctx, region, r, name, &plan)
 	return plan, nil
 }
 

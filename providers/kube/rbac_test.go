@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,9 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 		plan := m.Queue(t, m.Item(t, it.id, it.raw, ""))
 		if _, err := m.Approve(t.Context(), plan.ID, "alice"); err == nil {
 			t.Errorf("%s applied with the read role only", it.id)
+		}
+		if r := strings.Join(plan.RiskReasons, "; "); strings.Contains(r, "could not read") || strings.Contains(plan.Utilization, "forbidden") {
+			t.Errorf("%s planned with the read role could not read its facts: %s; %s", it.id, r, plan.Utilization)
 		}
 	}
 	// With the write role, each applies (planned right before its approval: applying

@@ -46,10 +46,7 @@ func (t *task) Plan(ctx context.Context, params checks.Params) (checks.Plan, err
 		return checks.Plan{}, err
 	}
 	plan.Observed["context"] = c.name
-	if strings.Contains(strings.ToLower(c.name), "prod") {
-		plan.Risk = checks.RiskHigh
-		plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("the context %q looks like production", c.name))
-	}
+	checks.NameRisk(&plan, "context", c.name)
 	return plan, nil
 }
 
@@ -127,14 +124,6 @@ func (p *Provider) taskList() []checks.Task {
 	}
 }
 
-// prodRisk raises risk for production-looking namespaces.
-func prodRisk(plan *checks.Plan, ns string) {
-	if strings.Contains(strings.ToLower(ns), "prod") {
-		plan.Risk = checks.RiskHigh
-		plan.RiskReasons = append(plan.RiskReasons, fmt.Sprintf("the namespace %q looks like production", ns))
-	}
-}
-
 // drifted compares the fields Apply cares about (resourceVersion moves with every
 // status update, so it is shown but not compared).
 func drifted(plan checks.Plan, live map[string]string, keys ...string) error {
@@ -204,19 +193,8 @@ func (p *Provider) planScale(ctx context.Context, c *conn, params checks.Params)
 	} else {
 		plan.CostNote = "the pod template does not request CPU and memory for every container"
 	}
-	switch {
-	case to == 0:
-		plan.Risk = checks.RiskHigh
-		plan.RiskReasons = append(plan.RiskReasons, "scales to zero: the workload stops serving")
-	case to < from:
-		plan.Risk = checks.RiskMedium
-		plan.RiskReasons = append(plan.RiskReasons, "scales down: less capacity")
-	case to == from:
-		plan.RiskReasons = append(plan.RiskReasons, "no change in replicas")
-	default:
-		plan.RiskReasons = append(plan.RiskReasons, "scales up: more capacity and cost")
-	}
-	prodRisk(&plan, ns)
+	judgeScale(&plan, readWorkloadFacts(ctx, c, "Deployment", d, &d.Spec.Template, d.Spec.Selector), from, to)
+	checks.NameRisk(&plan, "namespace", ns)
 	plan.Preconditions = []string{fmt.Sprintf("replicas is still %d and the spec generation still %d", from, d.Generation)}
 	return plan, nil
 }
@@ -277,7 +255,7 @@ func (p *Provider) planRestart(ctx context.Context, c *conn, params checks.Param
 	if n < 2 {
 		plan.RiskReasons = append(plan.RiskReasons, "a single replica: a short gap is possible")
 	}
-	prodRisk(&plan, ns)
+	checks.NameRisk(&plan, "namespace", ns)
 	return plan, nil
 }
 
@@ -384,7 +362,7 @@ func (p *Provider) planPodDelete(ctx context.Context, c *conn, params checks.Par
 		plan.Risk = checks.RiskHigh
 		plan.RiskReasons = []string{"a bare pod: nothing recreates it"}
 	}
-	prodRisk(&plan, ns)
+	checks.NameRisk(&plan, "namespace", ns)
 	return plan, nil
 }
 
