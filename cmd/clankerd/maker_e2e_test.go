@@ -28,6 +28,14 @@ func makerQuestion(t *testing.T, content string) (question, target string) {
 	return "set the test file path=" + target + " content=" + content, target
 }
 
+// writePolicy writes an approvals policy of one rule for test.file.set plans of low
+// risk on target (a pattern), with extra lines (params:) added to the rule.
+func writePolicy(t *testing.T, path, name, target, expires, extra string) {
+	t.Helper()
+	writeFile(t, path, "rules:\n  - name: "+name+"\n    task: test.file.set\n    target: \""+target+"\"\n"+extra+
+		"    max_risk: low\n    expires: "+expires+"\n    reason: the e2e tests\n")
+}
+
 // askAtTerminal starts `clankerd ask QUESTION --maker` with a pseudo-terminal as its
 // stdin and waits for its approval prompt; it returns the keyboard, the outputs and
 // the command to wait for.
@@ -98,7 +106,7 @@ func TestAskMakerApplyByPolicy(t *testing.T) {
 	dir := t.TempDir()
 	policy := func(name, target, expires string, mode os.FileMode) string {
 		path := filepath.Join(dir, name+".yaml")
-		writeFile(t, path, "rules:\n  - name: "+name+"\n    task: test.file.set\n    target: \""+target+"\"\n    params:\n      content: {values: [NEW]}\n    max_risk: low\n    expires: "+expires+"\n    reason: the e2e tests\n")
+		writePolicy(t, path, name, target, expires, "    params:\n      content: {values: [NEW]}\n")
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +172,7 @@ func TestApproveByPolicyOffTerminal(t *testing.T) {
 	hb, target := fileTask(t, "Tasks hourly", "NEW")
 	id := queuePlan(t, state, hb)
 	policy := filepath.Join(t.TempDir(), "approvals.yaml")
-	writeFile(t, policy, "rules:\n  - name: ci\n    task: test.file.set\n    target: \"file/"+filepath.Dir(target)+"/*\"\n    max_risk: medium\n    expires: 2099-01-01\n    reason: CI applies test files\n")
+	writePolicy(t, policy, "ci", "file/"+filepath.Dir(target)+"/*", "2099-01-01", "")
 	if r := cli(t, state, "approve", id, "--policy", "--approvals", policy+".none"); r.code != exitRefused {
 		t.Errorf("approve --policy without a policy: %+v", r)
 	}
@@ -203,7 +211,7 @@ func TestAskMakerApplyRefusesTheModelsPlan(t *testing.T) {
 	}))
 	defer ollama.Close()
 	policy := filepath.Join(t.TempDir(), "approvals.yaml")
-	writeFile(t, policy, "rules:\n  - name: files\n    task: test.file.set\n    target: \"file/"+filepath.Dir(target)+"/*\"\n    max_risk: low\n    expires: 2099-01-01\n    reason: test\n")
+	writePolicy(t, policy, "files", "file/"+filepath.Dir(target)+"/*", "2099-01-01", "")
 	state := t.TempDir()
 	r := cli(t, state, "ask", "please do the needful", "--model", "tiny", "--model-host", ollama.URL, "--maker", "--apply", "--approvals", policy)
 	if r.code != exitRefused || !strings.Contains(r.stderr, "the model chose") {
@@ -223,7 +231,7 @@ func TestAskMakerApplyThroughDaemon(t *testing.T) {
 	d := startDaemon(t, state, "--heartbeat", hb)
 	question, target := makerQuestion(t, "NEW")
 	policy := filepath.Join(t.TempDir(), "approvals.yaml")
-	writeFile(t, policy, "rules:\n  - name: files\n    task: test.file.set\n    target: \"file/"+filepath.Dir(target)+"/*\"\n    max_risk: low\n    expires: 2099-01-01\n    reason: test\n")
+	writePolicy(t, policy, "files", "file/"+filepath.Dir(target)+"/*", "2099-01-01", "")
 	r := cli(t, state, "ask", question, "--maker", "--apply", "--approvals", policy)
 	if data, _ := os.ReadFile(target); r.code != 0 || string(data) != "NEW" {
 		t.Fatalf("--apply through the daemon: exit %d, target %q\n%s\n%s", r.code, data, r.stdout, r.stderr)
