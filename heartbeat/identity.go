@@ -77,3 +77,6 @@ func OwnerKey(key string) string {
 	}
 	return key
 }
+
+// IsFixKey reports whether key is the key a fix plan is queued under (Item.FixKey).
+func IsFixKey(key string) bool { return strings.Contains(key, fixMarker) }

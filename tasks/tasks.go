@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
@@ -203,6 +204,20 @@ func (s *Service) newRecord(d Draft) PlanRecord {
 // state drifted. Of concurrent approvals of one plan exactly one applies it; the others
 // get ErrNotPending.
 func (s *Service) Approve(ctx context.Context, id, reviewed, actor string) (PlanRecord, error) {
+	return s.approve(ctx, id, reviewed, actor, nil)
+}
+
+// ApproveByRule is Approve for a plan the operator's approvals policy lets through:
+// rule, the name of the policy rule that matched, is in the audit record of every
+// step. The caller matched the rule; the plan is checked and applied as by Approve.
+func (s *Service) ApproveByRule(ctx context.Context, id, reviewed, actor, rule string) (PlanRecord, error) {
+	if rule == "" {
+		return PlanRecord{}, errors.New("tasks: an approval by policy names its rule")
+	}
+	return s.approve(ctx, id, reviewed, actor, map[string]string{"rule": rule})
+}
+
+func (s *Service) approve(ctx context.Context, id, reviewed, actor string, by map[string]string) (PlanRecord, error) {
 	rec, err := s.transition(ctx, id, func(tx Tx, rec *PlanRecord) error {
 		if err := s.requirePending(tx, rec, actor); err != nil {
 			return err
@@ -211,11 +226,11 @@ func (s *Service) Approve(ctx context.Context, id, reviewed, actor string) (Plan
 			return err
 		}
 		rec.State, rec.DecidedBy = PlanApproved, actor
-		if err := auditPlan(tx, actor, "plan.approved", *rec, nil); err != nil {
+		if err := auditPlan(tx, actor, "plan.approved", *rec, by); err != nil {
 			return err
 		}
 		rec.State = PlanApplying
-		return auditPlan(tx, actor, "plan.applying", *rec, nil)
+		return auditPlan(tx, actor, "plan.applying", *rec, by)
 	})
 	if err != nil {
 		return rec, err
@@ -223,7 +238,10 @@ func (s *Service) Approve(ctx context.Context, id, reviewed, actor string) (Plan
 
 	applied, applyErr := s.apply(ctx, rec)
 	final, err := s.transition(context.WithoutCancel(ctx), id, func(tx Tx, r *PlanRecord) error {
-		action, detail := "plan.applied", map[string]string{}
+		action, detail := "plan.applied", maps.Clone(by)
+		if detail == nil {
+			detail = map[string]string{}
+		}
 		switch {
 		case errors.Is(applyErr, checks.ErrDrift):
 			r.State, r.Error, action = PlanStale, applyErr.Error(), "plan.stale"

@@ -527,3 +527,40 @@ func TestDraftUnknownTask(t *testing.T) {
 		t.Error("drafting an unknown task succeeded")
 	}
 }
+
+// TestApproveByRuleAuditsTheRule: an approval by policy is checked like any other (a
+// digest that is not the plan's is refused) and every step's audit record names the
+// rule.
+func TestApproveByRuleAuditsTheRule(t *testing.T) {
+	f := newFixture(t)
+	p, _ := f.queue(t, "item", 5)
+	if _, err := f.svc.ApproveByRule(t.Context(), p.ID, "", "policy:r (by alice)", "r"); !errors.Is(err, tasks.ErrChanged) {
+		t.Errorf("approve by rule without the reviewed digest: %v", err)
+	}
+	if _, err := f.svc.ApproveByRule(t.Context(), p.ID, p.Digest, "alice", ""); err == nil {
+		t.Error("an approval by policy without a rule was taken")
+	}
+	got, err := f.svc.ApproveByRule(t.Context(), p.ID, p.Digest, "policy:r (by alice)", "r")
+	if err != nil || got.State != tasks.PlanApplied || got.DecidedBy != "policy:r (by alice)" {
+		t.Fatalf("approve by rule: %v, %+v", err, got)
+	}
+	_ = f.db.View(t.Context(), func(tx *store.Tx) error {
+		recs, err := tx.AuditLog(store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range recs {
+			if r.Subject == p.ID && r.Action != "plan.created" {
+				n++
+				if r.Detail["rule"] != "r" || r.Actor != "policy:r (by alice)" {
+					t.Errorf("%s: actor %q, rule %q", r.Action, r.Actor, r.Detail["rule"])
+				}
+			}
+		}
+		if n != 3 {
+			t.Errorf("%d audit records of the approval, want 3 (approved, applying, applied)", n)
+		}
+		return nil
+	})
+}

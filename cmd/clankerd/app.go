@@ -122,7 +122,7 @@ through plans that you approve with 'clankerd approve'.`,
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
-		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(),
+		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(), a.policyCommand(),
 	)
 	return root
 }
@@ -207,7 +207,7 @@ func (a *cmdline) newProviders(watch bool) (*providers, error) {
 // know (contexts, namespaces, profiles).
 func (p *providers) router() *route.Router {
 	if p.rt == nil {
-		p.rt = route.New(p.registry, routeProviders(p.linked)...)
+		p.rt = route.New(p.registry, append(routeProviders(p.linked), testRouteProviders()...)...)
 		p.resolver = &route.Resolver{Router: p.rt}
 	}
 	return p.rt

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,8 +18,8 @@ import (
 )
 
 func (a *cmdline) approveCommand() *cobra.Command {
-	var yes bool
-	var output string
+	var yes, policy bool
+	var output, approvalsPath string
 	cmd := &cobra.Command{
 		Use:   "approve ID",
 		Short: "Approve a pending plan and apply it, after re-reading live state",
@@ -26,21 +27,26 @@ func (a *cmdline) approveCommand() *cobra.Command {
 at a terminal, then re-reads the target's live state and applies the change only when
 that state still matches what the plan saw. A drifted plan is marked stale and nothing
 changes. When stdin is not a terminal nobody can be asked: approve refuses unless
---yes says a person decided already (like terraform apply -auto-approve). The
-approver in the audit log is the user running this command.
+--yes says a person decided already (like terraform apply -auto-approve), or --policy
+finds a rule of your approvals policy (docs/approvals.md) that matches the plan. The
+approver in the audit log is the user running this command, or policy:RULE (by USER).
 
-Exit codes: 0 applied, 2 apply failed, 3 no such plan, 4 refused (stale, expired, not
-pending, not confirmed, or no terminal and no --yes).`,
+Exit codes: 0 applied, 2 apply failed, 3 no such plan or a broken policy, 4 refused
+(stale, expired, not pending, not confirmed, no rule matches, or no terminal and no
+--yes).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id := argv[0]
-			if !yes && !a.stdinIsTerminal() {
+			if !yes && !policy && !a.stdinIsTerminal() {
 				return withCode(exitRefused, errApproveNeedsPerson)
 			}
 			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
-				p, err := control.OpPlan.Do(cmd.Context(), b, id)
+				p, err := readPlan(cmd.Context(), b, id)
 				if err != nil {
-					return withCode(exitBadInput, err)
+					return err
+				}
+				if policy {
+					return a.approveByPolicy(cmd.Context(), b, p, approvalsPath, output)
 				}
 				v := view.NewPlan(p)
 				if output == "text" {
@@ -55,22 +61,30 @@ pending, not confirmed, or no terminal and no --yes).`,
 						return withCode(exitRefused, errors.New("not approved: nothing was changed"))
 					}
 				}
-				// The daemon refuses when the stored plan is not the one shown here.
-				p, err = control.OpApprove.Do(cmd.Context(), b, control.Decision{ID: id, Actor: actorName(), Digest: p.Digest})
-				if output == "json" {
-					if perr := view.WriteJSON(a.stdout, view.NewPlan(p)); perr != nil {
-						return perr
-					}
-				} else if err == nil {
-					fmt.Fprintf(a.stdout, "applied: %s\n", view.NewPlan(p).Result)
-				}
-				return planError(err)
+				return a.approvePlan(cmd.Context(), b, control.Decision{ID: id, Actor: actorName(), Digest: p.Digest}, output)
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	cmd.Flags().BoolVar(&policy, "policy", false, "approve only when a rule of the approvals policy matches the plan (for CI; see docs/approvals.md)")
+	approvalsFlag(cmd.Flags(), &approvalsPath)
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
+}
+
+// approvePlan sends the decision through the one approve operation and shows the
+// outcome. d.Digest is the digest of the plan that was shown or matched: the daemon
+// refuses when the stored plan is not that one.
+func (a *cmdline) approvePlan(ctx context.Context, b control.Backend, d control.Decision, output string) error {
+	p, err := control.OpApprove.Do(ctx, b, d)
+	if output == "json" {
+		if perr := view.WriteJSON(a.stdout, view.NewPlan(p)); perr != nil {
+			return perr
+		}
+	} else if err == nil && output == "text" {
+		fmt.Fprintf(a.stdout, "applied: %s\n", view.NewPlan(p).Result)
+	}
+	return planError(err)
 }
 
 // errApproveNeedsPerson refuses an approval that nobody confirmed.

@@ -142,8 +142,11 @@ func TestAskThroughCLI(t *testing.T) {
 	}
 
 	revoke := "revoke the open ssh rule on " + group
-	if r := cliEnv(t, envs, state, "ask", revoke); r.code != 3 || !strings.Contains(r.stderr, "--maker") {
-		t.Errorf("a change without --maker: %+v", r)
+	if r := cliEnv(t, envs, state, "ask", revoke); r.code != 0 || !strings.Contains(r.stdout, "--maker") || !strings.Contains(r.stdout, "nothing was queued") {
+		t.Errorf("a change without --maker is a preview: %+v", r)
+	}
+	if r := cliEnv(t, envs, state, "plans", "-o", "json"); r.code != 0 || strings.Contains(r.stdout, "pending") {
+		t.Errorf("a preview queued a plan: %+v", r)
 	}
 	ans.Plan = nil
 	r = cliEnv(t, envs, state, "ask", revoke, "--maker", "-o", "json")

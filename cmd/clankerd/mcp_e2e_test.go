@@ -163,6 +163,14 @@ func TestMCPOverStdio(t *testing.T) {
 	if res.IsError || !strings.Contains(resultText(res), "clankerd approve") {
 		t.Errorf("propose_plan: %s", resultText(res))
 	}
+	// The same proposal while it is pending is that plan, not a second one.
+	var again struct {
+		ID string `json:"id"`
+	}
+	callJSON(t, session, "clankerd_propose_plan", map[string]any{"task": "test.file.set", "params": map[string]string{"path": target, "content": "v3"}}, &again)
+	if again.ID == "" || again.ID != plan.ID {
+		t.Errorf("proposing the same change again gave plan %q, want %q", again.ID, plan.ID)
+	}
 	var plans struct {
 		Plans []struct{ ID, State string } `json:"plans"`
 	}

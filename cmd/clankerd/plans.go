@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,9 +58,9 @@ func (a *cmdline) planCommand() *cobra.Command {
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return a.withBackend(cmd.Context(), nil, func(b control.Backend) error {
-				p, err := control.OpPlan.Do(cmd.Context(), b, argv[0])
+				p, err := readPlan(cmd.Context(), b, argv[0])
 				if err != nil {
-					return withCode(exitBadInput, err)
+					return err
 				}
 				if output == "json" {
 					return view.WriteJSON(a.stdout, view.NewPlan(p))
@@ -81,4 +82,13 @@ func planStateList() string {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")
+}
+
+// readPlan reads plan id; no such plan is bad input (exit 3).
+func readPlan(ctx context.Context, b control.Backend, id string) (tasks.PlanRecord, error) {
+	p, err := control.OpPlan.Do(ctx, b, id)
+	if err != nil {
+		return p, withCode(exitBadInput, err)
+	}
+	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -238,8 +239,8 @@ func TestRecipes(t *testing.T) {
 		"jq-filters":             envs.jqFilters,
 		"pre-deploy-cost":        envs.preDeployCost,
 		"mcp-config":             envs.mcpConfig,
-		"maker-ci":               nil,
-		"maker-ci-approve":       nil,
+		"maker-ci":               envs.makerCI,
+		"maker-ci-approve":       envs.makerCI,
 	}
 	recipes := readRecipes(t, recipesFile)
 	seen := map[string]bool{}
@@ -446,6 +447,45 @@ func (e *recipeEnvs) preDeployCost(t *testing.T, r recipe) {
 	d, err := k.Client.AppsV1().Deployments("production").Get(t.Context(), "api", metav1.GetOptions{})
 	if err != nil || *d.Spec.Replicas != 2 {
 		t.Errorf("the estimate changed the deployment: %v %v", d.Spec.Replicas, err)
+	}
+}
+
+// makerCI writes the page's approvals policy and runs the recipe: the deployment is
+// scaled as asked, the approval audited with the rule; then, with a rule that allows
+// at most 3 replicas, the same recipe exits 4 and changes nothing.
+func (e *recipeEnvs) makerCI(t *testing.T, r recipe) {
+	k := e.kube(t)
+	s := newRecipeShell(t, e.kubeEnv(t)...)
+	want := int32(4)
+	if strings.Contains(r.body, "to 5 replicas") {
+		want = 5
+	}
+	policy := filepath.Join(s.dir, ".clankerd", "approvals.yaml")
+	write := func(max int) {
+		if err := os.MkdirAll(filepath.Dir(policy), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, policy, fmt.Sprintf("rules:\n  - name: scale-production-api\n    task: k8s.deployment.scale\n    target: deployment/production/api\n    params:\n      replicas: {min: 2, max: %d}\n    max_risk: high\n    max_monthly_cost_increase: 100\n    expires: 2099-01-01\n    reason: the launch pipeline scales the API within its budget\n", max))
+	}
+	replicas := func() int32 {
+		d, err := k.Client.AppsV1().Deployments("production").Get(t.Context(), "api", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Spec.Replicas
+	}
+	before := replicas()
+	write(3)
+	if res := s.bash(t, r); res.code != exitRefused || !strings.Contains(res.stderr, "is outside 2–3") || replicas() != before {
+		t.Errorf("with a rule up to 3 replicas: exit %d, replicas %d\n%s\n%s", res.code, replicas(), res.stdout, res.stderr)
+	}
+	write(6)
+	res := s.bash(t, r)
+	if res.code != 0 || replicas() != want {
+		t.Fatalf("with the page's rule: exit %d, replicas %d, want %d\n%s\n%s", res.code, replicas(), want, res.stdout, res.stderr)
+	}
+	if res := s.run(t, "clankerd audit -o json", "bash", "-e"); !strings.Contains(res.stdout, `"policy:scale-production-api (by `) || !strings.Contains(res.stdout, `"rule": "scale-production-api"`) {
+		t.Errorf("the audit log does not name the rule:\n%s", res.stdout)
 	}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/approvals"
 	"github.com/clankerd/clankerd/internal/daemon"
 	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/runner"
@@ -16,6 +18,8 @@ import (
 func (a *cmdline) runCommand() *cobra.Command {
 	var cfg daemon.Config
 	var mf modelFlags
+	var approveByPolicy bool
+	var approvalsPath string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: schedule the heartbeat items, reload on edits, serve the control socket",
@@ -47,6 +51,13 @@ finish within --grace, then closes the database cleanly.`,
 				return withCode(exitBadInput, err)
 			}
 			cfg.ModelStatus = mf.status
+			if approveByPolicy {
+				pol, err := approvals.Load(approvalsPath, reg)
+				if err != nil {
+					return withCode(exitBadInput, fmt.Errorf("--approve-by-policy: %w", err))
+				}
+				cfg.FixPolicy = &pol
+			}
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
@@ -61,6 +72,8 @@ finish within --grace, then closes the database cleanly.`,
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on HOST:PORT (loopback only, such as 127.0.0.1:9464)")
 	f.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-listen on a non-loopback address")
 	f.StringVar(&cfg.NotifyConfig, "notify-config", defaultNotifyConfig(), "notification config file (targets; see docs/notifications.md)")
+	f.BoolVar(&approveByPolicy, "approve-by-policy", false, "approve the fix= plans a rule of the approvals policy matches (read at start; see docs/approvals.md); other plans still wait for a person")
+	approvalsFlag(f, &approvalsPath)
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }

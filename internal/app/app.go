@@ -118,7 +118,10 @@ type RunnerOptions struct {
 	// Agents is what the operator's configuration allows agents' items (ask and MCP);
 	// the zero value is the defaults.
 	Agents checks.AgentPolicy
-	Logger *slog.Logger
+	// FixApprover, when set, approves the fix= plans the operator's policy lets
+	// through (the daemon's --approve-by-policy).
+	FixApprover runner.FixApprover
+	Logger      *slog.Logger
 }
 
 // NewRunner is the runner of the registry's checks and tasks that records through state.
@@ -132,6 +135,7 @@ func NewRunner(reg *checks.Registry, state control.Backend, o RunnerOptions) *ru
 		MaxConcurrent: o.MaxConcurrent,
 		AfterRun:      o.AfterRun,
 		Agents:        o.Agents,
+		FixApprover:   o.FixApprover,
 		Logger:        o.Logger,
 	}
 }

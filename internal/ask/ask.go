@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -76,10 +77,16 @@ type Answer struct {
 	Routes   []route.Route `json:"routes"`
 	// Outcomes of the checks run, in route order.
 	Outcomes []runner.Outcome `json:"-"`
-	// Plan is the pending plan a change request queued.
+	// Plan is the pending plan a change request queued (with Maker); PlanCreated is
+	// false when the same change was pending already.
 	Plan        *tasks.PlanRecord `json:"plan,omitempty"`
 	PlanCreated bool              `json:"-"`
-	Answer      string            `json:"answer"`
+	// Preview is the plan a change request would queue, drafted from live state and
+	// queued nowhere (without Maker); Estimate is set when the question asked what the
+	// change would cost.
+	Preview  *tasks.Draft `json:"preview,omitempty"`
+	Estimate bool         `json:"-"`
+	Answer   string       `json:"answer"`
 }
 
 // Ask routes the question, then runs the checks it maps to (recording them like
@@ -87,6 +94,12 @@ type Answer struct {
 func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 	ans := Answer{Question: req.Question, RoutedBy: "rules"}
 	res := s.Router.Route(ctx, req.Question)
+	if change, ok := costQuestion(req.Question); ok && !res.Write {
+		// "Estimate the cost of scaling shop/api to 5": the change it names, previewed.
+		if alt := s.routeChange(ctx, change); alt.Write {
+			res, req.Maker, ans.Estimate = alt, false, true
+		}
+	}
 	if !res.Confident {
 		if s.Model == nil {
 			return ans, fmt.Errorf("%w: %w", ErrUnroutable, res.Error(req.Question))
@@ -133,10 +146,21 @@ func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 	return ans, nil
 }
 
-// plan queues the change as a pending plan, when the caller allows it.
+// plan queues the change as a pending plan, when the caller allows it; otherwise it
+// shows the plan it would queue. An agent's change request is refused: it proposes
+// plans with its own tool.
 func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbeat.Item) (Answer, error) {
+	if !req.Maker && req.Agent {
+		return ans, fmt.Errorf("%w: %q asks for a change (%s %s); clankerd makes changes only as plans a person approves: propose one with clankerd_propose_plan", ErrWriteRefused, req.Question, it.ID, it.Params.Identity())
+	}
 	if !req.Maker {
-		return ans, fmt.Errorf("%w: %q asks for a change (%s %s); clankerd makes changes only as plans a person approves: ask again with --maker to queue one", ErrWriteRefused, req.Question, it.ID, it.Params.Identity())
+		draft, err := s.Runner.Preview(ctx, it)
+		if err != nil {
+			return ans, err
+		}
+		ans.Preview = &draft
+		ans.Answer = Previewed(draft)
+		return ans, nil
 	}
 	q, err := s.Runner.Propose(ctx, it)
 	if err != nil {
@@ -146,6 +170,47 @@ func (s *Service) plan(ctx context.Context, req Request, ans Answer, it heartbea
 	ans.Plan, ans.PlanCreated = &plan, q.Created
 	ans.Answer = Queued(plan)
 	return ans, nil
+}
+
+// Previewed says in a sentence what the change of draft d would be, and that nothing
+// was queued.
+func Previewed(d tasks.Draft) string {
+	return fmt.Sprintf("preview: %s: %s (risk %s). Nothing was queued and nothing has changed; ask again with --maker to queue this plan", d.Target, d.Change, d.Risk)
+}
+
+// costQuestion takes the change out of a question about its cost: "estimate the cost
+// of scaling shop/api to 5", "what would it cost to scale shop/api to 5?".
+func costQuestion(q string) (change string, ok bool) {
+	m := costPrefix.FindStringSubmatchIndex(strings.ToLower(q))
+	if m == nil {
+		return "", false
+	}
+	return strings.TrimRight(strings.TrimSpace(q[m[1]:]), "?"), true
+}
+
+var costPrefix = regexp.MustCompile(`^\s*(?:estimate|what(?:'s| is| would be| will be)?|how much (?:would|will|does)?)\s*(?:the\s+)?(?:(?:monthly\s+)?cost\s+(?:of|to|for)|(?:would|will|does)?\s*it\s+cost\s+to)\s+`)
+
+// routeChange routes the change a cost question names; a gerund at its start
+// ("scaling", "stopping") is tried as the verb it comes from.
+func (s *Service) routeChange(ctx context.Context, change string) route.Result {
+	first, rest, _ := strings.Cut(change, " ")
+	candidates := []string{change}
+	if stem, ok := strings.CutSuffix(strings.ToLower(first), "ing"); ok && len(stem) > 1 {
+		candidates = append(candidates, stem+"e", stem)
+		if n := len(stem); n > 2 && stem[n-1] == stem[n-2] {
+			candidates = append(candidates, stem[:n-1])
+		}
+		for i := 1; i < len(candidates); i++ {
+			candidates[i] += " " + rest
+		}
+	}
+	var res route.Result
+	for _, c := range candidates {
+		if res = s.Router.Route(ctx, c); res.Write {
+			return res
+		}
+	}
+	return res
 }
 
 // Queued says in a sentence that plan p waits for a person.

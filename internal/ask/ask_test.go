@@ -93,12 +93,8 @@ func TestAskRunsRoutedChecks(t *testing.T) {
 	}
 }
 
-func TestAskChangeNeedsMaker(t *testing.T) {
+func TestAskMakerQueuesAPlan(t *testing.T) {
 	svc, _, task := setup(t)
-	_, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing"})
-	if !errors.Is(err, ask.ErrWriteRefused) || !strings.Contains(err.Error(), "--maker") {
-		t.Fatalf("without maker: %v", err)
-	}
 	ans, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing", Maker: true})
 	if err != nil || ans.Plan == nil || ans.Plan.State != tasks.PlanPending || !strings.Contains(ans.Answer, "clankerd approve "+ans.Plan.ID) {
 		t.Fatalf("with maker: %+v %v", ans, err)
@@ -136,5 +132,44 @@ func TestAskModelFallback(t *testing.T) {
 	m.routes, m.err = nil, errors.New("model down")
 	if _, err := svc.Ask(t.Context(), ask.Request{Question: "how are things?"}); !errors.Is(err, ask.ErrUnroutable) || !strings.Contains(err.Error(), "model down") {
 		t.Errorf("model failure: %v", err)
+	}
+}
+
+// TestAskPreviewsAChange: without maker a change request shows the plan it would
+// queue and queues nothing; so does a question about what a change would cost, with
+// maker too. An agent's change request is still refused.
+func TestAskPreviewsAChange(t *testing.T) {
+	svc, local, task := setup(t)
+	for _, tt := range []struct {
+		q        string
+		maker    bool
+		estimate bool
+	}{
+		{"restart service billing", false, false},
+		{"estimate the cost of restarting service billing", false, true},
+		{"What would it cost to restart service billing?", true, true},
+	} {
+		ans, err := svc.Ask(t.Context(), ask.Request{Question: tt.q, Maker: tt.maker})
+		if err != nil || ans.Preview == nil || ans.Plan != nil || ans.Preview.Target != "service/billing" || ans.Estimate != tt.estimate || !strings.Contains(ans.Answer, "Nothing was queued") {
+			t.Errorf("%q: %+v %v", tt.q, ans, err)
+		}
+	}
+	if ps, err := control.OpPlans.Do(t.Context(), local, tasks.PlanFilter{}); err != nil || len(ps) != 0 {
+		t.Errorf("previews queued %d plan(s), %v", len(ps), err)
+	}
+	if _, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing", Agent: true}); !errors.Is(err, ask.ErrWriteRefused) {
+		t.Errorf("agent's change request: %v", err)
+	}
+	// With maker it is queued once: asked again while pending, it is the same plan.
+	first, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing", Maker: true})
+	if err != nil || first.Plan == nil || !first.PlanCreated {
+		t.Fatalf("with maker: %+v %v", first, err)
+	}
+	again, err := svc.Ask(t.Context(), ask.Request{Question: "restart service billing", Maker: true})
+	if err != nil || again.Plan == nil || again.PlanCreated || again.Plan.ID != first.Plan.ID {
+		t.Errorf("asked again: %+v %v, want plan %s", again, err, first.Plan.ID)
+	}
+	if task.applied {
+		t.Error("ask applied a change")
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clankerd/clankerd/checks"
-	"github.com/clankerd/clankerd/heartbeat"
 )
 
 // FileName is the configuration file's name in clankerd's config directory.
@@ -53,86 +52,42 @@ func Load(path string, params []string) (Config, error) {
 // Every problem is reported, as heartbeat.Errors ("FILE:LINE: field: message").
 func Parse(path string, data []byte, params []string) (Config, error) {
 	cfg := Config{Agents: checks.AgentPolicy{Reach: checks.Reach{Source: path}}}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return cfg, heartbeat.Errors{{File: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
+	p := &parser{Nodes: Nodes{File: path}, params: params}
+	root := p.Root(data)
+	if root == nil {
+		return cfg, p.Err()
 	}
-	if len(doc.Content) == 0 {
-		return cfg, nil
-	}
-	p := &parser{file: path, params: params}
-	p.each(doc.Content[0], "", func(key, field string, v *yaml.Node) {
+	p.Each(root, "", func(key, field string, v *yaml.Node) {
 		if key != "agents" {
-			p.errorf(v, field, "unknown key; the only key is agents (destinations, params)")
+			p.Errorf(v, field, "unknown key; the only key is agents (destinations, params)")
 			return
 		}
 		p.agents(v, &cfg.Agents)
 	})
-	if len(p.errs) > 0 {
-		return cfg, p.errs
-	}
-	return cfg, nil
+	return cfg, p.Err()
 }
 
-// parser collects every problem of one file.
+// parser reads one config.yaml, collecting every problem.
 type parser struct {
-	file   string
+	Nodes
 	params []string
-	errs   heartbeat.Errors
-}
-
-func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if field != "" {
-		msg = field + ": " + msg
-	}
-	p.errs = append(p.errs, heartbeat.Diagnostic{File: p.file, Line: n.Line, Msg: msg})
-}
-
-// each calls fn with every key of the mapping n, and the key's dotted field name.
-func (p *parser) each(n *yaml.Node, field string, fn func(key, field string, v *yaml.Node)) {
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, field, "want key: value lines")
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := n.Content[i].Value
-		fn(key, strings.TrimPrefix(field+"."+key, "."), n.Content[i+1])
-	}
-}
-
-// list returns the values of a sequence of single values, reporting anything else.
-func (p *parser) list(n *yaml.Node, field string) []*yaml.Node {
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, field, "want a list: [value, ...]")
-		return nil
-	}
-	var out []*yaml.Node
-	for _, v := range n.Content {
-		if v.Kind != yaml.ScalarNode {
-			p.errorf(v, field, "want a single value in the list")
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 func (p *parser) agents(n *yaml.Node, policy *checks.AgentPolicy) {
-	p.each(n, "agents", func(key, field string, v *yaml.Node) {
+	p.Each(n, "agents", func(key, field string, v *yaml.Node) {
 		switch field {
 		case checks.DestinationsSetting:
-			for _, d := range p.list(v, field) {
+			for _, d := range p.List(v, field) {
 				if prefix, ok := parsePrefix(d.Value); ok {
 					policy.Reach.Allow = append(policy.Reach.Allow, prefix)
 				} else {
-					p.errorf(d, field, "%q is not a network or an IP address (examples: 127.0.0.1/32, 10.1.0.0/16, ::1)", d.Value)
+					p.Errorf(d, field, "%q is not a network or an IP address (examples: 127.0.0.1/32, 10.1.0.0/16, ::1)", d.Value)
 				}
 			}
 		case checks.ParamsSetting:
 			policy.Values = p.values(v)
 		default:
-			p.errorf(v, field, "unknown key; valid keys: destinations, params")
+			p.Errorf(v, field, "unknown key; valid keys: destinations, params")
 		}
 	})
 }
@@ -140,12 +95,12 @@ func (p *parser) agents(n *yaml.Node, policy *checks.AgentPolicy) {
 // values reads agents.params: for each parameter, the values agents may give it.
 func (p *parser) values(n *yaml.Node) map[string][]string {
 	out := map[string][]string{}
-	p.each(n, checks.ParamsSetting, func(name, field string, v *yaml.Node) {
+	p.Each(n, checks.ParamsSetting, func(name, field string, v *yaml.Node) {
 		if !slices.Contains(p.params, name) {
-			p.errorf(v, field, "agents need no value allowed for %q (or no check of this build takes it); the parameters that take the operator's values are %s", name, strings.Join(p.params, ", "))
+			p.Errorf(v, field, "agents need no value allowed for %q (or no check of this build takes it); the parameters that take the operator's values are %s", name, strings.Join(p.params, ", "))
 			return
 		}
-		for _, s := range p.list(v, field) {
+		for _, s := range p.List(v, field) {
 			out[name] = append(out[name], s.Value)
 		}
 	})

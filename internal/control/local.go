@@ -189,8 +189,16 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
-	return l.Tasks.Approve(context.WithoutCancel(ctx), d.ID, d.Digest, decider(ctx, d.Actor))
+	ctx, by := context.WithoutCancel(ctx), decider(ctx, d.Actor)
+	if d.Policy != "" {
+		return l.Tasks.ApproveByRule(ctx, d.ID, d.Digest, PolicyActor(d.Policy, by), d.Policy)
+	}
+	return l.Tasks.Approve(ctx, d.ID, d.Digest, by)
 }
+
+// PolicyActor is who approved a plan by the approvals policy's rule on behalf of user,
+// as the audit log and the plan name them.
+func PolicyActor(rule, user string) string { return "policy:" + rule + " (by " + user + ")" }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
 	return l.Tasks.Reject(ctx, d.ID, decider(ctx, d.Actor), d.Reason)

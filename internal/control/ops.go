@@ -79,12 +79,17 @@ type (
 	// local user): through the socket the daemon records the user of the calling
 	// process (its peer credentials) and ignores Actor. Digest, to approve, is the
 	// digest of the plan as the approver was shown it: approve is refused when the
-	// stored plan differs.
+	// stored plan differs. Policy, to approve, names the rule of the operator's
+	// approvals policy that matched the plan the approver read: the approval is then
+	// audited as "policy:RULE (by USER)" with the rule named. The client matched it
+	// (approvals.yaml is the user's file, read by the user's command), so it is the
+	// same trust as approving with --yes.
 	Decision struct {
 		ID     string `json:"id"`
 		Actor  string `json:"actor,omitempty"`
 		Reason string `json:"reason,omitempty"`
 		Digest string `json:"digest,omitempty"`
+		Policy string `json:"policy,omitempty"`
 	}
 	// QueueRequest queues a drafted plan as a new pending plan. It carries only what a
 	// caller may decide: the server gives the plan its id, state, times and digest,

@@ -15,6 +15,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/app"
+	"github.com/clankerd/clankerd/internal/approvals"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/runner"
@@ -57,6 +58,10 @@ type Config struct {
 	// loopback address is accepted unless MetricsAllowRemote.
 	MetricsListen      string
 	MetricsAllowRemote bool
+	// FixPolicy, when set (`run --approve-by-policy`), approves the fix= plans its
+	// rules match, on behalf of the user the daemon runs as; nil leaves every plan for
+	// a person. Only the operator's own approvals.yaml is loaded into it.
+	FixPolicy *approvals.Policy
 }
 
 // DefaultGrace is how long runs in flight may take to finish on shutdown.
@@ -109,9 +114,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
 	}
 	d.local = local
-	run := app.NewRunner(cfg.Registry, local, app.RunnerOptions{
+	opts := app.RunnerOptions{
 		Actor: "scheduler", PlanExpiry: cfg.PlanExpiry, MaxConcurrent: cfg.MaxConcurrent, AfterRun: cfg.AfterRun, Logger: log,
-	})
+	}
+	if cfg.FixPolicy != nil {
+		opts.FixApprover = &app.PolicyApprover{Policy: *cfg.FixPolicy, State: local, User: control.UserName(os.Getuid())}
+	}
+	run := app.NewRunner(cfg.Registry, local, opts)
 	sched, err := scheduler.New(scheduler.Options{Dispatcher: run, MaxConcurrent: cfg.MaxConcurrent, Logger: log})
 	if err != nil {
 		return err

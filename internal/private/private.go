@@ -49,27 +49,43 @@ func Dir(dir string) error {
 // regular file, a file another user owns and one group or others may read or write,
 // saying how to fix it; a missing file is an error wrapping fs.ErrNotExist.
 func ReadSecret(path string) ([]byte, error) {
+	return readChecked(path, "secret file", MaxSecret, checkSecret)
+}
+
+// ReadOwnFile reads a file of the operator's that decides something but is no secret
+// (approvals.yaml): a regular file, not a symlink, owned by the user and writable by
+// nobody else (mode 0644 is fine). A file another user owns or can change is refused,
+// as it could approve changes on the user's behalf; a missing file is an error
+// wrapping fs.ErrNotExist. At most max bytes are read.
+func ReadOwnFile(path string, max int64) ([]byte, error) {
+	return readChecked(path, "file", max, checkOwnFile)
+}
+
+// readChecked opens path without following a symlink or blocking on a FIFO, checks
+// what it opened with check and reads at most max bytes of it. what names the file
+// in errors.
+func readChecked(path, what string, max int64, check func(string, fs.FileInfo) error) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("secret file %s: %w", path, err)
+			return nil, fmt.Errorf("%s %s: %w", what, path, err)
 		}
-		return nil, fmt.Errorf("secret file %s cannot be opened (%w): it must be a regular file of yours, not a symlink; remove it and let clankerd make a new one", path, err)
+		return nil, fmt.Errorf("%s %s cannot be opened (%w): it must be a regular file of yours, not a symlink", what, path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("secret file %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	if err := checkSecret(path, fi); err != nil {
+	if err := check(path, fi); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxSecret+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the secret file %s: %w", path, err)
+		return nil, fmt.Errorf("reading the %s %s: %w", what, path, err)
 	}
-	if len(b) > MaxSecret {
-		return nil, fmt.Errorf("secret file %s is over %d bytes: it is not one clankerd made; remove it", path, MaxSecret)
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s %s is over %d bytes: it is not one clankerd reads; remove it", what, path, max)
 	}
 	return b, nil
 }
@@ -83,6 +99,19 @@ func checkSecret(path string, fi fs.FileInfo) error {
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("secret file %s may be read or written by others (mode %04o): run `chmod 600 %s`, or remove it and let clankerd make a new one", path, fi.Mode().Perm(), path)
+	}
+	return nil
+}
+
+func checkOwnFile(path string, fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if err := ownedByMe(fi); err != nil {
+		return fmt.Errorf("%s %w: only your own file is trusted; copy it to a file of yours", path, err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s may be changed by group or others (mode %04o), who could approve changes in your name: run `chmod go-w %s`", path, fi.Mode().Perm(), path)
 	}
 	return nil
 }

@@ -149,3 +149,35 @@ func TestKey(t *testing.T) {
 		t.Fatal("a key of the wrong length was accepted")
 	}
 }
+
+// TestReadOwnFile: a file of the user's that others may read is read; one that group
+// or others may write, a symlink to a good one and a directory are refused.
+func TestReadOwnFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "approvals.yaml")
+	if err := os.WriteFile(good, []byte("rules: []"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writable := filepath.Join(dir, "writable.yaml")
+	if err := os.WriteFile(writable, []byte("rules: []"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadOwnFile(good, 1<<10); err != nil || string(b) != "rules: []" {
+		t.Fatalf("ReadOwnFile(0644) = %q, %v", b, err)
+	}
+	for path, want := range map[string]string{writable: "chmod go-w", link: "not a symlink", dir: "not a regular file", good + ".none": "no such file"} {
+		if _, err := ReadOwnFile(path, 1<<10); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ReadOwnFile(%s) = %v, want an error with %q", path, err, want)
+		}
+	}
+	if _, err := ReadOwnFile(good, 3); err == nil || !strings.Contains(err.Error(), "over 3 bytes") {
+		t.Errorf("ReadOwnFile over max = %v", err)
+	}
+}

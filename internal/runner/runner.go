@@ -35,6 +35,13 @@ type Drafter interface {
 	Draft(ctx context.Context, req tasks.Request) (tasks.Draft, error)
 }
 
+// FixApprover approves the fix= plans the operator's approvals policy lets through
+// (the daemon's --approve-by-policy). It returns the plan as it ended, or an error
+// when it did not approve it (approvals.ErrNoRule when no rule matches).
+type FixApprover interface {
+	ApproveFix(ctx context.Context, p tasks.PlanRecord) (tasks.PlanRecord, error)
+}
+
 // DefaultMaxConcurrent is how many items RunAll runs at a time when MaxConcurrent is
 // not set.
 const DefaultMaxConcurrent = 4
@@ -43,8 +50,11 @@ const DefaultMaxConcurrent = 4
 type Runner struct {
 	Checks CheckLookup
 	// Tasks resolves fix= tasks; nil disables remediation plans.
-	Tasks   TaskLookup
-	Planner Drafter
+	Tasks TaskLookup
+	// FixApprover, when set, is offered every fix= plan queued anew; nil leaves them
+	// all pending for a person.
+	FixApprover FixApprover
+	Planner     Drafter
 	// State records receipts, findings and plans: the database, or the daemon.
 	State control.Backend
 	// Actor is audited as the one who queued plans: "scheduler", or the local user.
@@ -258,13 +268,25 @@ func (r *Runner) admit(ctx context.Context, item heartbeat.Item) (context.Contex
 
 // Propose drafts the plan of task item it outside a scheduled run (a question's change
 // request, an agent's proposal) and queues it as pending, admitted like RunItem's
-// items. The plan is ad hoc: it has no item key, and its source is the item's origin.
+// items. Its source is the item's origin and it is queued under the item's key
+// (heartbeat.NewItem: origin, task and parameters), so asking for the same change again
+// while its plan is pending returns that plan (Queued.Created false).
 func (r *Runner) Propose(ctx context.Context, it heartbeat.Item) (control.Queued, error) {
 	ctx, err := r.admit(ctx, it)
 	if err != nil {
 		return control.Queued{}, err
 	}
-	return r.draftAndQueue(ctx, tasks.Request{Task: it.ID, Params: it.Params, Source: it.File})
+	return r.draftAndQueue(ctx, tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
+}
+
+// Preview drafts the plan task item it would queue, admitted like Propose, and queues
+// nothing: the task reads live state and changes nothing.
+func (r *Runner) Preview(ctx context.Context, it heartbeat.Item) (tasks.Draft, error) {
+	ctx, err := r.admit(ctx, it)
+	if err != nil {
+		return tasks.Draft{}, err
+	}
+	return r.Planner.Draft(ctx, tasks.Request{Task: it.ID, Params: it.Params, Item: it.Key, Source: it.File})
 }
 
 func (r *Runner) draftAndQueue(ctx context.Context, req tasks.Request) (control.Queued, error) {
@@ -287,6 +309,21 @@ func (r *Runner) queuePlan(ctx context.Context, item heartbeat.Item, o *Outcome)
 	o.Plan, o.PlanCreated = &q.Plan, q.Created
 	plan := q.Plan
 	return store.RunEnd{Status: checks.Pass, Plan: plan.ID}
+}
+
+// approveFix offers a new fix plan to the FixApprover and returns it as it ended; a
+// plan it does not approve stays pending, logged with why.
+func (r *Runner) approveFix(ctx context.Context, log *slog.Logger, plan tasks.PlanRecord) tasks.PlanRecord {
+	decided, err := r.FixApprover.ApproveFix(ctx, plan)
+	if err != nil {
+		log.Info("fix plan left for a person", "plan", plan.ID, "err", err)
+	} else {
+		log.Info("fix plan approved by policy", "plan", plan.ID, "state", decided.State, "actor", decided.DecidedBy)
+	}
+	if decided.ID != plan.ID {
+		return plan
+	}
+	return decided
 }
 
 type runResult struct {
@@ -418,6 +455,9 @@ func (r *Runner) queueFixes(ctx context.Context, item heartbeat.Item, findings [
 		}
 		plan := q.Plan
 		log.Info("fix queued as a plan", "finding", f.Fingerprint, "plan", plan.ID)
+		if q.Created && r.FixApprover != nil {
+			plan = r.approveFix(ctx, log, plan)
+		}
 		plans = append(plans, plan)
 	}
 	return plans

@@ -348,3 +348,88 @@ func TestAgentItemsAreAdmitted(t *testing.T) {
 		t.Errorf("unknown task: %v", err)
 	}
 }
+
+// TestProposeReturnsThePendingPlan: the same change proposed twice while its plan is
+// pending is that plan, from a question and from an agent alike; a preview drafts it
+// and queues nothing.
+func TestProposeReturnsThePendingPlan(t *testing.T) {
+	e := newEnv(t)
+	e.runner.Tasks = e.reg
+	for _, origin := range []string{heartbeat.OriginAsk, heartbeat.OriginAgent} {
+		it := heartbeat.NewItem(origin, heartbeat.Operator, "test.task", checks.KindTask, checks.NewParams(nil), "")
+		draft, err := e.runner.Preview(t.Context(), it)
+		if err != nil || draft.Change != "v 1 → 2" {
+			t.Fatalf("%s preview: %+v, %v", origin, draft, err)
+		}
+		if ps, _ := control.OpPlans.Do(t.Context(), e.local, tasks.PlanFilter{Task: "test.task"}); len(ps) != 0 && origin == heartbeat.OriginAsk {
+			t.Fatalf("a preview queued %d plan(s)", len(ps))
+		}
+		first, err := e.runner.Propose(t.Context(), it)
+		if err != nil || !first.Created {
+			t.Fatalf("%s first proposal: %+v, %v", origin, first, err)
+		}
+		again, err := e.runner.Propose(t.Context(), it)
+		if err != nil || again.Created || again.Plan.ID != first.Plan.ID {
+			t.Errorf("%s second proposal: %+v, %v; want plan %s again", origin, again, err, first.Plan.ID)
+		}
+	}
+}
+
+// fixTask is a write task that can aim at findings: fix=test.fix.
+type fixTask struct{ noopTask }
+
+func (*fixTask) Spec() checks.Spec {
+	return checks.Spec{ID: "test.fix", Params: []checks.ParamSpec{{Name: "resource"}}}
+}
+func (*fixTask) FixParams(f checks.Finding) (map[string]string, bool) {
+	return map[string]string{"resource": f.Resource}, true
+}
+func (*fixTask) Apply(context.Context, checks.Plan) (checks.Applied, error) {
+	return checks.Applied{Summary: "fixed"}, nil
+}
+
+// approveAll approves every fix plan by the rule "all", through the approve op.
+type approveAll struct {
+	state   control.Backend
+	offered []string
+	refuse  bool
+}
+
+func (a *approveAll) ApproveFix(ctx context.Context, p tasks.PlanRecord) (tasks.PlanRecord, error) {
+	a.offered = append(a.offered, p.ID)
+	if a.refuse {
+		return p, errors.New("no rule")
+	}
+	return control.OpApprove.Do(ctx, a.state, control.Decision{ID: p.ID, Digest: p.Digest, Policy: "all", Actor: "alice"})
+}
+
+// TestFixApprover: a fix plan queued anew is offered to the FixApprover, and the
+// outcome shows it as it ended; a plan it refuses stays pending; a fix plan already
+// pending is not offered again.
+func TestFixApprover(t *testing.T) {
+	e := newEnv(t, funcCheck{"t.fail", func(context.Context, checks.Params) (checks.Result, error) {
+		return checks.Result{Findings: []checks.Finding{finding("a")}}, nil
+	}})
+	if err := e.reg.AddTask(&fixTask{}); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Tasks = e.reg
+	approver := &approveAll{state: e.local, refuse: true}
+	e.runner.FixApprover = approver
+	it := item(t, "t.fail", heartbeat.ItemCheck, "5s")
+	it.Fix = "test.fix"
+	o := e.runner.RunItem(t.Context(), it, Trigger{Kind: store.TriggerSchedule})
+	if len(o.FixPlans) != 1 || o.FixPlans[0].State != tasks.PlanPending || len(approver.offered) != 1 {
+		t.Fatalf("refused fix plan: %+v, offered %v", o.FixPlans, approver.offered)
+	}
+	approver.refuse = false
+	if o := e.runner.RunItem(t.Context(), it, Trigger{Kind: store.TriggerSchedule}); len(o.FixPlans) != 0 || len(approver.offered) != 1 {
+		t.Errorf("an unchanged finding's plan was offered again: %+v, offered %v", o.FixPlans, approver.offered)
+	}
+
+	it.Key = "key-another" // another item: its finding is new
+	o = e.runner.RunItem(t.Context(), it, Trigger{Kind: store.TriggerSchedule})
+	if len(o.FixPlans) != 1 || o.FixPlans[0].State != tasks.PlanApplied || o.FixPlans[0].DecidedBy != control.PolicyActor("all", "alice") {
+		t.Fatalf("approved fix plan: %+v", o.FixPlans)
+	}
+}

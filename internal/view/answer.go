@@ -30,7 +30,9 @@ type Answer struct {
 	// for pipelines: `-o findings` prints only them.
 	Findings []Finding `json:"findings"`
 	Plan     *PlanRef  `json:"plan,omitempty"`
-	Answer   string    `json:"answer" view:"multiline"`
+	// Preview is the plan a change request would queue, when it was not queued.
+	Preview *Preview `json:"preview,omitempty"`
+	Answer  string   `json:"answer" view:"multiline"`
 }
 
 // NewAnswer shapes the answer to a question.
@@ -41,6 +43,10 @@ func NewAnswer(a ask.Answer) Answer {
 	}
 	if a.Plan != nil {
 		out.Plan = planRef(*a.Plan, a.PlanCreated)
+	}
+	if a.Preview != nil {
+		p := NewPreview(*a.Preview, a.Question, a.Estimate)
+		out.Preview = &p
 	}
 	out.Healthy, out.UnhealthyReason = health(a.Outcomes)
 	out.Findings = openFindings(out.Results)
@@ -101,6 +107,10 @@ func (a Answer) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "→ %s %s (%s)\n", r.Check, paramText(r.Params), r.Why)
 	}
 	fmt.Fprintln(w, a.Answer)
+	if a.Preview != nil {
+		fmt.Fprintln(w)
+		a.Preview.WriteText(w)
+	}
 	if len(a.Results) > 0 {
 		fmt.Fprintln(w)
 		counted(a.Results).WriteText(w)

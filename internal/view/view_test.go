@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/approvals"
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/redact/redacttest"
@@ -88,6 +89,7 @@ func everyOutput(t *testing.T, text string) map[string]string {
 	receipts := Receipts([]store.Receipt{filled[store.Receipt](text)})
 	mutes := Mutes([]store.Mute{filled[store.Mute](text)})
 	audit := AuditRecords([]store.AuditRecord{filled[store.AuditRecord](text)})
+	rule := NewPolicyRule(text, filled[approvals.Rule](text), time.Now())
 	if finding.Summary != text || plan.Observed["note"] != text {
 		t.Error("building the outputs changed the records they were built from")
 	}
@@ -103,6 +105,7 @@ func everyOutput(t *testing.T, text string) map[string]string {
 		"status":       func(w *bytes.Buffer) { _ = status.WriteText(w, time.Now()) },
 		"mutes":        func(w *bytes.Buffer) { _ = WriteMutes(w, mutes, time.Now()) },
 		"audit":        func(w *bytes.Buffer) { _ = WriteAudit(w, audit) },
+		"policy rule":  func(w *bytes.Buffer) { rule.WriteText(w) },
 		"slack":        func(w *bytes.Buffer) { w.WriteString(SlackText(notice)) },
 		"desktop":      func(w *bytes.Buffer) { w.WriteString(Headline(notice) + "\n" + PlainText(notice)) },
 		"log":          func(w *bytes.Buffer) { NewLogger(w, 0).Info(text, "resource", text, "err", errors.New(text)) },
@@ -110,7 +113,7 @@ func everyOutput(t *testing.T, text string) map[string]string {
 	}
 	jsons := map[string]any{
 		"results": results, "answer": ans, "findings": findings, "plans": plans, "runs": receipts,
-		"status": status, "mutes": mutes, "audit": audit, "notification": notice,
+		"status": status, "mutes": mutes, "audit": audit, "notification": notice, "policy rule": rule,
 	}
 	for name, v := range jsons {
 		data, err := json.Marshal(v)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -25,12 +26,29 @@ func (SetContent) Spec() checks.Spec {
 	return checks.Spec{
 		ID:          "test.file.set",
 		Description: "set a file's content (test builds only)",
+		Keywords:    []string{"test file"},
 		Params: []checks.ParamSpec{
 			{Name: "path", Type: checks.String, Required: true, Doc: "file to write"},
 			{Name: "content", Type: checks.String, Required: true, Doc: "content to write"},
 		},
 	}
 }
+
+// Extract takes path=FILE and content=TEXT as a question writes them ("set the test
+// file path=/tmp/f content=NEW"), so that `clankerd ask` can be driven through the
+// task; it implements the router's checks.Extractor.
+func (SetContent) Extract(q checks.Question, spec checks.Spec, _ map[string][]string) []checks.Proposal {
+	e := checks.NewExtraction(spec)
+	for _, field := range strings.Fields(q.Text) {
+		if name, value, ok := strings.Cut(field, "="); ok {
+			e.Set(name, value, "the question")
+		}
+	}
+	return e.Proposals()
+}
+
+// Names knows no names; it implements checks.Vocabulary.
+func (SetContent) Names(context.Context) map[string][]string { return nil }
 
 func observe(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
