@@ -94,9 +94,15 @@ type Answer struct {
 func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 	ans := Answer{Question: req.Question, RoutedBy: "rules"}
 	res := s.Router.Route(ctx, req.Question)
-	if change, ok := costQuestion(req.Question); ok && !res.Write {
-		// "Estimate the cost of scaling shop/api to 5": the change it names, previewed.
-		if alt := s.routeChange(ctx, change); alt.Write {
+	if change, ok := costQuestion(req.Question); ok {
+		// "Estimate the cost of scaling shop/api to 5": the change it names, previewed
+		// (even with Maker), whether the rules read it as a change request themselves
+		// or only the change it names routes.
+		alt := res
+		if !alt.Write {
+			alt = s.routeChange(ctx, change)
+		}
+		if alt.Write {
 			res, req.Maker, ans.Estimate = alt, false, true
 		}
 	}
@@ -188,7 +194,7 @@ func costQuestion(q string) (change string, ok bool) {
 	return strings.TrimRight(strings.TrimSpace(q[m[1]:]), "?"), true
 }
 
-var costPrefix = regexp.MustCompile(`^\s*(?:estimate|what(?:'s| is| would be| will be)?|how much (?:would|will|does)?)\s*(?:the\s+)?(?:(?:monthly\s+)?cost\s+(?:of|to|for)|(?:would|will|does)?\s*it\s+cost\s+to)\s+`)
+var costPrefix = regexp.MustCompile(`^\s*(?:estimate|what(?:'s| is| would be| will be)?|how much (?:would|will|does)?)\s*(?:the\s+)?(?:(?:monthly\s+)?cost(?:\s+change)?\s+(?:of|to|for)|(?:would|will|does)?\s*it\s+cost\s+to)\s+`)
 
 // routeChange routes the change a cost question names; a gerund at its start
 // ("scaling", "stopping") is tried as the verb it comes from.

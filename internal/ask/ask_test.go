@@ -148,6 +148,7 @@ func TestAskPreviewsAChange(t *testing.T) {
 		{"restart service billing", false, false},
 		{"estimate the cost of restarting service billing", false, true},
 		{"What would it cost to restart service billing?", true, true},
+		{"estimate monthly cost change for restarting service billing", true, true},
 	} {
 		ans, err := svc.Ask(t.Context(), ask.Request{Question: tt.q, Maker: tt.maker})
 		if err != nil || ans.Preview == nil || ans.Plan != nil || ans.Preview.Target != "service/billing" || ans.Estimate != tt.estimate || !strings.Contains(ans.Answer, "Nothing was queued") {
