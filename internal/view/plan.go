@@ -130,17 +130,7 @@ func WritePlan(w io.Writer, p Plan) {
 		fmt.Fprintf(w, "  %s = %s\n", k, p.Observed[k])
 	}
 
-	fmt.Fprint(w, "\nEstimated cost change: ")
-	switch {
-	case p.MonthlyCostChangeUSD != nil && p.CostNote != "":
-		fmt.Fprintf(w, "%+.2f USD/month (%s)\n", *p.MonthlyCostChangeUSD, p.CostNote)
-	case p.MonthlyCostChangeUSD != nil:
-		fmt.Fprintf(w, "%+.2f USD/month\n", *p.MonthlyCostChangeUSD)
-	case p.CostNote != "":
-		fmt.Fprintf(w, "unknown: %s\n", p.CostNote)
-	default:
-		fmt.Fprintln(w, "unknown")
-	}
+	fmt.Fprintf(w, "\nEstimated cost change: %s\n", p.costText(true))
 
 	fmt.Fprintf(w, "\nRisk: %s", p.Risk)
 	for i, r := range p.RiskReasons {
@@ -170,4 +160,18 @@ func WritePlan(w io.Writer, p Plan) {
 	}
 	fmt.Fprintf(w, "Expires: %s\n", When(p.ExpiresAt))
 	fmt.Fprintf(w, "Approve: %s\n", p.ApproveWith)
+}
+
+// costText is the plan's estimated monthly cost change for a person: the amount (with
+// its note when withNote), or "unknown" and why.
+func (p Plan) costText(withNote bool) string {
+	switch {
+	case p.MonthlyCostChangeUSD != nil && p.CostNote != "" && withNote:
+		return fmt.Sprintf("%+.2f USD/month (%s)", *p.MonthlyCostChangeUSD, p.CostNote)
+	case p.MonthlyCostChangeUSD != nil:
+		return fmt.Sprintf("%+.2f USD/month", *p.MonthlyCostChangeUSD)
+	case p.CostNote != "":
+		return "unknown: " + p.CostNote
+	}
+	return "unknown"
 }

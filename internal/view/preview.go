@@ -37,14 +37,11 @@ const statePreview tasks.PlanState = "preview"
 // plan, and the command that queues it.
 func (p Preview) WriteText(w io.Writer) {
 	if p.Estimate {
-		switch {
-		case p.MonthlyCostChangeUSD != nil:
-			fmt.Fprintf(w, "estimated cost: %+.2f USD/month\n", *p.MonthlyCostChangeUSD)
-		case p.CostNote != "":
-			fmt.Fprintf(w, "estimated cost: unknown: %s\n", p.CostNote)
-		default:
-			fmt.Fprintln(w, "estimated cost: unknown: the task gives no estimate")
+		cost := p.costText(false)
+		if cost == "unknown" {
+			cost += ": the task gives no estimate"
 		}
+		fmt.Fprintf(w, "estimated cost: %s\n", cost)
 	}
 	WritePlan(w, p.Plan)
 	fmt.Fprintf(w, "nothing was queued; to queue it: %s\n", p.QueueWith)
