@@ -84,8 +84,10 @@ func (p *Provider) Names(ctx context.Context) map[string][]string {
 
 // Extract takes the parameters of the Kubernetes checks and tasks from a question: the
 // namespace it names, contexts and namespaces that exist, "production" for the one
-// context (or else namespace) named like it, NAMESPACE/NAME for a Deployment or pod,
-// the Deployment after "scale" or "restart" and the node after "cordon" or "drain".
+// context (or else namespace) named like it, NAMESPACE/NAME for a Deployment, a
+// StatefulSet (when the question says so) or a pod, the Deployment after "scale" or
+// "restart", the StatefulSet after "statefulset" in a namespace the question gives,
+// and the node after "cordon" or "drain".
 func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string][]string) []checks.Proposal {
 	e := checks.NewExtraction(spec)
 	named := namedNamespace(q)
@@ -103,14 +105,26 @@ func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string
 			}
 		}
 	}
+	// A question about a StatefulSet names no Deployment: its NAMESPACE/NAME is the
+	// StatefulSet's.
+	workload := "deployment"
+	if mentionsStatefulSet(q) {
+		workload = "statefulset"
+	}
 	for _, w := range q.Words {
 		if namespacedName.MatchString(w) {
-			e.Set("deployment", w, "the question")
+			e.Set(workload, w, "the question")
 			e.Set("pod", w, "the question")
 		}
 	}
-	if e.Declares("deployment") && e.Value("deployment") == "" {
-		setDeployment(e, q, cmp.Or(e.Value("namespace"), named, existing), names["deployment"])
+	ns := cmp.Or(e.Value("namespace"), named, existing)
+	if workload == "deployment" && e.Declares("deployment") && e.Value("deployment") == "" {
+		setDeployment(e, q, ns, names["deployment"])
+	}
+	if workload == "statefulset" && e.Value("statefulset") == "" && ns != "" {
+		if name := q.After(statefulSetWords); name != "" {
+			e.Set("statefulset", ns+"/"+name, "the question")
+		}
 	}
 	if e.Declares("replicas") {
 		setRelativeReplicas(e, q, names["replicas"])
@@ -208,6 +222,14 @@ func setRelativeReplicas(e *checks.Extraction, q checks.Question, counts []strin
 			return
 		}
 	}
+}
+
+// statefulSetWords name the kind: "scale statefulset db", "stateful set db", "sts db".
+var statefulSetWords = []string{"statefulset", "sts", "set"}
+
+// mentionsStatefulSet reports whether the question is about a StatefulSet.
+func mentionsStatefulSet(q checks.Question) bool {
+	return q.Mentions("statefulset", "sts") || strings.Contains(q.Lower, "stateful set")
 }
 
 // namedNamespace is the namespace the question names, "" when it names none.

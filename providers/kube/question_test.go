@@ -47,6 +47,13 @@ func TestExtract(t *testing.T) {
 	x.Expect("scale payments/api -1", "k8s.deployment.scale", live, "deployment=payments/api from the question")
 	x.Expect("restart billing-worker", "k8s.deployment.restart", live, `deployment=production/billing-worker from the one Deployment named "billing-worker"`)
 	x.Expect("restart nothing-like-it", "k8s.deployment.restart", live)
+	// A StatefulSet is named NAMESPACE/NAME, or by name in a namespace the question
+	// gives; its name is never taken for a Deployment's.
+	x.Expect("scale statefulset shop/db to 3", "k8s.statefulset.scale", names, "statefulset=shop/db from the question")
+	x.Expect("scale statefulset shop/db to 3", "k8s.deployment.scale", names)
+	x.Expect("scale the stateful set db in namespace shop to 3", "k8s.statefulset.scale", nil, "statefulset=shop/db from the question")
+	x.Expect("scale sts db to 3", "k8s.statefulset.scale", live)
+	x.Expect("scale billing-worker to 2 replicas", "k8s.statefulset.scale", live)
 	// A check of another package has none of the parameters.
 	x.Expect("is the certificate of shop.example.com in namespace shop on production expiring?", "", names)
 }

@@ -70,6 +70,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	}
 
 	deployment(t, ns, "api", 1, "", "")
+	statefulSet(t, ns, "db", 1, "100m", "128Mi")
 	node, err := env.Client.CoreV1().Nodes().Create(t.Context(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: ns + "-n"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +84,7 @@ func TestDocumentedRBACIsEnough(t *testing.T) {
 	}{
 		{"k8s.deployment.scale", map[string]string{"deployment": ns + "/api", "replicas": "2"}},
 		{"k8s.deployment.restart", map[string]string{"deployment": ns + "/api"}},
+		{"k8s.statefulset.scale", map[string]string{"statefulset": ns + "/db", "replicas": "2"}},
 		{"k8s.node.cordon", map[string]string{"node": node.Name}},
 		{"k8s.pod.delete", map[string]string{"pod": ns + "/victim"}},
 	}

@@ -103,15 +103,19 @@ func fixFor(kind, param string) func(checks.Finding) (map[string]string, bool) {
 
 func (p *Provider) taskList() []checks.Task {
 	deployment := checks.ParamSpec{Name: "deployment", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the Deployment"}
+	wantReplicas := checks.ParamSpec{Name: "replicas", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired replicas"}
 	node := checks.ParamSpec{Name: "node", Type: checks.String, Required: true, Doc: "name of the node"}
 	taskSpec := func(id, desc string, keywords, verbs []string, params ...checks.ParamSpec) checks.Spec {
 		return checks.Spec{ID: id, Description: desc, Params: append([]checks.ParamSpec{contextParam}, params...), Keywords: append([]string{"kubernetes", "k8s"}, keywords...), Verbs: verbs}
 	}
 	return []checks.Task{
-		&task{p: p, plan: p.planScale, apply: p.applyScale,
+		&task{p: p, plan: p.planScale(deploymentScale), apply: p.applyScale(deploymentScale),
 			spec: taskSpec("k8s.deployment.scale", "scale a Deployment to a number of replicas", []string{"scale", "replicas", "scale up", "scale down"}, []string{"scale", "resize"},
-				deployment, checks.ParamSpec{Name: "replicas", Type: checks.Int, Required: true, Validate: nonNegative, Doc: "desired replicas"},
-				priceCPUParam, priceMemParam)},
+				deployment, wantReplicas, priceCPUParam, priceMemParam)},
+		&task{p: p, plan: p.planScale(statefulSetScale), apply: p.applyScale(statefulSetScale),
+			spec: taskSpec("k8s.statefulset.scale", "scale a StatefulSet to a number of replicas", []string{"statefulset", "stateful set", "sts"}, []string{"scale"},
+				checks.ParamSpec{Name: "statefulset", Type: checks.String, Required: true, Validate: validateNamespacedName, Doc: "NAMESPACE/NAME of the StatefulSet"},
+				wantReplicas, priceCPUParam, priceMemParam)},
 		&task{p: p, plan: p.planRestart, apply: p.applyRestart, fix: fixFor("deployment", "deployment"),
 			spec: taskSpec("k8s.deployment.restart", "rollout restart of a Deployment: replace its pods one by one", []string{"restart", "rollout", "bounce"}, []string{"restart", "bounce"}, deployment)},
 		&task{p: p, plan: p.planCordon(true), apply: p.applyCordon(true), fix: fixFor("node", "node"),
@@ -160,60 +164,135 @@ func goneDrift(target string, err error) error {
 	return err
 }
 
-func deploymentState(d *appsv1.Deployment) map[string]string {
+// workloadState is what a plan on a Deployment or StatefulSet observes and Apply
+// compares.
+func workloadState(o metav1.Object, want *int32) map[string]string {
 	return map[string]string{
-		"replicas":         strconv.Itoa(replicas(d.Spec.Replicas)),
-		"generation":       strconv.FormatInt(d.Generation, 10),
-		"resource_version": d.ResourceVersion,
-		"uid":              string(d.UID),
+		"replicas":         strconv.Itoa(replicas(want)),
+		"generation":       strconv.FormatInt(o.GetGeneration(), 10),
+		"resource_version": o.GetResourceVersion(),
+		"uid":              string(o.GetUID()),
 	}
 }
 
-func (p *Provider) planScale(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
-	ns, name := splitName(params.Get("deployment"))
-	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return checks.Plan{}, c.apiError("reading", "deployment "+ns+"/"+name, err)
-	}
-	from, to := replicas(d.Spec.Replicas), params.Int("replicas")
-	plan := checks.Plan{
-		Target:   ref("deployment", d),
-		Observed: deploymentState(d),
-		Change:   fmt.Sprintf("replicas %d → %d", from, to),
-		Risk:     checks.RiskLow,
-	}
-	cpu, mem, complete := podRequests(&d.Spec.Template.Spec)
-	plan.Observed["pod_cpu_request"], plan.Observed["pod_memory_request"] = cpu.String(), mem.String()
-	delta := float64(to - from)
-	if complete {
-		plan.Change += fmt.Sprintf("; requests %+.3g CPU, %+.3g GiB memory", delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64()/(1<<30))
-		cost := p.prices(params).monthlyCost(delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64())
-		plan.MonthlyCostChangeUSD = &cost
-		plan.CostNote = "from the pods' requests at the configured prices per vCPU-hour and GiB-hour"
-	} else {
-		plan.CostNote = "the pod template does not request CPU and memory for every container"
-	}
-	judgeScale(&plan, readWorkloadFacts(ctx, c, "Deployment", d, &d.Spec.Template, d.Spec.Selector), from, to)
-	checks.NameRisk(&plan, "namespace", ns)
-	plan.Preconditions = []string{fmt.Sprintf("replicas is still %d and the spec generation still %d", from, d.Generation)}
-	return plan, nil
+func deploymentState(d *appsv1.Deployment) map[string]string {
+	return workloadState(d, d.Spec.Replicas)
 }
 
-func (p *Provider) applyScale(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
-	want := int32(plan.Params.Int("replicas"))
-	err := updateDeployment(ctx, c, plan,
-		func(ctx context.Context, deps appsv1client.DeploymentInterface, d *appsv1.Deployment) error {
-			ns, name := d.Namespace, d.Name
-			_, err := deps.UpdateScale(ctx, name, &autoscalingv1.Scale{
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: d.ResourceVersion},
-				Spec:       autoscalingv1.ScaleSpec{Replicas: want},
-			}, metav1.UpdateOptions{})
+// scaled is the part of a Deployment or StatefulSet the scale task reads.
+type scaled struct {
+	obj      metav1.Object
+	replicas *int32
+	template *corev1.PodTemplateSpec
+	selector *metav1.LabelSelector
+}
+
+// scaleKind is a kind of workload the scale task resizes through its scale
+// subresource: how to read one and how to write its scale.
+type scaleKind struct {
+	kind  string // as an HPA's scaleTargetRef names it: "Deployment"
+	param string // the task's parameter naming it, NAMESPACE/NAME: "deployment"
+	get   func(ctx context.Context, c *conn, ns, name string) (scaled, error)
+	scale func(ctx context.Context, c *conn, ns string, s *autoscalingv1.Scale) error
+}
+
+// scaleClient is what the scale task uses of a typed client of one kind
+// (appsv1client.DeploymentInterface, StatefulSetInterface).
+type scaleClient[T any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*T, error)
+	UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error)
+}
+
+// scaleKindOf makes the scaleKind of a kind from its typed client and the parts of
+// its object the task reads.
+func scaleKindOf[T any](kind, param string, client func(c *conn, ns string) scaleClient[T], parts func(*T) scaled) scaleKind {
+	return scaleKind{kind: kind, param: param,
+		get: func(ctx context.Context, c *conn, ns, name string) (scaled, error) {
+			obj, err := client(c, ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return scaled{}, err
+			}
+			return parts(obj), nil
+		},
+		scale: func(ctx context.Context, c *conn, ns string, s *autoscalingv1.Scale) error {
+			_, err := client(c, ns).UpdateScale(ctx, s.Name, s, metav1.UpdateOptions{})
 			return err
+		}}
+}
+
+var (
+	deploymentScale = scaleKindOf("Deployment", "deployment",
+		func(c *conn, ns string) scaleClient[appsv1.Deployment] { return c.client.AppsV1().Deployments(ns) },
+		func(d *appsv1.Deployment) scaled {
+			return scaled{d, d.Spec.Replicas, &d.Spec.Template, d.Spec.Selector}
 		})
-	if err != nil {
-		return checks.Applied{}, c.apiError("scaling", plan.Target, err)
+	statefulSetScale = scaleKindOf("StatefulSet", "statefulset",
+		func(c *conn, ns string) scaleClient[appsv1.StatefulSet] { return c.client.AppsV1().StatefulSets(ns) },
+		func(st *appsv1.StatefulSet) scaled {
+			return scaled{st, st.Spec.Replicas, &st.Spec.Template, st.Spec.Selector}
+		})
+)
+
+// planScale plans resizing a workload of kind k: the replica change, its cost from
+// the pods' requests, and the risk judged from the facts around it.
+func (p *Provider) planScale(k scaleKind) func(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+	return func(ctx context.Context, c *conn, params checks.Params) (checks.Plan, error) {
+		ns, name := splitName(params.Get(k.param))
+		w, err := k.get(ctx, c, ns, name)
+		if err != nil {
+			return checks.Plan{}, c.apiError("reading", k.param+" "+ns+"/"+name, err)
+		}
+		from, to := replicas(w.replicas), params.Int("replicas")
+		plan := checks.Plan{
+			Target:   ref(k.param, w.obj),
+			Observed: workloadState(w.obj, w.replicas),
+			Change:   fmt.Sprintf("replicas %d → %d", from, to),
+			Risk:     checks.RiskLow,
+		}
+		cpu, mem, complete := podRequests(&w.template.Spec)
+		plan.Observed["pod_cpu_request"], plan.Observed["pod_memory_request"] = cpu.String(), mem.String()
+		delta := float64(to - from)
+		if complete {
+			plan.Change += fmt.Sprintf("; requests %+.3g CPU, %+.3g GiB memory", delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64()/(1<<30))
+			cost := p.prices(params).monthlyCost(delta*cpu.AsApproximateFloat64(), delta*mem.AsApproximateFloat64())
+			plan.MonthlyCostChangeUSD = &cost
+			plan.CostNote = "from the pods' requests at the configured prices per vCPU-hour and GiB-hour"
+		} else {
+			plan.CostNote = "the pod template does not request CPU and memory for every container"
+		}
+		judgeScale(&plan, readWorkloadFacts(ctx, c, k.kind, w.obj, w.template, w.selector), from, to)
+		checks.NameRisk(&plan, "namespace", ns)
+		plan.Preconditions = []string{fmt.Sprintf("replicas is still %d and the spec generation still %d", from, w.obj.GetGeneration())}
+		return plan, nil
 	}
-	return checks.Applied{Summary: fmt.Sprintf("scaled %s to %d replicas", plan.Target, want), After: map[string]string{"replicas": strconv.Itoa(int(want))}}, nil
+}
+
+// applyScale re-reads the plan's workload, refuses when it drifted from what the plan
+// saw (uid, replicas, generation), and writes its scale subresource with the
+// resourceVersion it read, retrying on conflicts.
+func (p *Provider) applyScale(k scaleKind) func(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+	return func(ctx context.Context, c *conn, plan checks.Plan) (checks.Applied, error) {
+		want := int32(plan.Params.Int("replicas"))
+		ns, name := splitName(plan.Params.Get(k.param))
+		err := casUpdate(ctx,
+			func(ctx context.Context) (*scaled, error) {
+				w, err := k.get(ctx, c, ns, name)
+				return &w, goneDrift(plan.Target, err)
+			},
+			func(w *scaled) error {
+				return drifted(plan, workloadState(w.obj, w.replicas), "uid", "replicas", "generation")
+			},
+			func(ctx context.Context, w *scaled) error {
+				return k.scale(ctx, c, ns, &autoscalingv1.Scale{
+					ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: w.obj.GetResourceVersion()},
+					Spec:       autoscalingv1.ScaleSpec{Replicas: want},
+				})
+			})
+		if err != nil {
+			return checks.Applied{}, c.apiError("scaling", plan.Target, err)
+		}
+		return checks.Applied{Summary: fmt.Sprintf("scaled %s to %d replicas", plan.Target, want), After: map[string]string{"replicas": strconv.Itoa(int(want))}}, nil
+	}
 }
 
 // updateDeployment re-reads the plan's Deployment, refuses when it drifted from what

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -20,18 +21,24 @@ import (
 
 func deployment(t *testing.T, ns, name string, n int32, cpu, mem string) *appsv1.Deployment {
 	t.Helper()
-	tmpl := podTemplate(name)
-	if cpu != "" {
-		tmpl.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: mustQuantity(cpu), corev1.ResourceMemory: mustQuantity(mem)}
-	}
 	d, err := env.Client.AppsV1().Deployments(ns).Create(t.Context(), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}, Template: tmpl},
+		Spec:       appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}, Template: requesting(name, cpu, mem)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// requesting is the pod template of app name, its container requesting cpu and mem
+// (nothing when cpu is "").
+func requesting(name, cpu, mem string) corev1.PodTemplateSpec {
+	tmpl := podTemplate(name)
+	if cpu != "" {
+		tmpl.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: mustQuantity(cpu), corev1.ResourceMemory: mustQuantity(mem)}
+	}
+	return tmpl
 }
 
 func liveReplicas(t *testing.T, ns, name string) int {
@@ -41,6 +48,30 @@ func liveReplicas(t *testing.T, ns, name string) int {
 		t.Fatal(err)
 	}
 	return replicas(d.Spec.Replicas)
+}
+
+// replicasOf reads the desired replicas of a workload of kind k.
+func replicasOf(t *testing.T, k scaleKind, p *Provider, ns, name string) int {
+	t.Helper()
+	c, err := p.connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := k.get(t.Context(), c, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replicas(w.replicas)
+}
+
+// approveStale approves a plan whose object changed after it and expects it refused,
+// marked stale, saying why.
+func approveStale(t *testing.T, m *plantest.Machinery, id, why string) {
+	t.Helper()
+	got, err := m.Approve(t.Context(), id, "alice")
+	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, why) {
+		t.Errorf("approve after drift: %v, %+v", err, got)
+	}
 }
 
 func TestScalePlanApproveDrift(t *testing.T) {
@@ -86,10 +117,7 @@ func TestScalePlanApproveDrift(t *testing.T) {
 	if _, err := env.Client.AppsV1().Deployments(ns).Update(t.Context(), d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.Approve(t.Context(), stale.ID, "alice")
-	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, `replicas was "5" when planned, is "4" now`) {
-		t.Errorf("approve after drift: %v, %+v", err, got)
-	}
+	approveStale(t, m, stale.ID, `replicas was "5" when planned, is "4" now`)
 	if liveReplicas(t, ns, "api") != 4 {
 		t.Error("a stale plan changed the deployment")
 	}
@@ -252,5 +280,75 @@ func TestStoppedAPIServerResolvesNothing(t *testing.T) {
 	open, _ := m.Findings(t.Context(), store.FindingFilter{States: []store.FindingState{store.FindingNew, store.FindingUnchanged}})
 	if len(open) != 1 {
 		t.Errorf("after the error run %d findings are open, want the 1 still open", len(open))
+	}
+}
+
+func statefulSet(t *testing.T, ns, name string, n int32, cpu, mem string) *appsv1.StatefulSet {
+	t.Helper()
+	st, err := env.Client.AppsV1().StatefulSets(ns).Create(t.Context(), &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       appsv1.StatefulSetSpec{Replicas: &n, ServiceName: name, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}, Template: requesting(name, cpu, mem)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A StatefulSet is planned with the facts of a Deployment (its Service, no metrics
+// API, the cost of its pods), scaled through its scale subresource on approve, and
+// refused when it changed after the plan.
+func TestStatefulSetScalePlanApproveDrift(t *testing.T) {
+	p := cluster(t, Options{Prices: Prices{VCPUHour: 0.04, GiBHour: 0.005}})
+	ns := namespace(t)
+	statefulSet(t, ns, "db", 3, "500m", "1Gi")
+	if _, err := env.Client.CoreV1().Services(ns).Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "db"}, Ports: []corev1.ServicePort{{Port: 5432}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := plantest.New(t, p, time.Hour)
+
+	down := m.Queue(t, m.Item(t, "k8s.statefulset.scale", map[string]string{"statefulset": ns + "/db", "replicas": "2"}, ""))
+	if down.Target != "statefulset/"+ns+"/db" || down.Observed["replicas"] != "3" || down.Observed["generation"] != "1" || down.Observed["uid"] == "" ||
+		!strings.Contains(down.Change, "replicas 3 → 2; requests -0.5 CPU, -1 GiB memory") {
+		t.Fatalf("plan = %+v", down)
+	}
+	// One pod fewer × (0.5 vCPU × $0.04 + 1 GiB × $0.005) × 730 h = -$18.25
+	if down.MonthlyCostChangeUSD == nil || *down.MonthlyCostChangeUSD > -18.24 || *down.MonthlyCostChangeUSD < -18.26 {
+		t.Errorf("cost = %v", down.MonthlyCostChangeUSD)
+	}
+	if down.Utilization != "utilization unknown: no metrics API" || down.Risk != checks.RiskMedium || !strings.Contains(strings.Join(down.RiskReasons, "; "), "scales down with its load unknown") || len(down.Dependencies) != 1 ||
+		down.Dependencies[0].Resource != "service/"+ns+"/db" {
+		t.Errorf("facts: %q %s %v: %s", down.Utilization, down.Risk, down.Dependencies, strings.Join(down.RiskReasons, "; "))
+	}
+	if _, err := m.Approve(t.Context(), down.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got := replicasOf(t, statefulSetScale, p, ns, "db"); got != 2 {
+		t.Errorf("replicas after approve = %d, want 2", got)
+	}
+
+	zero := m.Queue(t, m.Item(t, "k8s.statefulset.scale", map[string]string{"statefulset": ns + "/db", "replicas": "0"}, ""))
+	if zero.Risk != checks.RiskHigh || !strings.Contains(strings.Join(zero.RiskReasons, ";"), "removes the last replica") {
+		t.Errorf("scale to zero: %s %v", zero.Risk, zero.RiskReasons)
+	}
+	// Someone scales it after the plan (kubectl scale): approve refuses.
+	if _, err := env.Client.AppsV1().StatefulSets(ns).UpdateScale(t.Context(), "db",
+		&autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: autoscalingv1.ScaleSpec{Replicas: 5}}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	approveStale(t, m, zero.ID, `replicas was "2" when planned, is "5" now`)
+	if replicasOf(t, statefulSetScale, p, ns, "db") != 5 {
+		t.Error("a stale plan changed the statefulset")
+	}
+
+	gone := m.Queue(t, m.Item(t, "k8s.statefulset.scale", map[string]string{"statefulset": ns + "/db", "replicas": "4"}, ""))
+	if err := env.Client.AppsV1().StatefulSets(ns).Delete(t.Context(), "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Approve(t.Context(), gone.ID, "alice"); !errors.Is(err, tasks.ErrStale) || !strings.Contains(err.Error(), "(gone)") {
+		t.Errorf("approve after delete: %v", err)
 	}
 }
