@@ -18,6 +18,7 @@ import (
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/config"
 )
 
 // Policy says how long and how often the sender tries.
@@ -149,7 +150,7 @@ func LoadFile(path string, env Env) (Config, error) {
 // Every problem is reported, as heartbeat.Errors ("FILE:LINE: field: message").
 func ParseFile(path string, data []byte, env Env) (Config, error) {
 	cfg := Config{Policy: DefaultPolicy}
-	d := &decoder{file: path, env: env}
+	d := &decoder{Nodes: config.Nodes{File: path}, env: env}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return cfg, heartbeat.Errors{{File: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}}
@@ -165,7 +166,7 @@ func ParseFile(path string, data []byte, env Env) (Config, error) {
 		case "targets":
 			cfg.Destinations = d.targets(v, nil)
 		default:
-			d.errorf(v, key, "unknown key; valid keys: delivery, targets")
+			d.Errorf(v, key, "unknown key; valid keys: delivery, targets")
 		}
 	})
 	return cfg, d.err()
@@ -185,7 +186,7 @@ func FromHeartbeat(f *heartbeat.File, env Env) ([]Destination, error) {
 	for _, it := range f.Items {
 		items[it.Key] = true
 	}
-	d := &decoder{file: f.Path, env: env, shared: true}
+	d := &decoder{Nodes: config.Nodes{File: f.Path}, env: env, shared: true}
 	dests := d.targets(f.Notify, items)
 	return dests, d.err()
 }
@@ -249,37 +250,28 @@ func splitSource(src string) (string, int) {
 	return src[:i], n
 }
 
-// decoder collects every problem of one file.
+// decoder collects every problem of one file (config.Nodes records them).
 type decoder struct {
-	file string
-	env  Env
+	config.Nodes
+	env Env
 	// shared: the file is a heartbeat file, which may be shared. It must not make the
 	// daemon run programs (command targets) or read variables outside EnvPrefix.
 	shared bool
-	errs   heartbeat.Errors
-}
-
-func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if field != "" {
-		msg = field + ": " + msg
-	}
-	d.errs = append(d.errs, heartbeat.Diagnostic{File: d.file, Line: n.Line, Msg: msg})
 }
 
 // err returns every problem, in line order.
 func (d *decoder) err() error {
-	if len(d.errs) == 0 {
+	if len(d.Errs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(d.errs, func(a, b heartbeat.Diagnostic) int { return a.Line - b.Line })
-	return d.errs
+	slices.SortStableFunc(d.Errs, func(a, b heartbeat.Diagnostic) int { return a.Line - b.Line })
+	return d.Errs
 }
 
 // mapping calls fn for every key of a mapping node.
 func (d *decoder) mapping(n *yaml.Node, field string, fn func(key string, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, field, "want key: value lines")
+		d.Errorf(n, field, "want key: value lines")
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -289,7 +281,7 @@ func (d *decoder) mapping(n *yaml.Node, field string, fn func(key string, v *yam
 
 func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, field, "want a single value")
+		d.Errorf(n, field, "want a single value")
 		return "", false
 	}
 	return n.Value, true
@@ -302,7 +294,7 @@ func (d *decoder) duration(n *yaml.Node, field string) time.Duration {
 	}
 	v, err := checks.ParseDuration(s)
 	if err != nil || v <= 0 {
-		d.errorf(n, field, "%q is not a positive duration (examples: 30s, 5m, 24h)", s)
+		d.Errorf(n, field, "%q is not a positive duration (examples: 30s, 5m, 24h)", s)
 		return 0
 	}
 	return v
@@ -322,11 +314,11 @@ func (d *decoder) policy(n *yaml.Node) Policy {
 		case "timeout":
 			p.Timeout = cmpOr(d.duration(v, field), p.Timeout)
 		default:
-			d.errorf(v, field, "unknown key; valid keys: max_age, retry_initial, retry_max, timeout")
+			d.Errorf(v, field, "unknown key; valid keys: max_age, retry_initial, retry_max, timeout")
 		}
 	})
 	if p.RetryMax < p.RetryInitial {
-		d.errorf(n, "delivery.retry_max", "%s is shorter than retry_initial %s", p.RetryMax, p.RetryInitial)
+		d.Errorf(n, "delivery.retry_max", "%s is shorter than retry_initial %s", p.RetryMax, p.RetryInitial)
 	}
 	return p
 }
@@ -340,7 +332,7 @@ func cmpOr(v, def time.Duration) time.Duration {
 
 func (d *decoder) targets(n *yaml.Node, items map[string]bool) []Destination {
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "targets", "want a list of targets (- name: ..., type: ...)")
+		d.Errorf(n, "targets", "want a list of targets (- name: ..., type: ...)")
 		return nil
 	}
 	var out []Destination
@@ -363,9 +355,9 @@ func (d *decoder) targets(n *yaml.Node, items map[string]bool) []Destination {
 // Merge finds.
 func (d *decoder) reference(n *yaml.Node, items map[string]bool) Destination {
 	if !namePattern.MatchString(n.Value) {
-		d.errorf(n, "notify", "%q: name a notify.yaml target (letters, digits, '.', '_' and '-'), or declare a target (- name: ..., type: ...)", n.Value)
+		d.Errorf(n, "notify", "%q: name a notify.yaml target (letters, digits, '.', '_' and '-'), or declare a target (- name: ..., type: ...)", n.Value)
 	}
-	return Destination{Name: n.Value, Source: fmt.Sprintf("%s:%d", d.file, n.Line), Items: items, reference: true}
+	return Destination{Name: n.Value, Source: fmt.Sprintf("%s:%d", d.File, n.Line), Items: items, reference: true}
 }
 
 // targetSpec is a target as written, before it is checked and built.
@@ -386,8 +378,8 @@ const (
 
 // target checks and builds one destination.
 func (d *decoder) target(n *yaml.Node) (Destination, bool) {
-	before := len(d.errs)
-	dest := Destination{Source: fmt.Sprintf("%s:%d", d.file, n.Line)}
+	before := len(d.Errs)
+	dest := Destination{Source: fmt.Sprintf("%s:%d", d.File, n.Line)}
 	spec := targetSpec{node: map[string]*yaml.Node{}}
 	d.mapping(n, "target", func(key string, v *yaml.Node) {
 		spec.node[key] = v
@@ -395,15 +387,15 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 		case "name":
 			spec.name, _ = d.scalar(v, key)
 			if spec.name != "" && !namePattern.MatchString(spec.name) {
-				d.errorf(v, key, "%q: use letters, digits, '.', '_' and '-'", spec.name)
+				d.Errorf(v, key, "%q: use letters, digits, '.', '_' and '-'", spec.name)
 			}
 		case "type":
 			spec.typ, _ = d.scalar(v, key)
 			switch tt, known := targetTypes[spec.typ]; {
 			case !known:
-				d.errorf(v, key, "%q: use one of %s", spec.typ, typeNames())
+				d.Errorf(v, key, "%q: use one of %s", spec.typ, typeNames())
 			case tt.configOnly && d.shared:
-				d.errorf(v, key, "%s targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file", spec.typ)
+				d.Errorf(v, key, "%s targets run programs, so they are allowed only in notify.yaml, not in a heartbeat file", spec.typ)
 			}
 		case "url":
 			spec.url, _ = d.scalar(v, key)
@@ -417,7 +409,7 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 			s, _ := d.scalar(v, key)
 			sev, err := checks.ParseSeverity(s)
 			if err != nil {
-				d.errorf(v, key, "%v", err)
+				d.Errorf(v, key, "%v", err)
 			}
 			dest.MinSeverity = sev
 		case "rate_limit":
@@ -425,21 +417,21 @@ func (d *decoder) target(n *yaml.Node) (Destination, bool) {
 		case "scope":
 			dest.Items = d.scope(v)
 		default:
-			d.errorf(v, key, "unknown key; valid keys: %s", strings.Join(targetKeys, ", "))
+			d.Errorf(v, key, "unknown key; valid keys: %s", strings.Join(targetKeys, ", "))
 		}
 	})
 	if n.Kind != yaml.MappingNode {
 		return dest, false
 	}
 	if spec.name == "" {
-		d.errorf(n, "name", "every target needs a name")
+		d.Errorf(n, "name", "every target needs a name")
 	}
 	if spec.typ == "" {
-		d.errorf(n, "type", "every target needs a type: %s", typeNames())
+		d.Errorf(n, "type", "every target needs a type: %s", typeNames())
 	}
 	dest.Name, dest.Type = spec.name, spec.typ
 	d.build(n, spec, &dest)
-	return dest, len(d.errs) == before
+	return dest, len(d.Errs) == before
 }
 
 // build checks the keys that belong to the target's type and makes its Target.
@@ -447,7 +439,7 @@ func (d *decoder) build(n *yaml.Node, spec targetSpec, dest *Destination) {
 	tt, known := targetTypes[spec.typ]
 	for _, k := range []string{"url", "url_env", "secret_env", "command"} {
 		if v, set := spec.node[k]; set && known && !slices.Contains(tt.keys, k) {
-			d.errorf(v, k, "a %s target takes no %s", spec.typ, k)
+			d.Errorf(v, k, "a %s target takes no %s", spec.typ, k)
 		}
 	}
 	if known {
@@ -461,7 +453,7 @@ func buildWebhook(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination) 
 	var secret string
 	if spec.secretEnv != "" && spec.typ == "webhook" {
 		if secret = d.env.getenv(spec.secretEnv); secret == "" {
-			d.errorf(spec.node["secret_env"], "secret_env", "$%s is empty or not set; set it in the daemon's environment", spec.secretEnv)
+			d.Errorf(spec.node["secret_env"], "secret_env", "$%s is empty or not set; set it in the daemon's environment", spec.secretEnv)
 		}
 	}
 	target := d.url(n, spec)
@@ -482,7 +474,7 @@ func buildWebhook(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination) 
 // buildCommand makes a target that runs a program with the notification on stdin.
 func buildCommand(d *decoder, n *yaml.Node, spec targetSpec, dest *Destination) {
 	if spec.node["command"] == nil {
-		d.errorf(n, "command", "a command target needs command: [PROGRAM, ARG...]")
+		d.Errorf(n, "command", "a command target needs command: [PROGRAM, ARG...]")
 		return
 	}
 	dest.Where = strings.Join(spec.command, " ")
@@ -494,16 +486,16 @@ func (d *decoder) url(n *yaml.Node, spec targetSpec) string {
 	raw := spec.url
 	switch {
 	case spec.url != "" && spec.urlEnv != "":
-		d.errorf(spec.node["url_env"], "url_env", "give url or url_env, not both")
+		d.Errorf(spec.node["url_env"], "url_env", "give url or url_env, not both")
 		return ""
 	case spec.urlEnv != "":
 		raw = d.env.getenv(spec.urlEnv)
 		if raw == "" {
-			d.errorf(spec.node["url_env"], "url_env", "$%s is empty or not set; set it in the daemon's environment", spec.urlEnv)
+			d.Errorf(spec.node["url_env"], "url_env", "$%s is empty or not set; set it in the daemon's environment", spec.urlEnv)
 			return ""
 		}
 	case spec.node["url"] == nil && spec.node["url_env"] == nil:
-		d.errorf(n, "url", "a %s target needs url or url_env (url_env keeps the token out of the file)", spec.typ)
+		d.Errorf(n, "url", "a %s target needs url or url_env (url_env keeps the token out of the file)", spec.typ)
 		return ""
 	case raw == "":
 		return "" // reported where url or url_env is read
@@ -515,7 +507,7 @@ func (d *decoder) url(n *yaml.Node, spec targetSpec) string {
 			field, node = "url_env", spec.node["url_env"]
 		}
 		// The value may hold a token: say what is wrong, not what it is.
-		d.errorf(node, field, "not an http or https URL")
+		d.Errorf(node, field, "not an http or https URL")
 		return ""
 	}
 	return raw
@@ -527,11 +519,11 @@ func (d *decoder) scope(v *yaml.Node) map[string]bool {
 	s, _ := d.scalar(v, "scope")
 	switch {
 	case d.shared:
-		d.errorf(v, "scope", "only a notify.yaml target has a scope; a target declared here takes this file's events")
+		d.Errorf(v, "scope", "only a notify.yaml target has a scope; a target declared here takes this file's events")
 	case s == ScopeNamed:
 		return map[string]bool{}
 	case s != ScopeAll:
-		d.errorf(v, "scope", "%q: use %s (every item's events, the default) or %s (only those of the heartbeat files that name the target under notify:)", s, ScopeAll, ScopeNamed)
+		d.Errorf(v, "scope", "%q: use %s (every item's events, the default) or %s (only those of the heartbeat files that name the target under notify:)", s, ScopeAll, ScopeNamed)
 	}
 	return nil
 }
@@ -544,12 +536,12 @@ func (d *decoder) envName(v *yaml.Node, field string) string {
 	s, _ := d.scalar(v, field)
 	switch {
 	case s != "" && !envVarPattern.MatchString(s):
-		d.errorf(v, field, "%q is not an environment variable name (such as %sSLACK_URL)", s, EnvPrefix)
+		d.Errorf(v, field, "%q is not an environment variable name (such as %sSLACK_URL)", s, EnvPrefix)
 		return ""
 	case s != "" && d.shared && !strings.HasPrefix(s, EnvPrefix):
 		// Not "$NAME: ...": a name such as DB_PASSWORD followed by ": " reads as a
 		// secret to the redaction of outputs.
-		d.errorf(v, field, "a heartbeat file, which may be shared, may only name variables starting with %s; rename $%s to %s%s, or define the target in notify.yaml and name it here (notify: [NAME])", EnvPrefix, s, EnvPrefix, s)
+		d.Errorf(v, field, "a heartbeat file, which may be shared, may only name variables starting with %s; rename $%s to %s%s, or define the target in notify.yaml and name it here (notify: [NAME])", EnvPrefix, s, EnvPrefix, s)
 		return ""
 	}
 	return s
@@ -557,7 +549,7 @@ func (d *decoder) envName(v *yaml.Node, field string) string {
 
 func (d *decoder) argv(v *yaml.Node) []string {
 	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
-		d.errorf(v, "command", "want a list: [PROGRAM, ARG...]")
+		d.Errorf(v, "command", "want a list: [PROGRAM, ARG...]")
 		return nil
 	}
 	var out []string
@@ -586,6 +578,6 @@ func (d *decoder) rateLimit(v *yaml.Node) RateLimit {
 			return RateLimit{N: n, Per: per}
 		}
 	}
-	d.errorf(v, "rate_limit", "%q: write N/DURATION, such as 10/1h or 1/5m", s)
+	d.Errorf(v, "rate_limit", "%q: write N/DURATION, such as 10/1h or 1/5m", s)
 	return RateLimit{}
 }
