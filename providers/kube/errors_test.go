@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,7 +72,7 @@ func TestAPIErrorsAreErrors(t *testing.T) {
 	tests := []struct {
 		name, kubeconfig, want string
 	}{
-		{"no RBAC rights", env.NobodyKubeconfig, "forbidden by RBAC"},
+		{"no RBAC rights", env.NobodyKubeconfig, "forbidden by RBAC: missing permission list "},
 		{"rejected token", kubeconfigWith(t, token, "expired-token"), "rejected the credentials"},
 		{"unreachable apiserver", kubeconfigWith(t, server, "https://127.0.0.1:1"), "cannot reach the apiserver"},
 	}
@@ -203,5 +204,18 @@ func TestWatchCacheErrors(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the forbidden watch took %s to report", d)
+	}
+}
+
+func TestMissingPermission(t *testing.T) {
+	tests := []struct{ msg, want string }{
+		{`pods is forbidden: User "nobody" cannot list resource "pods" in API group "" at the cluster scope`, ": missing permission list pods (API group core)"},
+		{`horizontalpodautoscalers.autoscaling is forbidden: User "x" cannot watch resource "horizontalpodautoscalers" in API group "autoscaling" in the namespace "a"`, ": missing permission watch horizontalpodautoscalers (API group autoscaling)"},
+		{`forbidden: something else`, ""},
+	}
+	for _, tt := range tests {
+		if got := missingPermission(errors.New(tt.msg)); got != tt.want {
+			t.Errorf("missingPermission(%q) = %q, want %q", tt.msg, got, tt.want)
+		}
 	}
 }

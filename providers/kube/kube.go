@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -199,9 +200,28 @@ func (c *conn) apiError(verb, what string, err error) error {
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("%s %s in %s: the apiserver rejected the credentials (expired token or certificate?); log in again or refresh the kubeconfig: %w", verb, what, where, err)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s %s in %s: forbidden by RBAC; grant the read-only ClusterRole in contrib/kubernetes/clankerd-read.yaml: %w", verb, what, where, err)
+		return fmt.Errorf("%s %s in %s: forbidden by RBAC%s; grant the read-only ClusterRole in contrib/kubernetes/clankerd-read.yaml: %w", verb, what, where, missingPermission(err), err)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &netErr):
 		return fmt.Errorf("%s %s in %s: cannot reach the apiserver: %w", verb, what, where, err)
 	}
 	return fmt.Errorf("%s %s in %s: %w", verb, what, where, err)
+}
+
+// forbiddenRE reads the permission an apiserver's Forbidden message says is missing:
+// `User "u" cannot list resource "pods" in API group "" at the cluster scope`.
+var forbiddenRE = regexp.MustCompile(`cannot (\w+) resource "([^"]+)" in API group "([^"]*)"`)
+
+// missingPermission names the verb, resource and API group a Forbidden error lacks,
+// as ": missing permission list pods (API group core)", or "" when the message does
+// not say.
+func missingPermission(err error) string {
+	m := forbiddenRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	group := m[3]
+	if group == "" {
+		group = "core"
+	}
+	return fmt.Sprintf(": missing permission %s %s (API group %s)", m[1], m[2], group)
 }
