@@ -13,7 +13,7 @@ import (
 var (
 	moreThan     = regexp.MustCompile(`(?:more than|over|above|at least|exceeds?|>=?)\s*(\d+)`)
 	toNumber     = regexp.MustCompile(`\bto\s+(\d+)\b`)
-	durationText = regexp.MustCompile(`(?:last|past|for|in|within|older than|over|more than|longer than)\s+(?:the\s+)?(\d+)\s*(minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)\b`)
+	durationText = regexp.MustCompile(`(?:last|past|for|in|within|older than|over|more than|longer than)\s+(?:the\s+)?(?:next\s+)?(\d+)\s*(minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)\b`)
 	durationBare = regexp.MustCompile(`(?:last|past|for|within|this)\s+(?:the\s+)?(minute|hour|day|week|month)\b`)
 	dollars      = regexp.MustCompile(`\$\s?(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:dollars|usd)\b`)
 	hostPort     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:\d{1,5}$`)
@@ -21,7 +21,7 @@ var (
 )
 
 // durationParams are tried in order for a duration in the question.
-var durationParams = []string{"since", "window", "for", "unused", "max_age"}
+var durationParams = []string{"since", "window", "for", "unused", "max_age", "warn", "late"}
 
 // extract takes the parameters of spec that the question gives, and says where each
 // came from: first what the providers propose (names[i] are the names providers[i]
