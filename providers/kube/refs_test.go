@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/clankerd/clankerd/checks"
 )
 
 // referencing is a pod spec that reads a ConfigMap through envFrom, a Secret through
@@ -209,5 +211,41 @@ func TestAutoscalerBudgetRefQuotaChecksNeedRBAC(t *testing.T) {
 	}
 	if _, err := run(t, reader, "k8s.refs.missing", map[string]string{"secrets": "false"}); err != nil {
 		t.Errorf("secrets=false with the read role: %v", err)
+	}
+}
+
+// The new kinds are read once per round, whichever checks need them: running every
+// check of this family a second time in the same round sends no request.
+func TestAutoscalerBudgetRefQuotaChecksShareTheRound(t *testing.T) {
+	p := cluster(t, Options{})
+	ns := namespace(t)
+	deployment(t, ns, "web", 1, "", "")
+	hpa(t, ns, "web", "Deployment", "web", 1, 3)
+	pdb(t, ns, "web", "web", minAvailable(1), 0, 0, 0)
+	reg := checks.NewRegistry()
+	if err := p.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := checks.WithRound(t.Context(), checks.NewRound())
+	ids := []string{"k8s.hpa.broken", "k8s.pdb.blocking", "k8s.refs.missing", "k8s.quota.exhausted", "k8s.jobs.failed", "k8s.pvc.pending", "k8s.workloads.unavailable"}
+	runAll := func() int64 {
+		before := p.Requests()
+		for _, id := range ids {
+			c, _ := reg.Check(id)
+			params, err := c.Spec().Bind(map[string]string{"namespace": ns}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Run(ctx, params); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+		return p.Requests() - before
+	}
+	if n := runAll(); n == 0 {
+		t.Fatal("the first run sent no request")
+	}
+	if n := runAll(); n != 0 {
+		t.Errorf("running the checks again in the same round sent %d requests, want 0", n)
 	}
 }
