@@ -279,19 +279,20 @@ func (r *podRefs) add(o podRefs) {
 	}
 }
 
-// kinds lists the missing names by kind, in a fixed order.
-func (r podRefs) kinds() []struct {
+// namedKind is the names of one kind of reference: "configmap" in text, "configmaps"
+// as the evidence key.
+type namedKind struct {
 	kind, key string
 	names     []string
-} {
+}
+
+// kinds lists the names by kind, in a fixed order.
+func (r podRefs) kinds() []namedKind {
 	var sa []string
 	if r.serviceAccount != "" {
 		sa = []string{r.serviceAccount}
 	}
-	return []struct {
-		kind, key string
-		names     []string
-	}{
+	return []namedKind{
 		{"configmap", "configmaps", slices.Sorted(slices.Values(r.configMaps))},
 		{"secret", "secrets", slices.Sorted(slices.Values(r.secrets))},
 		{"persistentvolumeclaim", "persistentvolumeclaims", slices.Sorted(slices.Values(r.claims))},
