@@ -249,3 +249,21 @@ func TestAutoscalerBudgetRefQuotaChecksShareTheRound(t *testing.T) {
 		t.Errorf("running the checks again in the same round sent %d requests, want 0", n)
 	}
 }
+
+// The daemon's watch cache serves the new kinds: the same findings as a LIST.
+func TestAutoscalerBudgetRefQuotaChecksWatched(t *testing.T) {
+	listing, watching := cluster(t, Options{}), cluster(t, Options{Watch: true})
+	ns := namespace(t)
+	hpa(t, ns, "orphan", "Deployment", "gone", 0, 5)
+	pdb(t, ns, "stale", "renamed", minAvailable(1), 0, 0, 0)
+	quota(t, ns, "full", corev1.ResourceList{"pods": mustQuantity("2")}, corev1.ResourceList{"pods": mustQuantity("2")})
+	pv(t, ns, ns+"-released", "data", corev1.VolumeReleased)
+	params := map[string]string{"namespace": ns}
+	for _, id := range []string{"k8s.hpa.broken", "k8s.pdb.blocking", "k8s.quota.exhausted", "k8s.pvc.pending"} {
+		want := found(t, listing, id, params)
+		if len(want) != 1 {
+			t.Errorf("%s listing: %v, want one finding", id, want)
+		}
+		expect(t, id+" watched", found(t, watching, id, params), want...)
+	}
+}
