@@ -51,14 +51,15 @@ func (p *Provider) checkList() []checks.Check {
 		{spec("k8s.nodes.notready", "nodes not Ready, under memory/disk/PID pressure, or cordoned", checks.CategoryHealth,
 			[]string{"nodes", "node", "notready", "not ready", "pressure", "disk", "memory", "cordoned"}),
 			p.nodesNotReady},
-		{spec("k8s.pvc.pending", "PersistentVolumeClaims that are not Bound", checks.CategoryHealth,
-			[]string{"pvc", "volume", "volumes", "storage", "persistentvolumeclaim", "pending", "disk"}),
+		{spec("k8s.pvc.pending", "PersistentVolumeClaims that are not Bound, and PersistentVolumes left Released or Failed", checks.CategoryHealth,
+			[]string{"pvc", "volume", "volumes", "storage", "persistentvolumeclaim", "pending", "disk", "persistentvolume", "persistentvolumes", "pv", "released"}),
 			p.pvcPending},
 		{spec("k8s.services.noendpoints", "Services with a selector and no ready endpoints", checks.CategoryHealth,
 			[]string{"services", "service", "endpoints", "no endpoints", "backends"}),
 			p.servicesNoEndpoints},
-		{spec("k8s.jobs.failed", "failed Jobs and CronJobs whose last run failed", checks.CategoryHealth,
-			[]string{"jobs", "job", "cronjobs", "cronjob", "batch", "failed"}),
+		{spec("k8s.jobs.failed", "failed Jobs, CronJobs whose last run failed, and CronJobs that missed a scheduled run", checks.CategoryHealth,
+			[]string{"jobs", "job", "cronjobs", "cronjob", "batch", "failed", "missed", "late", "schedule"},
+			checks.ParamSpec{Name: "late", Type: checks.Duration, Default: "1h", Doc: "report CronJobs whose next run is overdue by more than this"}),
 			p.jobsFailed},
 		{spec("k8s.exposure.public", "LoadBalancer and NodePort Services, and Ingresses without TLS", checks.CategoryExposure,
 			[]string{"public", "exposed", "exposure", "internet", "loadbalancer", "nodeport", "ingress", "tls", "loadbalancer services", "nodeport services", "ingresses without tls"}),
@@ -80,6 +81,7 @@ func (p *Provider) checkList() []checks.Check {
 			checks.ParamSpec{Name: "since", Type: checks.Duration, Default: "1h", Doc: "look at events from this long ago"}),
 			p.eventsWarning},
 	}
+	defs = append(defs, p.autoscalerBudgetRefQuotaChecks()...)
 	out := make([]checks.Check, len(defs))
 	for i, d := range defs {
 		out[i] = &check{spec: d.spec, p: p, look: d.look}

@@ -3,8 +3,14 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -87,7 +93,64 @@ func (p *Provider) pvcPending(ctx context.Context, c *conn, s scope, _ checks.Pa
 			Fix:      "check the storage class and its provisioner; kubectl describe pvc shows the events",
 		})
 	}
-	return out, nil
+	pvs, err := read(ctx, c, pvsKind)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, releasedVolumes(s, pvs)...), nil
+}
+
+// pvsKind reads PersistentVolumes (cluster-scoped).
+var pvsKind = kindReader[corev1.PersistentVolume]{
+	name: "persistentvolumes",
+	list: func(ctx context.Context, c kubernetes.Interface, o metav1.ListOptions) ([]corev1.PersistentVolume, string, error) {
+		l, err := c.CoreV1().PersistentVolumes().List(ctx, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.Continue, nil
+	},
+	informer: func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
+		return f.Core().V1().PersistentVolumes().Informer()
+	},
+}
+
+// releasedVolumes reports PersistentVolumes left Released (their claim is gone and
+// the Retain policy keeps the disk, and its cost, until someone acts) or Failed (the
+// reclaim failed). A volume belongs to the namespace of the claim it was bound to, so
+// namespace= and exclude_namespaces= apply to that.
+func releasedVolumes(s scope, pvs []*corev1.PersistentVolume) []checks.Finding {
+	var out []checks.Finding
+	for _, pv := range pvs {
+		phase := pv.Status.Phase
+		if phase != corev1.VolumeReleased && phase != corev1.VolumeFailed {
+			continue
+		}
+		claim := ""
+		if r := pv.Spec.ClaimRef; r != nil {
+			claim = r.Namespace + "/" + r.Name
+			if slices.Contains(s.exclude, r.Namespace) {
+				continue
+			}
+		}
+		if s.namespace != "" && (pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Namespace != s.namespace) {
+			continue
+		}
+		if !s.selector.Matches(labels.Set(pv.Labels)) {
+			continue
+		}
+		problem, sev, fix := "pv_released", checks.Low, "reuse the volume (clear spec.claimRef) or delete it and its disk once its data is no longer needed"
+		if phase == corev1.VolumeFailed {
+			problem, sev, fix = "pv_failed", checks.Medium, "kubectl describe pv shows why the reclaim failed; delete the disk by hand, then the volume"
+		}
+		out = append(out, checks.Finding{
+			Resource: ref("persistentvolume", pv), Problem: problem, Severity: sev,
+			Summary:  fmt.Sprintf("PersistentVolume %s is %s (it was bound to %s)", pv.Name, phase, phaseOr(claim, "no claim")),
+			Evidence: map[string]string{"phase": string(phase), "claim": claim, "reclaim_policy": string(pv.Spec.PersistentVolumeReclaimPolicy), "message": pv.Status.Message},
+			Fix:      fix,
+		})
+	}
+	return out
 }
 
 func phaseOr(phase, dflt string) string {

@@ -77,7 +77,7 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 	})
 }
 
-// slim drops what no check reads (managed fields, annotations, env, probes, ...), so
+// slim drops what no check reads (managed fields, annotations, env values, probes, ...), so
 // a big cluster fits in little memory. It is also the watch cache's transform.
 func slim(obj any) {
 	m, ok := obj.(metav1.Object)
@@ -109,14 +109,15 @@ func slimPodSpec(s *corev1.PodSpec) {
 	for _, cs := range [][]corev1.Container{s.Containers, s.InitContainers} {
 		for i := range cs {
 			c := &cs[i]
-			c.Env, c.EnvFrom, c.Command, c.Args, c.Ports, c.VolumeMounts = nil, nil, nil, nil, nil, nil
+			c.Env = refsOnlyEnv(c.Env) // EnvFrom is kept: only names (k8s.refs.missing)
+			c.Command, c.Args, c.Ports, c.VolumeMounts = nil, nil, nil, nil
 			c.LivenessProbe, c.ReadinessProbe, c.StartupProbe, c.Lifecycle = nil, nil, nil, nil
 		}
 	}
 	s.EphemeralContainers = nil
 	vols := s.Volumes[:0]
 	for _, v := range s.Volumes {
-		if v.HostPath != nil {
+		if v, ok := refsOnlyVolume(v); ok {
 			vols = append(vols, v)
 		}
 	}
