@@ -22,18 +22,7 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 	if err != nil {
 		return nil, err
 	}
-	ready := map[string]int{} // namespace/service → ready endpoints
-	for _, sl := range epSlices {
-		svc := sl.Labels[discoveryv1.LabelServiceName]
-		if svc == "" {
-			continue
-		}
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ready[sl.Namespace+"/"+svc] += len(ep.Addresses)
-			}
-		}
-	}
+	ready := readyEndpoints(epSlices)
 	var out []checks.Finding
 	for _, svc := range inScope(s, svcs) {
 		if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
@@ -50,6 +39,24 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 		})
 	}
 	return out, nil
+}
+
+// readyEndpoints counts the ready endpoint addresses of each Service, keyed by
+// "namespace/name".
+func readyEndpoints(epSlices []*discoveryv1.EndpointSlice) map[string]int {
+	ready := map[string]int{}
+	for _, sl := range epSlices {
+		svc := sl.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				ready[sl.Namespace+"/"+svc] += len(ep.Addresses)
+			}
+		}
+	}
+	return ready
 }
 
 func selectorText(sel map[string]string) string {
