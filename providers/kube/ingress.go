@@ -32,7 +32,9 @@ func (p *Provider) networkChecks() []checks.Check {
 			[]string{"webhook", "webhooks", "admission", "admission webhook", "admission webhooks", "validating", "mutating", "validatingwebhookconfiguration", "mutatingwebhookconfiguration", "failurepolicy", "writes refused", "cabundle"}),
 			p.webhooksBroken},
 		{spec("k8s.certs.expiry", "TLS certificates (kubernetes.io/tls Secrets, cert-manager Certificates) expired or expiring soon, with the Ingresses that use them", checks.CategoryHealth,
-			[]string{"certificates", "certificate", "certs", "cert", "expiring", "expiry", "expires", "expired", "expiration", "tls", "ssl", "x509", "cert-manager", "renewal"},
+			// Phrases, not the single words of tls.expiry: a question about one host's
+			// certificate goes to the probe.
+			[]string{"tls secrets", "tls secret", "certificate secrets", "cert-manager", "cert manager", "certmanager", "cert-manager certificates", "expiring soon", "certificates expiring soon", "expired certificates", "expiring certificates", "certificate expiry in the cluster", "ingress certificates", "certificate renewal"},
 			checks.ParamSpec{Name: "warn", Type: checks.Duration, Default: "14d", Doc: "report certificates that expire within this long"}),
 			p.certsExpiry},
 	}

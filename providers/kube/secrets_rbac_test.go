@@ -1,0 +1,52 @@
+package kube
+
+import (
+	"strings"
+	"testing"
+)
+
+// Without the right to list a kind, a check says which.
+func TestNetworkChecksNameTheMissingPermission(t *testing.T) {
+	cluster(t, Options{})
+	p := New(Options{Kubeconfig: env.NobodyKubeconfig})
+	defer p.Close()
+	for id, want := range map[string]string{
+		"k8s.webhooks.broken": `cannot list resource "validatingwebhookconfigurations"`,
+		"k8s.ingress.broken":  `cannot list resource "ingresses"`,
+		"k8s.certs.expiry":    `cannot list resource "secrets"`,
+	} {
+		_, err := run(t, p, id, nil)
+		if err == nil || !strings.Contains(err.Error(), "forbidden by RBAC") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s with no grants: %v; want forbidden naming %s", id, err, want)
+		}
+	}
+}
+
+// needsSecretsRole are the checks that list Secrets, which clankerd-read does not
+// grant: they need the opt-in role in clankerd-secrets.yaml.
+var needsSecretsRole = map[string]bool{"k8s.ingress.broken": true, "k8s.certs.expiry": true}
+
+// Without the opt-in role, the checks that list Secrets fail naming the permission
+// and the file that grants it; with it they run. (Not parallel: it changes what
+// "nobody" may do.)
+func TestSecretsRoleIsOptIn(t *testing.T) {
+	cluster(t, Options{})
+	applyClusterRole(t, "clankerd-read.yaml")
+	p := New(Options{Kubeconfig: env.NobodyKubeconfig})
+	defer p.Close()
+	for id := range needsSecretsRole {
+		_, err := run(t, p, id, nil)
+		if err == nil || !strings.Contains(err.Error(), "list secrets") || !strings.Contains(err.Error(), "contrib/kubernetes/clankerd-secrets.yaml") {
+			t.Errorf("%s without the secrets role: %v; want an error naming list secrets and clankerd-secrets.yaml", id, err)
+		}
+	}
+	if _, err := run(t, p, "k8s.ingress.broken", map[string]string{"tls": "false"}); err != nil {
+		t.Errorf("k8s.ingress.broken tls=false without the secrets role: %v", err)
+	}
+	applyClusterRole(t, "clankerd-secrets.yaml")
+	for id := range needsSecretsRole {
+		if _, err := run(t, p, id, nil); err != nil {
+			t.Errorf("%s with clankerd-secrets: %v", id, err)
+		}
+	}
+}
