@@ -280,9 +280,11 @@ func (p *Provider) httpRoutesBroken(ctx context.Context, c *conn, s scope, servi
 		return nil, err
 	}
 	gateways := map[string]bool{}
-	if ok, err := served(ctx, c, gatewayAPI, "gateways"); err != nil {
+	gatewaysServed, err := served(ctx, c, gatewayAPI, "gateways")
+	if err != nil {
 		return nil, err
-	} else if ok {
+	}
+	if gatewaysServed {
 		gws, err := listJSON[gateway](ctx, c, gatewayAPI, "gateways")
 		if err != nil {
 			return nil, err
@@ -295,7 +297,7 @@ func (p *Provider) httpRoutesBroken(ctx context.Context, c *conn, s scope, servi
 	for _, r := range inScope(s, routes) {
 		broken := brokenRefs{}
 		for _, pr := range r.Spec.ParentRefs {
-			if !pr.is("gateway.networking.k8s.io", "Gateway", "gateway.networking.k8s.io", "Gateway") {
+			if !gatewaysServed || !pr.is("gateway.networking.k8s.io", "Gateway", "gateway.networking.k8s.io", "Gateway") {
 				continue
 			}
 			if ns := pr.namespaceOr(r.Namespace); !gateways[ns+"/"+pr.Name] {

@@ -126,6 +126,9 @@ func TestIngressBroken(t *testing.T) {
 	ingress(t, ns, "ok-class", "web", "80", withClass(class.Name))
 	expect(t, "k8s.ingress.broken", found(t, p, "k8s.ingress.broken", raw),
 		append(planted, "ingress/"+ns+"/no-class ingress_class_missing high")...)
+	watching := cluster(t, Options{Watch: true})
+	expect(t, "watching", found(t, watching, "k8s.ingress.broken", raw),
+		append(planted, "ingress/"+ns+"/no-class ingress_class_missing high")...)
 
 	res, err := run(t, p, "k8s.ingress.broken", raw)
 	if err != nil {

@@ -3,6 +3,8 @@ package kube
 import (
 	"strings"
 	"testing"
+
+	"github.com/clankerd/clankerd/checks"
 )
 
 // Without the right to list a kind, a check says which.
@@ -48,5 +50,38 @@ func TestSecretsRoleIsOptIn(t *testing.T) {
 		if _, err := run(t, p, id, nil); err != nil {
 			t.Errorf("%s with clankerd-secrets: %v", id, err)
 		}
+	}
+}
+
+// The network checks share their reads within a round: running them all again in
+// the same round sends no request.
+func TestNetworkChecksShareReads(t *testing.T) {
+	p := cluster(t, Options{})
+	ns := namespace(t)
+	service(t, ns, "web", nil)
+	ingress(t, ns, "shop", "web", "80", withTLS("shop-tls"))
+	reg := checks.NewRegistry()
+	if err := p.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := checks.WithRound(t.Context(), checks.NewRound())
+	ids := []string{"k8s.ingress.broken", "k8s.certs.expiry", "k8s.webhooks.broken", "k8s.exposure.public", "k8s.services.noendpoints"}
+	runAll := func() {
+		for _, id := range ids {
+			c, _ := reg.Check(id)
+			params, err := c.Spec().Bind(nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Run(ctx, params); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+	}
+	runAll()
+	before := p.Requests()
+	runAll()
+	if n := p.Requests() - before; n != 0 {
+		t.Errorf("running %d checks again in the same round sent %d requests, want none", len(ids), n)
 	}
 }

@@ -103,6 +103,15 @@ func TestWebhooksBroken(t *testing.T) {
 		"mutatingwebhookconfiguration/"+ns+"-expired ca_expired medium",
 		"validatingwebhookconfiguration/"+ns+"-expired-url ca_expired critical",
 	)
+	// The daemon's watch cache sees the same.
+	watching := cluster(t, Options{Watch: true})
+	expect(t, "watching", found(t, watching, "k8s.webhooks.broken", raw),
+		"validatingwebhookconfiguration/"+ns+"-gone service_missing critical",
+		"validatingwebhookconfiguration/"+ns+"-gone-ignored service_missing medium",
+		"mutatingwebhookconfiguration/"+ns+"-down no_ready_endpoints critical",
+		"mutatingwebhookconfiguration/"+ns+"-expired ca_expired medium",
+		"validatingwebhookconfiguration/"+ns+"-expired-url ca_expired critical",
+	)
 	// namespace= keeps the webhooks served from that namespace: URL webhooks go.
 	expect(t, "namespace=", found(t, p, "k8s.webhooks.broken", map[string]string{"namespace": ns}),
 		"validatingwebhookconfiguration/"+ns+"-gone service_missing critical",
