@@ -88,10 +88,7 @@ func (p *Provider) ingressBroken(ctx context.Context, c *conn, s scope, params c
 			return nil, fmt.Errorf("%w; or set tls=false to leave TLS secrets unchecked", err)
 		}
 	}
-	services := map[string]*corev1.Service{}
-	for _, svc := range svcs {
-		services[svc.Namespace+"/"+svc.Name] = svc
-	}
+	services := servicesByName(svcs)
 	classNames := make([]string, 0, len(classes))
 	for _, ic := range classes {
 		classNames = append(classNames, ic.Name)
@@ -122,6 +119,15 @@ func (p *Provider) ingressBroken(ctx context.Context, c *conn, s scope, params c
 		return nil, err
 	}
 	return append(out, routes...), nil
+}
+
+// servicesByName indexes Services by "namespace/name".
+func servicesByName(svcs []*corev1.Service) map[string]*corev1.Service {
+	out := make(map[string]*corev1.Service, len(svcs))
+	for _, svc := range svcs {
+		out[svc.Namespace+"/"+svc.Name] = svc
+	}
+	return out
 }
 
 // ingressBackends are the Service backends of an Ingress: its default backend and
@@ -180,40 +186,47 @@ func checkServicePort(broken brokenRefs, services map[string]*corev1.Service, ns
 	broken.add("backend_port_missing", name+":"+port.String())
 }
 
-func ingressFindings(ing *networkingv1.Ingress, broken brokenRefs, classes []string) []checks.Finding {
-	name := ing.Namespace + "/" + ing.Name
+// brokenText says how one kind of broken reference reads: the evidence key for what
+// is missing, the summary after "KIND NAMESPACE/NAME" (%s is what is missing) and the
+// fix.
+type brokenText struct {
+	problem, evidence, summary, fix string
+}
+
+// findings makes one finding, severity high, per kind of broken reference, in the
+// order of texts.
+func (b brokenRefs) findings(kind string, o metav1.Object, texts []brokenText) []checks.Finding {
 	var out []checks.Finding
-	if missing := broken["backend_service_missing"]; len(missing) > 0 {
+	for _, t := range texts {
+		missing := b[t.problem]
+		if len(missing) == 0 {
+			continue
+		}
 		out = append(out, checks.Finding{
-			Resource: ref("ingress", ing), Problem: "backend_service_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("ingress %s routes to service %s, which does not exist: those requests fail (503)", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"services": strings.Join(missing, ",")},
-			Fix:      "create the Service in namespace " + ing.Namespace + ", or point the ingress rule at the right one",
+			Resource: ref(kind, o), Problem: t.problem, Severity: checks.High,
+			Summary:  kind + " " + o.GetNamespace() + "/" + o.GetName() + " " + fmt.Sprintf(t.summary, strings.Join(missing, ", ")),
+			Evidence: map[string]string{t.evidence: strings.Join(missing, ",")},
+			Fix:      t.fix,
 		})
 	}
-	if missing := broken["backend_port_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("ingress", ing), Problem: "backend_port_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("ingress %s routes to %s, a port its service does not have: those requests fail", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"service_ports": strings.Join(missing, ",")},
-			Fix:      "use a port number or name the Service declares (kubectl get service -n " + ing.Namespace + " -o wide)",
-		})
-	}
-	if missing := broken["tls_secret_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("ingress", ing), Problem: "tls_secret_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("ingress %s names TLS secret %s, which does not exist: the controller serves its default certificate and browsers refuse it", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"secrets": strings.Join(missing, ",")},
-			Fix:      "create the kubernetes.io/tls secret in namespace " + ing.Namespace + " (or let cert-manager issue it), or fix secretName",
-		})
-	}
-	if missing := broken["ingress_class_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("ingress", ing), Problem: "ingress_class_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("ingress %s asks for ingress class %s, which does not exist: no controller serves it", name, missing[0]),
-			Evidence: map[string]string{"ingress_class": missing[0], "classes": strings.Join(classes, ",")},
-			Fix:      "set ingressClassName to one of " + strings.Join(classes, ", "),
-		})
+	return out
+}
+
+func ingressFindings(ing *networkingv1.Ingress, broken brokenRefs, classes []string) []checks.Finding {
+	out := broken.findings("ingress", ing, []brokenText{
+		{"backend_service_missing", "services", "routes to service %s, which does not exist: those requests fail (503)",
+			"create the Service in namespace " + ing.Namespace + ", or point the ingress rule at the right one"},
+		{"backend_port_missing", "service_ports", "routes to %s, a port its service does not have: those requests fail",
+			"use a port number or name the Service declares (kubectl get service -n " + ing.Namespace + " -o wide)"},
+		{"tls_secret_missing", "secrets", "names TLS secret %s, which does not exist: the controller serves its default certificate and browsers refuse it",
+			"create the kubernetes.io/tls secret in namespace " + ing.Namespace + " (or let cert-manager issue it), or fix secretName"},
+		{"ingress_class_missing", "ingress_class", "asks for ingress class %s, which does not exist: no controller serves it",
+			"set ingressClassName to one of " + strings.Join(classes, ", ")},
+	})
+	for _, f := range out {
+		if f.Problem == "ingress_class_missing" {
+			f.Evidence["classes"] = strings.Join(classes, ",")
+		}
 	}
 	return out
 }
@@ -322,31 +335,12 @@ func (p *Provider) httpRoutesBroken(ctx context.Context, c *conn, s scope, servi
 }
 
 func routeFindings(r *httpRoute, broken brokenRefs) []checks.Finding {
-	name := r.Namespace + "/" + r.Name
-	var out []checks.Finding
-	if missing := broken["parent_gateway_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("httproute", r), Problem: "parent_gateway_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("httproute %s attaches to gateway %s, which does not exist: the route serves nothing", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"gateways": strings.Join(missing, ",")},
-			Fix:      "create the Gateway, or fix parentRefs",
-		})
-	}
-	if missing := broken["backend_service_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("httproute", r), Problem: "backend_service_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("httproute %s sends traffic to service %s, which does not exist: those requests fail (500)", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"services": strings.Join(missing, ",")},
-			Fix:      "create the Service, or fix backendRefs",
-		})
-	}
-	if missing := broken["backend_port_missing"]; len(missing) > 0 {
-		out = append(out, checks.Finding{
-			Resource: ref("httproute", r), Problem: "backend_port_missing", Severity: checks.High,
-			Summary:  fmt.Sprintf("httproute %s sends traffic to %s, a port its service does not have", name, strings.Join(missing, ", ")),
-			Evidence: map[string]string{"service_ports": strings.Join(missing, ",")},
-			Fix:      "use a port the Service declares in backendRefs",
-		})
-	}
-	return out
+	return broken.findings("httproute", r, []brokenText{
+		{"parent_gateway_missing", "gateways", "attaches to gateway %s, which does not exist: the route serves nothing",
+			"create the Gateway, or fix parentRefs"},
+		{"backend_service_missing", "services", "sends traffic to service %s, which does not exist: those requests fail (500)",
+			"create the Service, or fix backendRefs"},
+		{"backend_port_missing", "service_ports", "sends traffic to %s, a port its service does not have",
+			"use a port the Service declares in backendRefs"},
+	})
 }

@@ -18,11 +18,10 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 	if err != nil {
 		return nil, err
 	}
-	epSlices, err := read(ctx, c, endpointSlicesKind)
+	ready, err := readyEndpoints(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	ready := readyEndpoints(epSlices)
 	var out []checks.Finding
 	for _, svc := range inScope(s, svcs) {
 		if len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
@@ -43,7 +42,11 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 
 // readyEndpoints counts the ready endpoint addresses of each Service, keyed by
 // "namespace/name".
-func readyEndpoints(epSlices []*discoveryv1.EndpointSlice) map[string]int {
+func readyEndpoints(ctx context.Context, c *conn) (map[string]int, error) {
+	epSlices, err := read(ctx, c, endpointSlicesKind)
+	if err != nil {
+		return nil, err
+	}
 	ready := map[string]int{}
 	for _, sl := range epSlices {
 		svc := sl.Labels[discoveryv1.LabelServiceName]
@@ -56,7 +59,7 @@ func readyEndpoints(epSlices []*discoveryv1.EndpointSlice) map[string]int {
 			}
 		}
 	}
-	return ready
+	return ready, nil
 }
 
 func selectorText(sel map[string]string) string {

@@ -74,15 +74,11 @@ func (p *Provider) webhooksBroken(ctx context.Context, c *conn, s scope, _ check
 	if err != nil {
 		return nil, err
 	}
-	epSlices, err := read(ctx, c, endpointSlicesKind)
+	ready, err := readyEndpoints(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	services := map[string]*corev1.Service{}
-	for _, svc := range svcs {
-		services[svc.Namespace+"/"+svc.Name] = svc
-	}
-	w := webhookLook{services: services, ready: readyEndpoints(epSlices), now: p.now(), scope: s}
+	w := webhookLook{services: servicesByName(svcs), ready: ready, now: p.now(), scope: s}
 	// Webhook configurations belong to no namespace: namespace= keeps the webhooks
 	// served from that namespace, selector= matches the configuration's labels.
 	cfgScope := s
