@@ -25,7 +25,8 @@ func (p *Provider) networkChecks() []checks.Check {
 		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
 	}{
 		{spec("k8s.ingress.broken", "Ingresses and Gateway API HTTPRoutes whose backend Service or port, TLS secret, ingress class or parent Gateway does not exist", checks.CategoryHealth,
-			[]string{"ingress", "ingresses", "broken ingress", "broken ingresses", "ingress class", "backend", "backends", "httproute", "httproutes", "gateway", "gateway api", "routes", "tls secret", "404", "503"},
+			// Phrases, not "ingress" alone: an ingress without TLS is k8s.exposure.public.
+			[]string{"broken ingress", "broken ingresses", "ingress broken", "ingress backend", "ingress backends", "missing backend", "missing service", "ingress class", "ingressclass", "httproute", "httproutes", "broken routes", "gateway api", "missing tls secret"},
 			checks.ParamSpec{Name: "tls", Type: checks.Bool, Default: "true", Doc: "check that TLS secrets exist (lists Secret names, metadata only: needs the opt-in role in " + secretsRole + ")"}),
 			p.ingressBroken},
 		{spec("k8s.webhooks.broken", "admission webhooks whose Service is missing or has no ready endpoints, or whose CA bundle has expired", checks.CategoryHealth,
