@@ -122,7 +122,7 @@ func TestCertsExpiry(t *testing.T) {
 	expect(t, "after renewal", found(t, p, "k8s.certs.expiry", raw))
 }
 
-// certificate writes a cert-manager Certificate with the status cert-manager would.
+// certManagerCertificate writes a cert-manager Certificate with the status cert-manager would.
 func certManagerCertificate(t *testing.T, ns, name, secret string, notAfter time.Time, ready string, since time.Duration) {
 	t.Helper()
 	createCustom(t, certificatesResource, ns, map[string]any{
@@ -168,4 +168,15 @@ func TestCertManagerCertificates(t *testing.T) {
 			t.Errorf("covered-tls does not name its Certificate: %v", f.Evidence)
 		}
 	}
+
+	// Renewed and issued (the status cert-manager writes), they resolve.
+	certs := dynamicClient(t).Resource(certificatesResource).Namespace(ns)
+	for _, name := range []string{"lapsing", "stuck"} {
+		if err := certs.Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		certManagerCertificate(t, ns, name, name+"-tls", inDays(60), "True", time.Minute)
+	}
+	expect(t, "after renewal", found(t, p, "k8s.certs.expiry", map[string]string{"namespace": ns}),
+		"secret/"+ns+"/covered-tls cert_expiring high")
 }
