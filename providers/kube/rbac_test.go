@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +18,8 @@ import (
 )
 
 // applyClusterRole creates the ClusterRole in a contrib/kubernetes file and binds it
-// to the user "nobody" (a token with no other grants).
+// to the user "nobody" (a token with no other grants), until the test ends (the
+// cleanups cannot use t.Context(): it is cancelled before they run).
 func applyClusterRole(t *testing.T, file string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", file))
@@ -38,7 +40,7 @@ func applyClusterRole(t *testing.T, file string) {
 	if _, err := rbac.ClusterRoles().Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rbac.ClusterRoles().Delete(t.Context(), role.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() { _ = rbac.ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
 	b, err := rbac.ClusterRoleBindings().Create(t.Context(), &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: role.Name + "-nobody"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
@@ -47,7 +49,7 @@ func applyClusterRole(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rbac.ClusterRoleBindings().Delete(t.Context(), b.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() { _ = rbac.ClusterRoleBindings().Delete(context.Background(), b.Name, metav1.DeleteOptions{}) })
 }
 
 // The documented roles are enough: with only clankerd-read every check runs, with
