@@ -175,7 +175,7 @@ func (w webhookLook) findings(kind string, cfg metav1.Object, hooks []webhook) [
 			sev, effect = checks.Critical, "the apiserver refuses every write they match (failurePolicy Fail)"
 		}
 		f := checks.Finding{
-			Resource: kind + "/" + name, Problem: prob, Severity: sev,
+			Resource: ref(kind, cfg), Problem: prob, Severity: sev,
 			Evidence: map[string]string{"webhooks": strings.Join(hp.hooks, ","), "fails_closed": fmt.Sprint(hp.failing)},
 		}
 		switch prob {
