@@ -64,7 +64,7 @@ func listJSON[T any, PT interface {
 				SetHeader("Accept", "application/json").
 				Do(ctx).Raw()
 			if err != nil {
-				return nil, c.apiError("listing", resource+"."+groupVersion, err)
+				return nil, c.apiError("listing", resource+"."+groupVersion, statusError(raw, err))
 			}
 			var page jsonList[T]
 			if err := json.Unmarshal(raw, &page); err != nil {
@@ -101,7 +101,7 @@ func secretNames(ctx context.Context, c *conn, ns string) (map[string]bool, erro
 				SetHeader("Accept", metadataListJSON).
 				Do(ctx).Raw()
 			if err != nil {
-				return nil, c.secretsError(err)
+				return nil, c.secretsError(statusError(raw, err))
 			}
 			var page metav1.PartialObjectMetadataList
 			if err := json.Unmarshal(raw, &page); err != nil {
@@ -125,4 +125,14 @@ func (c *conn) secretsError(err error) error {
 		return fmt.Errorf("listing secrets in context %q (%s): forbidden by RBAC: this check needs list secrets, which clankerd-read does not grant; opt in by binding the ClusterRole in %s: %w", c.name, c.server, secretsRole, err)
 	}
 	return c.apiError("listing", "secrets", err)
+}
+
+// statusError is the apiserver's own explanation of a failed JSON request, which the
+// protobuf-configured REST client reports only as "unknown (get ...)".
+func statusError(body []byte, err error) error {
+	var st metav1.Status
+	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Message != "" {
+		return &apierrors.StatusError{ErrStatus: st}
+	}
+	return err
 }
