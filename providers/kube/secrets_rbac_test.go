@@ -1,9 +1,12 @@
 package kube
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -56,6 +59,13 @@ func TestSecretsRoleIsOptIn(t *testing.T) {
 		t.Errorf("k8s.ingress.broken tls=false without the secrets role: %v", err)
 	}
 	applyClusterRole(t, "clankerd-secrets.yaml")
+	role, err := env.Client.RbacV1().ClusterRoles().Get(t.Context(), "clankerd-secrets-read", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"secrets"}) || !slices.Equal(role.Rules[0].Verbs, []string{"list"}) {
+		t.Errorf("clankerd-secrets-read grants %+v, want list on secrets only", role.Rules)
+	}
 	for id := range needsSecretsRole {
 		if _, err := run(t, p, id, nil); err != nil {
 			t.Errorf("%s with clankerd-secrets: %v", id, err)
