@@ -86,5 +86,6 @@ func (p *Provider) checkList() []checks.Check {
 	for i, d := range defs {
 		out[i] = &check{spec: d.spec, p: p, look: d.look}
 	}
+	out = append(out, p.networkChecks()...)
 	return out
 }

@@ -18,21 +18,9 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 	if err != nil {
 		return nil, err
 	}
-	epSlices, err := read(ctx, c, endpointSlicesKind)
+	ready, err := readyEndpoints(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	ready := map[string]int{} // namespace/service → ready endpoints
-	for _, sl := range epSlices {
-		svc := sl.Labels[discoveryv1.LabelServiceName]
-		if svc == "" {
-			continue
-		}
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ready[sl.Namespace+"/"+svc] += len(ep.Addresses)
-			}
-		}
 	}
 	var out []checks.Finding
 	for _, svc := range inScope(s, svcs) {
@@ -50,6 +38,28 @@ func (p *Provider) servicesNoEndpoints(ctx context.Context, c *conn, s scope, _ 
 		})
 	}
 	return out, nil
+}
+
+// readyEndpoints counts the ready endpoint addresses of each Service, keyed by
+// "namespace/name".
+func readyEndpoints(ctx context.Context, c *conn) (map[string]int, error) {
+	epSlices, err := read(ctx, c, endpointSlicesKind)
+	if err != nil {
+		return nil, err
+	}
+	ready := map[string]int{}
+	for _, sl := range epSlices {
+		svc := sl.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				ready[sl.Namespace+"/"+svc] += len(ep.Addresses)
+			}
+		}
+	}
+	return ready, nil
 }
 
 func selectorText(sel map[string]string) string {
