@@ -27,7 +27,7 @@ func (p *Provider) networkChecks() []checks.Check {
 		{spec("k8s.ingress.broken", "Ingresses and Gateway API HTTPRoutes whose backend Service or port, TLS secret, ingress class or parent Gateway does not exist", checks.CategoryHealth,
 			// Phrases, not "ingress" alone: an ingress without TLS is k8s.exposure.public.
 			[]string{"broken ingress", "broken ingresses", "ingress broken", "ingress backend", "ingress backends", "missing backend", "missing service", "ingress class", "ingressclass", "httproute", "httproutes", "broken routes", "gateway api", "missing tls secret"},
-			checks.ParamSpec{Name: "tls", Type: checks.Bool, Default: "true", Doc: "check that TLS secrets exist (lists Secret names, metadata only: needs the opt-in role in " + secretsRole + ")"}),
+			checks.ParamSpec{Name: "secrets", Type: checks.Bool, Default: "true", Doc: "check that TLS secrets exist (lists Secret names, metadata only: needs the opt-in role in " + secretsRole + ")"}),
 			p.ingressBroken},
 		{spec("k8s.webhooks.broken", "admission webhooks whose Service is missing or has no ready endpoints, or whose CA bundle has expired", checks.CategoryHealth,
 			[]string{"webhook", "webhooks", "admission", "admission webhook", "admission webhooks", "validating", "mutating", "validatingwebhookconfiguration", "mutatingwebhookconfiguration", "failurepolicy", "writes refused", "cabundle"}),
@@ -84,9 +84,9 @@ func (p *Provider) ingressBroken(ctx context.Context, c *conn, s scope, params c
 		return nil, err
 	}
 	var secrets map[string]bool
-	if params.Bool("tls") {
+	if params.Bool("secrets") {
 		if secrets, err = secretNames(ctx, c, s.namespace); err != nil {
-			return nil, fmt.Errorf("%w; or set tls=false to leave TLS secrets unchecked", err)
+			return nil, fmt.Errorf("%w; or set secrets=false to leave TLS secrets unchecked", err)
 		}
 	}
 	services := servicesByName(svcs)

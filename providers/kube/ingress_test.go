@@ -143,11 +143,11 @@ func TestIngressBroken(t *testing.T) {
 		}
 	}
 
-	// tls=false leaves TLS secrets unchecked.
-	got := found(t, p, "k8s.ingress.broken", map[string]string{"namespace": ns, "tls": "false"})
+	// secrets=false leaves TLS secrets unchecked.
+	got := found(t, p, "k8s.ingress.broken", map[string]string{"namespace": ns, "secrets": "false"})
 	for _, g := range got {
 		if strings.Contains(g, "tls_secret_missing") {
-			t.Errorf("tls=false reported %s", g)
+			t.Errorf("secrets=false reported %s", g)
 		}
 	}
 

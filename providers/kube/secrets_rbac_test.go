@@ -14,6 +14,7 @@ import (
 // Without the right to list a kind, a check says which.
 func TestNetworkChecksNameTheMissingPermission(t *testing.T) {
 	cluster(t, Options{})
+	noGrants(t)
 	p := New(Options{Kubeconfig: env.NobodyKubeconfig})
 	defer p.Close()
 	for id, want := range map[string]string{
@@ -46,6 +47,7 @@ var needsSecretsRole = map[string]bool{"k8s.ingress.broken": true, "k8s.certs.ex
 // "nobody" may do.)
 func TestSecretsRoleIsOptIn(t *testing.T) {
 	cluster(t, Options{})
+	noGrants(t)
 	applyClusterRole(t, "clankerd-read.yaml")
 	p := New(Options{Kubeconfig: env.NobodyKubeconfig})
 	defer p.Close()
@@ -55,8 +57,8 @@ func TestSecretsRoleIsOptIn(t *testing.T) {
 			t.Errorf("%s without the secrets role: %v; want an error naming list secrets and clankerd-secrets.yaml", id, err)
 		}
 	}
-	if _, err := run(t, p, "k8s.ingress.broken", map[string]string{"tls": "false"}); err != nil {
-		t.Errorf("k8s.ingress.broken tls=false without the secrets role: %v", err)
+	if _, err := run(t, p, "k8s.ingress.broken", map[string]string{"secrets": "false"}); err != nil {
+		t.Errorf("k8s.ingress.broken secrets=false without the secrets role: %v", err)
 	}
 	applyClusterRole(t, "clankerd-secrets.yaml")
 	role, err := env.Client.RbacV1().ClusterRoles().Get(t.Context(), "clankerd-secrets-read", metav1.GetOptions{})
