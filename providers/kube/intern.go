@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ type interner struct {
 	strs   map[string]string
 	maps   map[string]map[string]string
 	lists  map[string]corev1.ResourceList
+	parts  map[string]any // equal containers, volumes, security contexts by encoding
 	key    []byte
 	limit  int // entries after which the tables start over (0: no limit)
 	values int
@@ -43,6 +45,7 @@ func (in *interner) reset() {
 	in.strs = map[string]string{}
 	in.maps = map[string]map[string]string{}
 	in.lists = map[string]corev1.ResourceList{}
+	in.parts = map[string]any{}
 	in.values = 0
 }
 
@@ -61,10 +64,14 @@ func (in *interner) object(obj any) {
 	m.SetNamespace(in.str(m.GetNamespace()))
 	m.SetGenerateName(in.str(m.GetGenerateName()))
 	m.SetLabels(in.strMap(m.GetLabels()))
-	owners := m.GetOwnerReferences() // the object's own slice: interned in place
-	for i := range owners {
-		o := &owners[i]
-		o.APIVersion, o.Kind, o.Name, o.UID = in.str(o.APIVersion), in.str(o.Kind), in.str(o.Name), in.uid(o.UID)
+	// The pods of one ReplicaSet name the same owner.
+	if owners, shared := sharedSlice(in, 'o', m.GetOwnerReferences()); shared {
+		m.SetOwnerReferences(owners)
+	} else {
+		for i := range owners { // the object's own slice: interned in place
+			o := &owners[i]
+			o.APIVersion, o.Kind, o.Name, o.UID = in.str(o.APIVersion), in.str(o.Kind), in.str(o.Name), in.uid(o.UID)
+		}
 	}
 	fin := m.GetFinalizers()
 	for i := range fin {
@@ -112,17 +119,18 @@ func (in *interner) template(t *corev1.PodTemplateSpec) {
 }
 
 func (in *interner) podSpec(s *corev1.PodSpec) {
-	for _, cs := range [][]corev1.Container{s.Containers, s.InitContainers} {
-		for i := range cs {
-			c := &cs[i]
-			c.Name, c.Image, c.WorkingDir = in.str(c.Name), in.str(c.Image), in.str(c.WorkingDir)
-			c.ImagePullPolicy = corev1.PullPolicy(in.str(string(c.ImagePullPolicy)))
-			c.TerminationMessagePath = in.str(c.TerminationMessagePath)
-			c.TerminationMessagePolicy = corev1.TerminationMessagePolicy(in.str(string(c.TerminationMessagePolicy)))
-			c.Resources.Requests = in.resourceList(c.Resources.Requests)
-			c.Resources.Limits = in.resourceList(c.Resources.Limits)
-		}
+	// The replicas of a workload have equal containers, volumes and security
+	// context: one copy serves them all.
+	var shared bool
+	if s.Containers, shared = sharedSlice(in, 'c', s.Containers); !shared {
+		in.containers(s.Containers)
 	}
+	if s.InitContainers, shared = sharedSlice(in, 'i', s.InitContainers); !shared {
+		in.containers(s.InitContainers)
+	}
+	s.Volumes, _ = sharedSlice(in, 'v', s.Volumes)
+	s.ImagePullSecrets, _ = sharedSlice(in, 'p', s.ImagePullSecrets)
+	s.SecurityContext = sharedPtr(in, 's', s.SecurityContext)
 	s.RestartPolicy = corev1.RestartPolicy(in.str(string(s.RestartPolicy)))
 	s.DNSPolicy = corev1.DNSPolicy(in.str(string(s.DNSPolicy)))
 	s.ServiceAccountName, s.DeprecatedServiceAccount = in.str(s.ServiceAccountName), in.str(s.DeprecatedServiceAccount)
@@ -131,8 +139,19 @@ func (in *interner) podSpec(s *corev1.PodSpec) {
 	s.NodeSelector = in.strMap(s.NodeSelector)
 	s.Overhead = in.resourceList(s.Overhead)
 	if s.PreemptionPolicy != nil {
-		p := corev1.PreemptionPolicy(in.str(string(*s.PreemptionPolicy)))
-		s.PreemptionPolicy = &p
+		*s.PreemptionPolicy = corev1.PreemptionPolicy(in.str(string(*s.PreemptionPolicy)))
+	}
+}
+
+func (in *interner) containers(cs []corev1.Container) {
+	for i := range cs {
+		c := &cs[i]
+		c.Name, c.Image, c.WorkingDir = in.str(c.Name), in.str(c.Image), in.str(c.WorkingDir)
+		c.ImagePullPolicy = corev1.PullPolicy(in.str(string(c.ImagePullPolicy)))
+		c.TerminationMessagePath = in.str(c.TerminationMessagePath)
+		c.TerminationMessagePolicy = corev1.TerminationMessagePolicy(in.str(string(c.TerminationMessagePolicy)))
+		c.Resources.Requests = in.resourceList(c.Resources.Requests)
+		c.Resources.Limits = in.resourceList(c.Resources.Limits)
 	}
 }
 
@@ -159,6 +178,66 @@ func (in *interner) podStatus(s *corev1.PodStatus) {
 			}
 		}
 	}
+}
+
+// protoPart is what every API type has: its protobuf encoding, which serves as the key
+// of equal values.
+type protoPart interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// appendKey appends p's encoding, length first, to in.key.
+func (in *interner) appendKey(p protoPart) bool {
+	n := p.Size()
+	in.key = binary.AppendUvarint(in.key, uint64(n))
+	in.key = slices.Grow(in.key, n)[:len(in.key)+n]
+	_, err := p.MarshalToSizedBuffer(in.key[len(in.key)-n:])
+	return err == nil
+}
+
+// sharedSlice returns the table's slice equal to s (by encoding) and true, or s and
+// false when s is the first of its value.
+func sharedSlice[T any, PT interface {
+	*T
+	protoPart
+}](in *interner, tag byte, s []T) ([]T, bool) {
+	if len(s) == 0 {
+		return s, false
+	}
+	in.key = append(in.key[:0], tag)
+	for i := range s {
+		if !in.appendKey(PT(&s[i])) {
+			return s, false
+		}
+	}
+	if v, ok := in.parts[string(in.key)].([]T); ok {
+		return v, true
+	}
+	in.parts[string(in.key)] = s
+	in.values++
+	return s, false
+}
+
+// sharedPtr returns the table's value equal to p (by encoding), or p when it is the
+// first of its value.
+func sharedPtr[T any, PT interface {
+	*T
+	protoPart
+}](in *interner, tag byte, p *T) *T {
+	if p == nil {
+		return nil
+	}
+	in.key = append(in.key[:0], tag)
+	if !in.appendKey(PT(p)) {
+		return p
+	}
+	if v, ok := in.parts[string(in.key)].(*T); ok {
+		return v
+	}
+	in.parts[string(in.key)] = p
+	in.values++
+	return p
 }
 
 // str returns the table's copy of s, adding s when it is new.

@@ -52,6 +52,12 @@ func TestInternerSharesEqualParts(t *testing.T) {
 	if !sameMap(ar, br) || sameMap(ar, cr) {
 		t.Error("equal resource lists should share one map, different ones not")
 	}
+	if &a.Spec.Containers[0] != &b.Spec.Containers[0] || &a.Spec.Containers[0] == &c.Spec.Containers[0] {
+		t.Error("equal containers should share one slice, different ones not")
+	}
+	if &a.OwnerReferences[0] != &c.OwnerReferences[0] {
+		t.Error("equal owner references should share one slice")
+	}
 	for _, pair := range [][2]string{
 		{a.Namespace, c.Namespace},
 		{a.Spec.Containers[0].Image, c.Spec.Containers[0].Image},

@@ -127,9 +127,20 @@ func slimPodSpec(s *corev1.PodSpec) {
 	s.Affinity, s.Tolerations, s.TopologySpreadConstraints = nil, nil, nil
 }
 
-// slimPodStatus drops the addresses and the runtime's ids and resources of a pod's
-// status, which no check reads; phase, conditions, reasons and restarts stay.
+// slimPodStatus drops the addresses, the runtime's ids and resources and the
+// conditions other than Ready and PodScheduled of a pod's status, which no check
+// reads; phase, reasons, container states and restarts stay.
 func slimPodStatus(s *corev1.PodStatus) {
+	read := func(c corev1.PodCondition) bool { return c.Type == corev1.PodReady || c.Type == corev1.PodScheduled }
+	if !all(s.Conditions, read) {
+		var conds []corev1.PodCondition // a new array: the decoded one goes
+		for _, c := range s.Conditions {
+			if read(c) {
+				conds = append(conds, c)
+			}
+		}
+		s.Conditions = conds
+	}
 	s.HostIP, s.HostIPs, s.PodIP, s.PodIPs = "", nil, "", nil
 	s.ResourceClaimStatuses, s.ExtendedResourceClaimStatus = nil, nil
 	s.AllocatedResources, s.Resources = nil, nil
@@ -379,6 +390,16 @@ func newWatchCache(client kubernetes.Interface, log *slog.Logger) *watchCache {
 		intern:  newInterner(watchInternLimit),
 		started: map[string]*watched{},
 	}
+}
+
+// all reports whether keep holds for every element of s.
+func all[T any](s []T, keep func(T) bool) bool {
+	for _, v := range s {
+		if !keep(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // transform slims and interns each object before the informer stores it.
