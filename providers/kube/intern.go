@@ -82,12 +82,16 @@ func (in *interner) object(obj any) {
 		in.podSpec(&o.Spec)
 		in.podStatus(&o.Status)
 	case *appsv1.Deployment:
+		in.selector(o.Spec.Selector)
 		in.template(&o.Spec.Template)
 	case *appsv1.StatefulSet:
+		in.selector(o.Spec.Selector)
 		in.template(&o.Spec.Template)
 	case *appsv1.DaemonSet:
+		in.selector(o.Spec.Selector)
 		in.template(&o.Spec.Template)
 	case *batchv1.Job:
+		in.selector(o.Spec.Selector)
 		in.template(&o.Spec.Template)
 	case *batchv1.CronJob:
 		in.template(&o.Spec.JobTemplate.Spec.Template)
@@ -110,6 +114,13 @@ func (in *interner) object(obj any) {
 		o.Reason, o.Type = in.str(o.Reason), in.str(o.Type)
 		o.Source.Component, o.Source.Host = in.str(o.Source.Component), in.str(o.Source.Host)
 		o.ReportingController, o.ReportingInstance = in.str(o.ReportingController), in.str(o.ReportingInstance)
+	}
+}
+
+// selector shares a workload's matchLabels with the equal labels of its template.
+func (in *interner) selector(s *metav1.LabelSelector) {
+	if s != nil {
+		s.MatchLabels = in.strMap(s.MatchLabels)
 	}
 }
 
