@@ -33,6 +33,7 @@ Exit codes: 0 all passed or were skipped, 1 a check failed, 2 a check could not 
 evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 		ValidArgsFunction: markdownFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer app.KeepHeapNearLive()()
 			provs, err := a.newProviders(false)
 			if err != nil {
 				return err

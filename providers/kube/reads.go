@@ -55,6 +55,7 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 	}
 	return checks.Memo(ctx, "k8s/"+c.name+"/"+k.name, func(ctx context.Context) ([]*T, error) {
 		var out []*T
+		in := newInterner(0) // one table per list, dropped with it
 		opts := metav1.ListOptions{Limit: pageSize}
 		if k.warningsOnly {
 			opts.FieldSelector = "type=Warning"
@@ -67,6 +68,7 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 			for i := range items {
 				obj := &items[i]
 				slim(any(obj))
+				in.object(any(obj))
 				out = append(out, obj)
 			}
 			if cont == "" {
@@ -89,6 +91,7 @@ func slim(obj any) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		slimPodSpec(&o.Spec)
+		slimPodStatus(&o.Status)
 	case *appsv1.Deployment:
 		slimPodSpec(&o.Spec.Template.Spec)
 	case *appsv1.StatefulSet:
@@ -125,9 +128,30 @@ func slimPodSpec(s *corev1.PodSpec) {
 	s.Affinity, s.Tolerations, s.TopologySpreadConstraints = nil, nil, nil
 }
 
-func slimTransform(obj any) (any, error) {
-	slim(obj)
-	return obj, nil
+// slimPodStatus drops the addresses, the runtime's ids and resources and the
+// conditions other than Ready and PodScheduled of a pod's status, which no check
+// reads; phase, reasons, container states and restarts stay.
+func slimPodStatus(s *corev1.PodStatus) {
+	read := func(c corev1.PodCondition) bool { return c.Type == corev1.PodReady || c.Type == corev1.PodScheduled }
+	if !all(s.Conditions, read) {
+		var conds []corev1.PodCondition // a new array: the decoded one goes
+		for _, c := range s.Conditions {
+			if read(c) {
+				conds = append(conds, c)
+			}
+		}
+		s.Conditions = conds
+	}
+	s.HostIP, s.HostIPs, s.PodIP, s.PodIPs = "", nil, "", nil
+	s.ResourceClaimStatuses, s.ExtendedResourceClaimStatus = nil, nil
+	s.AllocatedResources, s.Resources = nil, nil
+	for _, cs := range [][]corev1.ContainerStatus{s.ContainerStatuses, s.InitContainerStatuses, s.EphemeralContainerStatuses} {
+		for i := range cs {
+			c := &cs[i]
+			c.ImageID, c.ContainerID = "", ""
+			c.AllocatedResources, c.Resources, c.VolumeMounts, c.User, c.AllocatedResourcesStatus = nil, nil, nil, nil, nil
+		}
+	}
 }
 
 // The kinds checks read.
@@ -336,6 +360,7 @@ type watchCache struct {
 	factory, warnings informers.SharedInformerFactory
 	stopCh            chan struct{}
 	log               *slog.Logger
+	intern            *interner // shared by the informers, bounded (watchInternLimit)
 
 	mu      sync.Mutex
 	started map[string]*watched
@@ -363,8 +388,26 @@ func newWatchCache(client kubernetes.Interface, log *slog.Logger) *watchCache {
 		})),
 		stopCh:  make(chan struct{}),
 		log:     log,
+		intern:  newInterner(watchInternLimit),
 		started: map[string]*watched{},
 	}
+}
+
+// all reports whether keep holds for every element of s.
+func all[T any](s []T, keep func(T) bool) bool {
+	for _, v := range s {
+		if !keep(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// transform slims and interns each object before the informer stores it.
+func (w *watchCache) transform(obj any) (any, error) {
+	slim(obj)
+	w.intern.object(obj)
+	return obj, nil
 }
 
 func (w *watchCache) stop() {
@@ -394,7 +437,7 @@ func (w *watchCache) list(ctx context.Context, kind string, get func(informers.S
 			f = w.warnings
 		}
 		wt = &watched{inf: get(f)}
-		_ = wt.inf.SetTransform(slimTransform)
+		_ = wt.inf.SetTransform(w.transform)
 		_ = wt.inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 			wt.mu.Lock()
 			wt.lastErr, wt.lastErrAt = err, time.Now()
