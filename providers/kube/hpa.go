@@ -156,7 +156,7 @@ func (p *Provider) autoscalerBudgetRefQuotaChecks() []struct {
 		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
 	}{
 		{spec("k8s.hpa.broken", "HorizontalPodAutoscalers whose scale target does not exist, that cannot read their metrics, or that have sat at maxReplicas for too long", checks.CategoryHealth,
-			[]string{"hpa", "hpas", "autoscaler", "autoscalers", "autoscaling", "horizontalpodautoscaler", "max replicas", "maxreplicas"},
+			[]string{"hpa", "hpas", "horizontal pod autoscaler", "horizontal pod autoscalers", "pod autoscaler", "autoscaler", "autoscalers", "autoscaling", "horizontalpodautoscaler", "max replicas", "maxreplicas"},
 			checks.ParamSpec{Name: "for", Type: checks.Duration, Default: "1h", Doc: "report autoscalers held at maxReplicas for longer than this"}),
 			p.hpaBroken},
 		{spec("k8s.pdb.blocking", "PodDisruptionBudgets that allow no disruption while all their pods are healthy (a drain hangs), and budgets that select no pods", checks.CategoryHealth,
