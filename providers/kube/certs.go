@@ -131,6 +131,8 @@ func (p *Provider) certsExpiry(ctx context.Context, c *conn, s scope, params che
 		if managed, err = listJSON[certificate](ctx, c, certManagerAPI, "certificates"); err != nil {
 			return nil, err
 		}
+	} else {
+		note(ctx, "certificates", "not checked: the cluster does not serve "+certManagerAPI+" (cert-manager)")
 	}
 	managedBy := map[string]string{} // namespace/secret → Certificate
 	for _, mc := range managed {

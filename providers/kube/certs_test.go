@@ -142,6 +142,7 @@ func certManagerCertificate(t *testing.T, ns, name, secret string, notAfter time
 func TestCertManagerCertificates(t *testing.T) {
 	p := cluster(t, Options{})
 	ns := namespace(t)
+	servedNote(t, p, "k8s.certs.expiry", "certificates", ns)
 	installCRDs(t, "cert-manager-crds.yaml")
 	crt, key := certPEM(t, inDays(3), "covered.example.com")
 	tlsSecret(t, ns, "covered-tls", crt, key)

@@ -287,6 +287,9 @@ type gateway struct {
 func (p *Provider) httpRoutesBroken(ctx context.Context, c *conn, s scope, services map[string]*corev1.Service) ([]checks.Finding, error) {
 	ok, err := served(ctx, c, gatewayAPI, "httproutes")
 	if err != nil || !ok {
+		if err == nil {
+			note(ctx, "httproutes", "not checked: the cluster does not serve "+gatewayAPI)
+		}
 		return nil, err
 	}
 	routes, err := listJSON[httpRoute](ctx, c, gatewayAPI, "httproutes")

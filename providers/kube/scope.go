@@ -3,8 +3,10 @@ package kube
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,7 +121,8 @@ func (p *Provider) run(ctx context.Context, params checks.Params, look func(ctx 
 	if err != nil {
 		return checks.Result{}, err
 	}
-	fs, err := look(ctx, c, scopeOf(params))
+	n := &notes{}
+	fs, err := look(context.WithValue(ctx, notesKey{}, n), c, scopeOf(params))
 	if err != nil {
 		return checks.Result{}, err
 	}
@@ -129,7 +132,35 @@ func (p *Provider) run(ctx context.Context, params checks.Params, look func(ctx 
 		}
 		fs[i].Evidence["context"] = c.name
 	}
-	return checks.Result{Findings: fs, Evidence: map[string]string{"context": c.name, "server": c.server}}, nil
+	ev := map[string]string{"context": c.name, "server": c.server}
+	n.mu.Lock()
+	maps.Copy(ev, n.m)
+	n.mu.Unlock()
+	return checks.Result{Findings: fs, Evidence: ev}, nil
+}
+
+// notes are what a check's run says about itself beside its findings, such as a part
+// left out because the cluster does not serve its API; they join the result's
+// evidence.
+type notes struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+type notesKey struct{}
+
+// note records a note for the result of the check running in ctx.
+func note(ctx context.Context, key, value string) {
+	n, _ := ctx.Value(notesKey{}).(*notes)
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil {
+		n.m = map[string]string{}
+	}
+	n.m[key] = value
 }
 
 // spec builds a check spec with the parameters every Kubernetes check takes.
