@@ -61,7 +61,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			if err != nil {
 				return err
 			}
-			if err := a.printOutcomes(outcomes, output, reg); err != nil {
+			if err := a.printResults(view.NewResults(outcomes), output, reg); err != nil {
 				return err
 			}
 			if code := outcomeExitCode(outcomes); code != exitOK {
@@ -130,10 +130,9 @@ func outcomeExitCode(outcomes []runner.Outcome) int {
 	return code
 }
 
-// printOutcomes prints the results of check and scan in the output format; specs
+// printResults prints the results of check and scan in the output format; specs
 // describe the checks' rules in SARIF.
-func (a *cmdline) printOutcomes(outcomes []runner.Outcome, output string, specs view.SpecLookup) error {
-	rs := view.NewResults(outcomes)
+func (a *cmdline) printResults(rs view.Results, output string, specs view.SpecLookup) error {
 	switch output {
 	case "json":
 		return view.WriteJSON(a.stdout, rs)

@@ -70,11 +70,12 @@ evaluated (error) and none failed, 3 bad flags.`,
 			if err != nil {
 				return err
 			}
-			if err := a.printOutcomes(outcomes, output, provs.registry); err != nil {
+			rs := view.NewResults(outcomes)
+			if err := a.printResults(rs, output, provs.registry); err != nil {
 				return err
 			}
 			if output == "text" {
-				view.NewScanSummary(view.NewResults(outcomes), provs.registry, plan.Left).WriteText(a.stdout)
+				view.NewScanSummary(rs, provs.registry, plan.Left).WriteText(a.stdout)
 			}
 			if code := outcomeExitCode(outcomes); code != exitOK {
 				return quietExit(code)

@@ -105,7 +105,7 @@ func TestScanKubernetes(t *testing.T) {
 		t.Errorf("the second scan's SARIF lacks the Deployment's finding:\n%s", r.stdout)
 	}
 
-	text := cliEnv(t, envs, state, "scan", "--provider", "kube", "--namespace", "shop")
+	text := cliEnv(t, envs, state, "scan", "--provider", "kube", "--context", "test", "--namespace", "shop")
 	for _, want := range []string{"[unchanged] high deployment/shop/api", "open findings by severity:", "open findings by category:"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("scan text lacks %q:\n%s", want, text.stdout)
