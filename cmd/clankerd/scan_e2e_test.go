@@ -57,6 +57,9 @@ func TestScanKubernetes(t *testing.T) {
 	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &first) != nil {
 		t.Fatalf("scan: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	if strings.Contains(r.stderr, "scanning:") {
+		t.Errorf("a scan whose stderr is not a terminal showed a progress line:\n%s", r.stderr)
+	}
 	seen := map[string]string{}
 	var fingerprint string
 	for _, res := range first.Results {
