@@ -108,6 +108,18 @@ func TestScanKubernetes(t *testing.T) {
 		t.Errorf("the second scan's SARIF lacks the Deployment's finding:\n%s", r.stdout)
 	}
 
+	// Without the right to list, every check is an error that says which right.
+	r = cliEnv(t, []string{"KUBECONFIG=" + kenv.NobodyKubeconfig}, t.TempDir(), "scan", "--provider", "kube", "-o", "json")
+	var denied checkOutput
+	if r.code != 2 || json.Unmarshal([]byte(r.stdout), &denied) != nil || len(denied.Results) != len(seen) {
+		t.Fatalf("scan without rights: exit %d, want 2\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, res := range denied.Results {
+		if res.Status != "error" || !strings.Contains(res.Error, "list") {
+			t.Errorf("%s without rights: %s %q, want an error naming the permission", res.Check, res.Status, res.Error)
+		}
+	}
+
 	text := cliEnv(t, envs, state, "scan", "--provider", "kube", "--context", "test", "--namespace", "shop")
 	for _, want := range []string{"[unchanged] high deployment/shop/api", "open findings by severity:", "open findings by category:"} {
 		if !strings.Contains(text.stdout, want) {
