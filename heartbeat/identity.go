@@ -18,6 +18,8 @@ const (
 	OriginAsk = "ask"
 	// OriginAgent: a check or task an agent named over MCP.
 	OriginAgent = "mcp"
+	// OriginScan: a check `clankerd scan` runs, once per check and scope.
+	OriginScan = "scan"
 )
 
 // fixMarker joins a check item's key and a finding's fingerprint into the key of the
@@ -46,7 +48,7 @@ func questionKey(abs, text string) string {
 }
 
 // NewItem is the item that runs check or task id with params for an origin other than
-// a heartbeat file (OriginAsk, OriginAgent), with the trust of whoever chose it. text
+// a heartbeat file (OriginAsk, OriginAgent, OriginScan), with the trust of whoever chose it. text
 // is what was asked, if anything. Two calls with the same origin, id and parameters
 // make the same item, so their runs share one history (trust is not part of what is
 // checked). The key is a hash: parameters (a URL with a password in it) never show in

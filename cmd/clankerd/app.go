@@ -121,7 +121,7 @@ through plans that you approve with 'clankerd approve'.`,
 	root.AddCommand(
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
-		a.rejectCommand(), a.auditCommand(), a.versionCommand(),
+		a.rejectCommand(), a.auditCommand(), a.versionCommand(), a.scanCommand(),
 		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(), a.policyCommand(),
 	)
 	return root
@@ -182,6 +182,7 @@ func heartbeatArgs(args []string) []string {
 type providers struct {
 	registry *checks.Registry
 	linked   []provider
+	keys     []string // linked[i] is the provider `scan --provider keys[i]` names
 	rt       *route.Router
 	resolver *route.Resolver
 }
@@ -193,14 +194,14 @@ func (a *cmdline) newProviders(watch bool) (*providers, error) {
 	if err := probe.Register(r); err != nil {
 		return nil, fmt.Errorf("registering probe checks: %w", err)
 	}
-	linked, err := registerProviders(r, providerOptions{Watch: watch, Logger: a.logger})
+	linked, keys, err := registerProviders(r, providerOptions{Watch: watch, Logger: a.logger})
 	if err != nil {
 		return nil, err
 	}
 	if err := registerTestTasks(r); err != nil {
 		return nil, errors.Join(fmt.Errorf("registering test tasks: %w", err), closeProviders(linked))
 	}
-	return &providers{registry: r, linked: linked}, nil
+	return &providers{registry: r, linked: linked, keys: keys}, nil
 }
 
 // router routes questions over this build's catalog, with the names the providers

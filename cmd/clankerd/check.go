@@ -62,7 +62,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 			if err != nil {
 				return err
 			}
-			if err := a.printOutcomes(outcomes, output); err != nil {
+			if err := a.printResults(view.NewResults(outcomes), output, reg); err != nil {
 				return err
 			}
 			if code := outcomeExitCode(outcomes); code != exitOK {
@@ -74,7 +74,7 @@ evaluated (error) and none failed, 3 bad input (invalid heartbeat or flags).`,
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only items of this check id (or item key); repeatable")
 	cmd.Flags().DurationVar(&planExpiry, "plan-expiry", tasks.DefaultExpiry, "how long plans queued by task items wait for approval")
 	mf.register(cmd)
-	outputFlag(cmd, &output, "text", "json", "junit")
+	outputFlag(cmd, &output, "text", "json", "junit", "sarif")
 	return cmd
 }
 
@@ -131,13 +131,16 @@ func outcomeExitCode(outcomes []runner.Outcome) int {
 	return code
 }
 
-func (a *cmdline) printOutcomes(outcomes []runner.Outcome, output string) error {
-	rs := view.NewResults(outcomes)
+// printResults prints the results of check and scan in the output format; specs
+// describe the checks' rules in SARIF.
+func (a *cmdline) printResults(rs view.Results, output string, specs view.SpecLookup) error {
 	switch output {
 	case "json":
 		return view.WriteJSON(a.stdout, rs)
 	case "junit":
 		return rs.WriteJUnit(a.stdout)
+	case "sarif":
+		return view.WriteJSON(a.stdout, view.NewSARIF(rs, specs, version))
 	}
 	rs.WriteText(a.stdout)
 	return nil

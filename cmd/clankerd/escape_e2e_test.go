@@ -81,7 +81,7 @@ func assertEscaped(t *testing.T, surface, out string, table bool) {
 // TestTerminalEscapeEndToEnd checks a TLS server whose certificate names carry
 // terminal escape sequences, a forged line and a bidi override, and requires that no
 // output of the built binary lets them act, and that each shows them escaped: `check`
-// in text, JSON and JUnit, `findings`, the MCP run_command tool (structured and text
+// in text, JSON, JUnit and SARIF, `findings`, the MCP run_command tool (structured and text
 // content), and every notification target the daemon sends the finding to.
 func TestTerminalEscapeEndToEnd(t *testing.T) {
 	state, dir := t.TempDir(), t.TempDir()
@@ -89,7 +89,7 @@ func TestTerminalEscapeEndToEnd(t *testing.T) {
 	hb := filepath.Join(dir, "HEARTBEAT.md")
 	writeFile(t, hb, fmt.Sprintf("## Every 1 second\n- `tls.expiry` addr=%s\n", addr))
 
-	for _, args := range [][]string{{"check", hb}, {"check", hb, "-o", "json"}, {"check", hb, "-o", "junit"}} {
+	for _, args := range [][]string{{"check", hb}, {"check", hb, "-o", "json"}, {"check", hb, "-o", "junit"}, {"check", hb, "-o", "sarif"}} {
 		r := cli(t, state, args...)
 		if r.code != 1 {
 			t.Errorf("clankerd %v: exit %d, want 1\n%s", args, r.code, r.stderr)
@@ -155,7 +155,7 @@ func corpusServer(t *testing.T, cases []redacttest.Case) *httptest.Server {
 
 // TestSecretCorpusEndToEnd has a server answer with each one-line secret shape of
 // the corpus, checks it with one http.status item per shape, and requires that none
-// of it shows in `check` (text, JSON, JUnit) or `findings` (text, JSON).
+// of it shows in `check` (text, JSON, JUnit, SARIF) or `findings` (text, JSON).
 func TestSecretCorpusEndToEnd(t *testing.T) {
 	var cases []redacttest.Case
 	for _, c := range redacttest.Secrets() {
@@ -174,7 +174,7 @@ func TestSecretCorpusEndToEnd(t *testing.T) {
 	writeFile(t, path, hb.String())
 
 	outputs := map[string]string{}
-	for _, args := range [][]string{{"check", path}, {"check", path, "-o", "json"}, {"check", path, "-o", "junit"}, {"findings"}, {"findings", "-o", "json"}} {
+	for _, args := range [][]string{{"check", path}, {"check", path, "-o", "json"}, {"check", path, "-o", "junit"}, {"check", path, "-o", "sarif"}, {"findings"}, {"findings", "-o", "json"}} {
 		r := cli(t, state, args...)
 		outputs["clankerd "+strings.Join(args, " ")] = r.stdout + r.stderr
 	}

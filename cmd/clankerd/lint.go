@@ -21,7 +21,8 @@ func (a *cmdline) lintCommand() *cobra.Command {
 		Long: `lint parses heartbeat files (default: the daemon's default heartbeat) and lists every
 item with its resolved schedule and next run time. Problems are printed as FILE:LINE:
 message, and the exit code is 3. With --list it prints the catalog of checks and tasks
-this build knows, with their parameters.`,
+this build knows, with their parameters; --list -o markdown is the check reference,
+docs/checks.md.`,
 		ValidArgsFunction: markdownFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			provs, err := a.newProviders(false)
@@ -33,13 +34,16 @@ this build knows, with their parameters.`,
 			if list {
 				return a.printCatalog(reg, output)
 			}
+			if output == "markdown" {
+				return withCode(exitBadInput, errors.New("-o markdown is for the catalog: add --list"))
+			}
 			files, err := heartbeat.Load(heartbeatArgs(args), reg)
 			provs.resolve(cmd.Context(), files)
 			return a.printLint(files, err, output)
 		},
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "list the checks and tasks this build knows, with their parameters")
-	outputFlag(cmd, &output, "text", "json")
+	outputFlag(cmd, &output, "text", "json", "markdown")
 	return cmd
 }
 
@@ -84,8 +88,11 @@ func (a *cmdline) printLint(files []*heartbeat.File, loadErr error, output strin
 
 func (a *cmdline) printCatalog(reg *checks.Registry, output string) error {
 	c := view.CatalogOf(reg)
-	if output == "json" {
+	switch output {
+	case "json":
 		return view.WriteJSON(a.stdout, c)
+	case "markdown":
+		return c.WriteMarkdown(a.stdout)
 	}
 	c.WriteText(a.stdout)
 	return nil

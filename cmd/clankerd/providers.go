@@ -30,6 +30,7 @@ type providerOptions struct {
 // tag (clankerd_nokube, clankerd_noaws) leaves the provider out of the binary.
 type linkedProvider struct {
 	name  string // for messages: "Kubernetes", "AWS"
+	key   string // as `scan --provider` names it: "kube", "aws"
 	build func(providerOptions) provider
 }
 
@@ -38,26 +39,26 @@ type linkedProvider struct {
 // nothing (provider_nokube.go, provider_noaws.go).
 func linkedProviders() []linkedProvider {
 	return []linkedProvider{
-		{"Kubernetes", kubeProvider},
-		{"AWS", awsProvider},
+		{"Kubernetes", "kube", kubeProvider},
+		{"AWS", "aws", awsProvider},
 	}
 }
 
 // registerProviders builds the providers this build links and registers their checks
-// and tasks in r. On failure it closes the providers it built.
-func registerProviders(r *checks.Registry, opts providerOptions) ([]provider, error) {
-	var built []provider
+// and tasks in r; keys are the built providers' keys, in the same order. On failure
+// it closes the providers it built.
+func registerProviders(r *checks.Registry, opts providerOptions) (built []provider, keys []string, err error) {
 	for _, l := range linkedProviders() {
 		p := l.build(opts)
 		if p == nil {
 			continue
 		}
-		built = append(built, p)
+		built, keys = append(built, p), append(keys, l.key)
 		if err := p.Register(r); err != nil {
-			return nil, errors.Join(fmt.Errorf("registering %s checks: %w", l.name, err), closeProviders(built))
+			return nil, nil, errors.Join(fmt.Errorf("registering %s checks: %w", l.name, err), closeProviders(built))
 		}
 	}
-	return built, nil
+	return built, keys, nil
 }
 
 // routeProviders are the providers as the router takes them: the names they know and

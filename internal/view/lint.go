@@ -124,10 +124,11 @@ func (l Lint) WriteText(stdout, stderr io.Writer) {
 
 // Spec is a check or task of the catalog, with its parameters.
 type Spec struct {
-	ID          string  `json:"id"`
-	Kind        string  `json:"kind"`
-	Description string  `json:"description"`
-	Params      []Param `json:"params"`
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind"`
+	Description string   `json:"description"`
+	Categories  []string `json:"categories,omitempty"`
+	Params      []Param  `json:"params"`
 }
 
 // Param is one parameter of a check or task.
@@ -151,12 +152,13 @@ func CatalogOf(reg *checks.Registry) Catalog {
 	var out Catalog
 	for _, s := range reg.Specs() {
 		_, kind, _ := reg.Lookup(s.ID)
-		sp := Spec{ID: s.ID, Kind: kind.String(), Description: s.Description}
+		sp := Spec{ID: s.ID, Kind: kind.String(), Description: s.Description, Categories: s.Categories}
 		for _, p := range s.Params {
 			sp.Params = append(sp.Params, Param{Name: p.Name, Type: p.Type.String(), Required: p.Required, Default: p.Default, Choices: p.Choices, FrontMatter: p.FrontMatter, Doc: p.Doc})
 		}
 		out.Checks = append(out.Checks, sp)
 	}
+	scrub(&out)
 	return out
 }
 

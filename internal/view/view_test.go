@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
 	"github.com/clankerd/clankerd/internal/approvals"
 	"github.com/clankerd/clankerd/internal/ask"
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/redact/redacttest"
 	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/scan"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
@@ -81,6 +83,9 @@ func everyOutput(t *testing.T, text string) map[string]string {
 	answer := filled[ask.Answer](text)
 	answer.Outcomes, answer.Plan = []runner.Outcome{outcome}, &plan
 	results := NewResults([]runner.Outcome{outcome})
+	specs := checks.NewRegistry()
+	sarif := NewSARIF(results, specs, text)
+	summary := NewScanSummary(results, specs, []scan.Left{{Check: text, Reason: text}})
 	notice, _ := NewNotification(filled[store.OutboxEvent](text), "")
 	status := NewStatus(filled[control.Status](text))
 	ans := NewAnswer(answer)
@@ -97,6 +102,7 @@ func everyOutput(t *testing.T, text string) map[string]string {
 	texts := map[string]func(w *bytes.Buffer){
 		"results":      func(w *bytes.Buffer) { results.WriteText(w) },
 		"junit":        func(w *bytes.Buffer) { _ = results.WriteJUnit(w) },
+		"scan summary": func(w *bytes.Buffer) { summary.WriteText(w) },
 		"answer":       func(w *bytes.Buffer) { ans.WriteText(w) },
 		"findings":     func(w *bytes.Buffer) { _ = WriteFindings(w, findings) },
 		"plans":        func(w *bytes.Buffer) { _ = WritePlans(w, plans) },
@@ -114,6 +120,7 @@ func everyOutput(t *testing.T, text string) map[string]string {
 	jsons := map[string]any{
 		"results": results, "answer": ans, "findings": findings, "plans": plans, "runs": receipts,
 		"status": status, "mutes": mutes, "audit": audit, "notification": notice, "policy rule": rule,
+		"sarif": sarif,
 	}
 	for name, v := range jsons {
 		data, err := json.Marshal(v)
