@@ -123,8 +123,13 @@ func (t Trust) String() string {
 	return "operator"
 }
 
-// Pos is "FILE:LINE".
-func (it Item) Pos() string { return fmt.Sprintf("%s:%d", it.File, it.Line) }
+// Pos is "FILE:LINE", or the origin alone for an item no file holds.
+func (it Item) Pos() string {
+	if it.Line == 0 {
+		return it.File // a question's, an agent's or a scan's item: no file line
+	}
+	return fmt.Sprintf("%s:%d", it.File, it.Line)
+}
 
 // Schedule says when an item fires.
 type Schedule struct {

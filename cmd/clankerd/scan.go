@@ -43,6 +43,7 @@ Exit codes: 0 all passed or were skipped, 1 a check failed, 2 a check could not 
 evaluated (error) and none failed, 3 bad flags.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			defer app.KeepHeapNearLive()()
 			provs, err := a.newProviders(false)
 			if err != nil {
 				return err

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/clankerd/clankerd/checks"
@@ -138,6 +139,7 @@ func (p *Provider) connect(ctx context.Context, profile, endpoint string) (*conn
 		}),
 		config.WithAPIOptions([]func(*middleware.Stack) error{p.countAttempts}),
 		config.WithAppID("clankerd"),
+		config.WithLogger(sdkLogger{p.log}),
 	}
 	if p.opts.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(p.opts.HTTPClient))
@@ -259,4 +261,13 @@ func describe(action, region string) string {
 		return action
 	}
 	return action + " in " + region
+}
+
+// sdkLogger hands the SDK's own log lines (such as "falling back to IMDSv1" while it
+// looks for an instance role) to the provider's logger at debug level, instead of
+// the SDK's default of printing them to stderr.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(classification logging.Classification, format string, v ...any) {
+	l.log.Debug("aws sdk: "+fmt.Sprintf(format, v...), "class", string(classification))
 }
