@@ -44,7 +44,8 @@ const CertAnnotation = "kubeplant.clankerd.dev/cert"
 // as its controller would (the test apiserver has none). Before decoding, ${ago:DURATION} and
 // ${in:DURATION} (Go durations, plus d for days) become RFC 3339 times relative to now, so a
 // fixture can say "three days ago". Every Namespace gets its default ServiceAccount, as the
-// controller-manager would give it.
+// controller-manager would give it, and a Pod without a service account gets "default", as the
+// ServiceAccount admission plugin (off on the test apiserver) would write.
 func LoadFixture(ctx context.Context, cfg *rest.Config, dir string, now time.Time) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -54,6 +55,8 @@ func LoadFixture(ctx context.Context, cfg *rest.Config, dir string, now time.Tim
 		return fmt.Errorf("no *.yaml files in %s: give the fixture's directory", dir)
 	}
 	sort.Strings(files)
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{} // the fixture writes v1 Endpoints on purpose, as old controllers and peers read them
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("building a dynamic client: %w", err)
@@ -109,6 +112,13 @@ func readFixtureFile(path string, now time.Time) ([]*unstructured.Unstructured, 
 			continue
 		}
 		o := &unstructured.Unstructured{Object: m}
+		if o.GetKind() == "Pod" {
+			if sa, _, _ := unstructured.NestedString(m, "spec", "serviceAccountName"); sa == "" {
+				if err := unstructured.SetNestedField(m, "default", "spec", "serviceAccountName"); err != nil {
+					return nil, fmt.Errorf("%s: pod %s/%s: %w", path, o.GetNamespace(), o.GetName(), err)
+				}
+			}
+		}
 		if err := fillCertificate(o, now); err != nil {
 			return nil, fmt.Errorf("%s: %s %s/%s: %w", path, o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}

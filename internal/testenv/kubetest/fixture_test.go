@@ -67,6 +67,9 @@ func TestLoadFixturePeers(t *testing.T) {
 		pod.Status.ContainerStatuses[0].State.Waiting == nil || pod.Status.ContainerStatuses[0].State.Waiting.Reason != "CrashLoopBackOff" {
 		t.Errorf("shop/api-crashloop status = %+v, want Running in CrashLoopBackOff", pod.Status)
 	}
+	if pod.Spec.ServiceAccountName != "default" {
+		t.Errorf("shop/api-crashloop service account = %q, want default (as admission writes it)", pod.Spec.ServiceAccountName)
+	}
 	cj, err := c.BatchV1().CronJobs("edge").Get(ctx, "nightly-report", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
