@@ -66,14 +66,15 @@ tool() {
 mkdir -p "$work/home/.config" "$work/home/.cache"
 
 # requests NAME: runs the tool once and prints the API requests it sent, read from the
-# apiserver's own request counter (nothing else talks to this apiserver meanwhile but its
-# internal loops, a few requests a run).
+# apiserver's own request counter (apiserver_request_total, which does not count the scrapes;
+# nothing else talks to this apiserver meanwhile but its own loops, a request every few
+# seconds).
 requests() {
   local before after
   before=$(apiserver_requests)
   $(tool "$1") >/dev/null 2>&1 || true
   after=$(apiserver_requests)
-  echo $((after - before - 1)) # less the scrape itself
+  echo $((after - before))
 }
 apiserver_requests() {
   kubectl get --raw /metrics | awk '/^apiserver_request_total\{/ {n += $NF} END {printf "%d\n", n}'
