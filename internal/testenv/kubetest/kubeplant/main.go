@@ -1,6 +1,7 @@
 // Command kubeplant fills a test apiserver: `kubeplant demo` plants one of each
 // problem clankerd's Kubernetes checks find; `kubeplant load PODS DEPLOYMENTS SERVICES`
-// creates a benchmark load. It uses $KUBECONFIG.
+// creates a benchmark load; `kubeplant fixture DIR` creates the objects of a YAML fixture
+// and writes their statuses (see kubetest.LoadFixture). It uses $KUBECONFIG.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -44,6 +46,8 @@ func run(args []string) error {
 			}
 		}
 		return kubetest.Load(ctx, c, n[0], n[1], n[2])
+	case len(args) == 2 && args[0] == "fixture":
+		return kubetest.LoadFixture(ctx, cfg, args[1], time.Now())
 	}
-	return fmt.Errorf("usage: kubeplant demo | kubeplant load PODS DEPLOYMENTS SERVICES")
+	return fmt.Errorf("usage: kubeplant demo | kubeplant load PODS DEPLOYMENTS SERVICES | kubeplant fixture DIR")
 }
