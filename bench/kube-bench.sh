@@ -6,6 +6,7 @@
 #   bench/kube-bench.sh [PODS DEPLOYMENTS SERVICES]   (default 10000 2000 500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 pods=${1:-10000} deps=${2:-2000} svcs=${3:-500}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; scripts/kube-testenv stop "$work/cluster" || true; rm -rf "$work"' EXIT
@@ -19,13 +20,8 @@ start=$(date +%s)
 go run ./internal/testenv/kubetest/kubeplant load "$pods" "$deps" "$svcs"
 echo "loaded in $(( $(date +%s) - start ))s"
 
-{
-  echo "## Hourly"
-  for id in pods.unhealthy pods.restarts workloads.unavailable nodes.notready pvc.pending services.noendpoints \
-            jobs.failed exposure.public rbac.clusteradmin pods.privileged images.latest resources.missing events.warning; do
-    echo "- \`k8s.$id\`"
-  done
-} > "$work/hb.md"
+# Every Kubernetes check this build knows (new checks join by themselves), on defaults.
+kube_heartbeat "$work/clankerd" > "$work/hb.md"
 
 echo "== API requests of one clankerd check"
 "$work/clankerd" --state-dir "$work/state-count" --log-level debug check "$work/hb.md" >/dev/null 2>"$work/count.log" || true

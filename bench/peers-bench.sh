@@ -18,6 +18,7 @@
 # scripts/peers-install (built from the Go module proxy into the test cache when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 pods=${1:-10000} deps=${2:-2000} svcs=${3:-500}
 runs=${RUNS:-5}
 work=$(mktemp -d)
@@ -33,15 +34,7 @@ go build -o "$work/kubeplant" ./internal/testenv/kubetest/kubeplant
 
 # Every Kubernetes check this build knows (new checks join by themselves), hourly, with its
 # defaults; checks with a required parameter cannot run on defaults and are left out.
-"$clankerd" lint --list -o json | python3 -c '
-import json, sys
-ids = [c["id"] for c in json.load(sys.stdin)["checks"]
-       if c["kind"] == "check" and c["id"].startswith("k8s.")
-       and not any(p.get("required") for p in c.get("params", []))]
-print("## Hourly")
-for i in sorted(ids):
-    print("- `%s`" % i)
-' > "$work/hb.md"
+kube_heartbeat "$clankerd" > "$work/hb.md"
 echo "== $(grep -c '^- ' "$work/hb.md") clankerd checks: $(grep -o 'k8s\.[a-z.]*' "$work/hb.md" | tr '\n' ' ')"
 
 # The kinds clankerd reads with every check enabled (kubefloor's default), in kubectl's words;
