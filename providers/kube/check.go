@@ -33,10 +33,7 @@ func (p *Provider) now() time.Time {
 
 // checkList is the catalog of Kubernetes checks; their ids are the contract.
 func (p *Provider) checkList() []checks.Check {
-	defs := []struct {
-		spec checks.Spec
-		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
-	}{
+	defs := []checkDef{
 		{spec("k8s.pods.unhealthy", "pods in CrashLoopBackOff, failing image pulls, config errors, OOMKilled, unschedulable, failed/evicted, or not ready for too long", checks.CategoryHealth,
 			[]string{"pods", "pod", "pod status", "pod health", "health", "status", "healthy", "unhealthy", "pods not ready", "crashloop", "crashloopbackoff", "crashing", "imagepullbackoff", "oomkilled", "pending", "evicted", "not ready"},
 			checks.ParamSpec{Name: "for", Type: checks.Duration, Default: "5m", Doc: "report pods not ready or pending for longer than this"}),
@@ -82,10 +79,16 @@ func (p *Provider) checkList() []checks.Check {
 			p.eventsWarning},
 	}
 	defs = append(defs, p.autoscalerBudgetRefQuotaChecks()...)
+	defs = append(defs, p.networkChecks()...)
 	out := make([]checks.Check, len(defs))
 	for i, d := range defs {
 		out[i] = &check{spec: d.spec, p: p, look: d.look}
 	}
-	out = append(out, p.networkChecks()...)
 	return out
+}
+
+// checkDef is one entry of the catalog: a check's spec and the function that looks.
+type checkDef struct {
+	spec checks.Spec
+	look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
 }

@@ -147,14 +147,8 @@ func (t scaleTargets) exists(ctx context.Context, ns string, ref autoscalingv2.C
 
 // autoscalerBudgetRefQuotaChecks are the checks of autoscalers, disruption budgets,
 // references and quotas, for checkList.
-func (p *Provider) autoscalerBudgetRefQuotaChecks() []struct {
-	spec checks.Spec
-	look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
-} {
-	return []struct {
-		spec checks.Spec
-		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
-	}{
+func (p *Provider) autoscalerBudgetRefQuotaChecks() []checkDef {
+	return []checkDef{
 		{spec("k8s.hpa.broken", "HorizontalPodAutoscalers whose scale target does not exist, that cannot read their metrics, or that have sat at maxReplicas for too long", checks.CategoryHealth,
 			[]string{"hpa", "hpas", "horizontal pod autoscaler", "horizontal pod autoscalers", "pod autoscaler", "autoscaler", "autoscalers", "autoscaling", "horizontalpodautoscaler", "max replicas", "maxreplicas"},
 			checks.ParamSpec{Name: "for", Type: checks.Duration, Default: "1h", Doc: "report autoscalers held at maxReplicas for longer than this"}),

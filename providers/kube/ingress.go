@@ -19,11 +19,8 @@ import (
 
 // networkChecks are the checks of what routes traffic and admission: Ingresses and
 // HTTPRoutes, admission webhooks, and TLS certificates.
-func (p *Provider) networkChecks() []checks.Check {
-	defs := []struct {
-		spec checks.Spec
-		look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
-	}{
+func (p *Provider) networkChecks() []checkDef {
+	return []checkDef{
 		{spec("k8s.ingress.broken", "Ingresses and Gateway API HTTPRoutes whose backend Service or port, TLS secret, ingress class or parent Gateway does not exist", checks.CategoryHealth,
 			// Phrases, not "ingress" alone: an ingress without TLS is k8s.exposure.public.
 			[]string{"broken ingress", "broken ingresses", "ingress broken", "ingress backend", "ingress backends", "ingresses", "ingress routes", "missing backend", "missing service", "ingress class", "ingressclass", "httproute", "httproutes", "broken routes", "gateway api", "missing tls secret"},
@@ -39,11 +36,6 @@ func (p *Provider) networkChecks() []checks.Check {
 			checks.ParamSpec{Name: "warn", Type: checks.Duration, Default: "14d", Doc: "report certificates that expire within this long"}),
 			p.certsExpiry},
 	}
-	out := make([]checks.Check, len(defs))
-	for i, d := range defs {
-		out[i] = &check{spec: d.spec, p: p, look: d.look}
-	}
-	return out
 }
 
 var ingressClassesKind = kindReader[networkingv1.IngressClass]{
