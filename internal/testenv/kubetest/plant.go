@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,6 +100,53 @@ func PlantDemo(ctx context.Context, c kubernetes.Interface) error {
 				Type:           corev1.EventTypeWarning, Reason: "BackOff", Message: "Back-off restarting failed container app",
 				FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 12, Source: corev1.EventSource{Component: "kubelet"},
 			}, metav1.CreateOptions{})
+			return err
+		},
+		// An Ingress to a Service that does not exist (k8s.ingress.broken).
+		func() error {
+			prefix := networkingv1.PathTypePrefix
+			_, err := c.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
+				ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
+				Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "checkout.shop.example", IngressRuleValue: networkingv1.IngressRuleValue{
+					HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+						Service: &networkingv1.IngressServiceBackend{Name: "checkout-v2", Port: networkingv1.ServiceBackendPort{Number: 80}},
+					}}}},
+				}}}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+		// A ResourceQuota at 95% of its pods (k8s.quota.exhausted).
+		func() error {
+			q, err := c.CoreV1().ResourceQuotas(ns).Create(ctx, &corev1.ResourceQuota{
+				ObjectMeta: metav1.ObjectMeta{Name: "shop-pods", Namespace: ns},
+				Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("20")}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			q.Status = corev1.ResourceQuotaStatus{
+				Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("20")},
+				Used: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("19")},
+			}
+			_, err = c.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, q, metav1.UpdateOptions{})
+			return err
+		},
+		// A volume left Released by a deleted claim (k8s.pvc.pending).
+		func() error {
+			pv, err := c.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+				ObjectMeta: metav1.ObjectMeta{Name: "pv-old-orders"},
+				Spec: corev1.PersistentVolumeSpec{
+					Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("50Gi")},
+					AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/mnt/orders"}},
+					ClaimRef:               &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: ns, Name: "orders-old"},
+				},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			pv.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumeReleased}
+			_, err = c.CoreV1().PersistentVolumes().UpdateStatus(ctx, pv, metav1.UpdateOptions{})
 			return err
 		},
 	}
