@@ -218,7 +218,9 @@ func (e expiryJudge) judge(kind string, o metav1.Object, notAfter time.Time, ev 
 	}
 	return checks.Finding{
 		Resource: ref(kind, o), Problem: "cert_expiring", Severity: sev,
-		Summary:  fmt.Sprintf("the certificate in %s %s expires on %s, in %s", kind, name, day, daysText(left)),
+		// The date, not a countdown: a summary that changed every run would make the
+		// finding "changed" on every run.
+		Summary:  fmt.Sprintf("the certificate in %s %s expires on %s", kind, name, day),
 		Evidence: ev,
 		Fix:      "renew it before then; if cert-manager issues it, see why renewal has not happened",
 	}, true
@@ -244,11 +246,4 @@ func usedText(ingresses []string) string {
 		return ""
 	}
 	return "; used by ingress " + strings.Join(ingresses, ", ")
-}
-
-func daysText(d time.Duration) string {
-	if d < 24*time.Hour {
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }

@@ -78,8 +78,8 @@ func (p *Provider) hpaBroken(ctx context.Context, c *conn, s scope, params check
 			h.Status.CurrentReplicas >= h.Spec.MaxReplicas && now.Sub(cond.LastTransitionTime.Time) > limitedFor {
 			out = append(out, checks.Finding{
 				Resource: res, Problem: "at_max_replicas", Severity: checks.Medium,
-				Summary: fmt.Sprintf("HorizontalPodAutoscaler %s/%s has wanted more than its %d max replicas for %s",
-					h.Namespace, h.Name, h.Spec.MaxReplicas, now.Sub(cond.LastTransitionTime.Time).Truncate(time.Minute)),
+				Summary: fmt.Sprintf("HorizontalPodAutoscaler %s/%s has wanted more than its %d max replicas since %s",
+					h.Namespace, h.Name, h.Spec.MaxReplicas, cond.LastTransitionTime.UTC().Format(time.RFC3339)),
 				Evidence: map[string]string{
 					"current_replicas": strconv.Itoa(int(h.Status.CurrentReplicas)), "desired_replicas": strconv.Itoa(int(h.Status.DesiredReplicas)),
 					"max_replicas": strconv.Itoa(int(h.Spec.MaxReplicas)), "reason": cond.Reason, "since": cond.LastTransitionTime.UTC().Format(time.RFC3339),

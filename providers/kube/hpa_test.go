@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -8,6 +10,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clankerd/clankerd/checks"
 )
 
 // hpa creates an autoscaler of a target and writes the status its controller would.
@@ -70,6 +74,22 @@ func TestHPABroken(t *testing.T) {
 	res, err := run(t, p, "k8s.hpa.broken", params)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Half an hour later the same autoscalers are described the same way (no countdown
+	// that would make every run "changed").
+	later, err := run(t, cluster(t, Options{Now: func() time.Time { return time.Now().Add(30 * time.Minute) }}), "k8s.hpa.broken", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	described := func(fs []checks.Finding) map[string]string {
+		out := map[string]string{}
+		for _, f := range fs {
+			out[f.Resource+" "+f.Problem] = f.Summary + fmt.Sprint(f.Evidence)
+		}
+		return out
+	}
+	if a, b := described(res.Findings), described(later.Findings); !maps.Equal(a, b) {
+		t.Errorf("findings change between runs:\n%v\n%v", a, b)
 	}
 	for _, f := range res.Findings {
 		if f.Resource == "horizontalpodautoscaler/"+ns+"/nometrics" && (f.Evidence["reason"] != "FailedGetResourceMetric" || f.Evidence["message"] != "planted") {

@@ -97,7 +97,7 @@ func cronJobLate(cj *batchv1.CronJob, now time.Time, late time.Duration) (checks
 	}
 	return checks.Finding{
 		Resource: ref("cronjob", cj), Problem: "cronjob_missed", Severity: checks.Medium,
-		Summary:  fmt.Sprintf("cronjob %s/%s missed its run due at %s (%s late)", cj.Namespace, cj.Name, due.UTC().Format(time.RFC3339), now.Sub(due).Truncate(time.Minute)),
+		Summary:  fmt.Sprintf("cronjob %s/%s missed its run due at %s", cj.Namespace, cj.Name, due.UTC().Format(time.RFC3339)),
 		Evidence: map[string]string{"schedule": cj.Spec.Schedule, "last_schedule": ran, "due": due.UTC().Format(time.RFC3339)},
 		Fix:      "look for a run still going (concurrencyPolicy: Forbid skips runs), a too small startingDeadlineSeconds, or a stopped kube-controller-manager",
 	}, true
