@@ -158,7 +158,7 @@ func (p *Provider) autoscalerBudgetRefQuotaChecks() []checkDef {
 			p.pdbBlocking},
 		{spec("k8s.refs.missing", "Pods and workloads that reference a ConfigMap, Secret, PersistentVolumeClaim or ServiceAccount that does not exist", checks.CategoryHealth,
 			[]string{"references", "reference", "refs", "missing", "configmap", "configmaps", "missing configmap", "missing secret", "missing secrets", "serviceaccount", "missing serviceaccount"},
-			checks.ParamSpec{Name: "secrets", Type: checks.Bool, Default: "true", Doc: "check Secret references too (needs list on secrets: contrib/kubernetes/clankerd-secrets.yaml; only names are read)"}),
+			secretsParam),
 			p.refsMissing},
 		{spec("k8s.quota.exhausted", "ResourceQuotas at or above a share of a hard limit", checks.CategoryHealth,
 			[]string{"quota", "quotas", "resourcequota", "resourcequotas", "resource quota", "exhausted"},

@@ -24,7 +24,7 @@ func (p *Provider) networkChecks() []checkDef {
 		{spec("k8s.ingress.broken", "Ingresses and Gateway API HTTPRoutes whose backend Service or port, TLS secret, ingress class or parent Gateway does not exist", checks.CategoryHealth,
 			// Phrases, not "ingress" alone: an ingress without TLS is k8s.exposure.public.
 			[]string{"broken ingress", "broken ingresses", "ingress broken", "ingress backend", "ingress backends", "ingresses", "ingress routes", "missing backend", "missing service", "ingress class", "ingressclass", "httproute", "httproutes", "broken routes", "gateway api", "missing tls secret"},
-			checks.ParamSpec{Name: "secrets", Type: checks.Bool, Default: "true", Doc: "check that TLS secrets exist (lists Secret names, metadata only: needs the opt-in role in " + secretsRole + ")"}),
+			secretsParam),
 			p.ingressBroken},
 		{spec("k8s.webhooks.broken", "admission webhooks whose Service is missing or has no ready endpoints, or whose CA bundle has expired", checks.CategoryHealth,
 			[]string{"webhook", "webhooks", "admission", "admission webhook", "admission webhooks", "validating", "mutating", "validatingwebhookconfiguration", "mutatingwebhookconfiguration", "failurepolicy", "writes refused", "cabundle"}),

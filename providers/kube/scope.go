@@ -31,6 +31,13 @@ var (
 		Name: "selector", Type: checks.String, Validate: validateSelector,
 		Doc: "label selector, such as app=api,tier!=batch",
 	}
+	// secretsParam says whether a check may list Secret names (metadata only), which
+	// needs the opt-in role; kube_secrets: false in a heartbeat's front matter says
+	// once for every item that the role is not granted.
+	secretsParam = checks.ParamSpec{
+		Name: "secrets", Type: checks.Bool, Default: "true", FrontMatter: "kube_secrets",
+		Doc: "read Secret names too (metadata only; needs list on secrets: " + secretsRole + "); false leaves the Secret part unchecked",
+	}
 	excludeParam = checks.ParamSpec{
 		Name: "exclude_namespaces", Type: checks.List, Default: "kube-system,kube-public,kube-node-lease",
 		Doc: "namespaces to leave out (comma-separated; \"none\" to include all)",
