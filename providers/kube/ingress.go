@@ -77,7 +77,7 @@ func (p *Provider) ingressBroken(ctx context.Context, c *conn, s scope, params c
 	}
 	var secrets map[string]bool
 	if params.Bool("secrets") {
-		if secrets, err = secretNames(ctx, c, s.namespace); err != nil {
+		if secrets, err = objectNames(ctx, c, "secrets", s.namespace); err != nil {
 			return nil, fmt.Errorf("%w; or set secrets=false to leave TLS secrets unchecked", err)
 		}
 	}

@@ -84,31 +84,36 @@ func listJSON[T any, PT interface {
 	})
 }
 
-// metadataListJSON asks the apiserver for names and labels only: no Secret data is
-// sent.
+// metadataListJSON asks the apiserver for names and labels only: no Secret or
+// ConfigMap data is sent.
 const metadataListJSON = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
-// secretNames returns "namespace/name" of every Secret in namespace ns ("" = all),
-// read as metadata only. Listing Secrets is opt-in (secretsRole); a forbidden LIST
-// says so.
-func secretNames(ctx context.Context, c *conn, ns string) (map[string]bool, error) {
-	return checks.Memo(ctx, "k8s/"+c.name+"/secret-names/"+ns, func(ctx context.Context) (map[string]bool, error) {
+// objectNames returns "namespace/name" of every object of a core kind (configmaps,
+// secrets) in namespace ns ("" = all), read as metadata only, one paginated LIST per
+// round shared by every check that asks (there is no watch for it in the daemon).
+// Listing Secrets is opt-in (secretsRole); a forbidden LIST of them says so.
+func objectNames(ctx context.Context, c *conn, resource, ns string) (map[string]bool, error) {
+	return checks.Memo(ctx, "k8s/"+c.name+"/"+resource+"/names/"+ns, func(ctx context.Context) (map[string]bool, error) {
 		names := map[string]bool{}
 		opts := metav1.ListOptions{Limit: pageSize}
 		for {
-			raw, err := c.client.CoreV1().RESTClient().Get().Namespace(ns).Resource("secrets").
+			raw, err := c.client.CoreV1().RESTClient().Get().Namespace(ns).Resource(resource).
 				VersionedParams(&opts, scheme.ParameterCodec).
 				SetHeader("Accept", metadataListJSON).
 				Do(ctx).Raw()
 			if err != nil {
-				return nil, c.secretsError(statusError(raw, err))
+				err = statusError(raw, err)
+				if resource == "secrets" {
+					return nil, c.secretsError(err)
+				}
+				return nil, c.apiError("listing", resource+" (metadata only)", err)
 			}
 			var page metav1.PartialObjectMetadataList
 			if err := json.Unmarshal(raw, &page); err != nil {
-				return nil, fmt.Errorf("decoding the names of secrets in context %q: %w", c.name, err)
+				return nil, fmt.Errorf("decoding the names of %s in context %q: %w", resource, c.name, err)
 			}
-			for _, s := range page.Items {
-				names[s.Namespace+"/"+s.Name] = true
+			for _, o := range page.Items {
+				names[o.Namespace+"/"+o.Name] = true
 			}
 			if page.Continue == "" {
 				return names, nil
@@ -122,7 +127,7 @@ func secretNames(ctx context.Context, c *conn, ns string) (map[string]bool, erro
 // not bound.
 func (c *conn) secretsError(err error) error {
 	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("listing secrets in context %q (%s): forbidden by RBAC: this check needs list secrets, which clankerd-read does not grant; opt in by binding the ClusterRole in %s: %w", c.name, c.server, secretsRole, err)
+		return fmt.Errorf("listing secrets in context %q (%s): forbidden by RBAC%s; this check needs list on secrets, which clankerd-read does not grant; opt in by binding the ClusterRole clankerd-secrets-read in %s: %w", c.name, c.server, missingPermission(err), secretsRole, err)
 	}
 	return c.apiError("listing", "secrets", err)
 }

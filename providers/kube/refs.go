@@ -2,18 +2,15 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/clankerd/clankerd/checks"
@@ -47,7 +44,7 @@ const (
 // Job run by a CronJob by the CronJob's. Finished Jobs and pods are left out.
 func (p *Provider) refsMissing(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error) {
 	withSecrets := params.Bool("secrets")
-	have, err := existingRefs(ctx, c, withSecrets)
+	have, err := existingRefs(ctx, c, s.namespace, withSecrets)
 	if err != nil {
 		return nil, err
 	}
@@ -326,18 +323,18 @@ type existing struct {
 	configMaps, secrets, claims, serviceAccounts map[string]bool
 }
 
-// existingRefs reads the names of ConfigMaps and Secrets as metadata only (no data
-// leaves the apiserver), and PersistentVolumeClaims and ServiceAccounts through the
-// round's shared lists.
-func existingRefs(ctx context.Context, c *conn, withSecrets bool) (existing, error) {
+// existingRefs reads the names of ConfigMaps and Secrets in namespace ns ("" = all)
+// as metadata only (no data leaves the apiserver), and PersistentVolumeClaims and
+// ServiceAccounts through the round's shared lists.
+func existingRefs(ctx context.Context, c *conn, ns string, withSecrets bool) (existing, error) {
 	var have existing
 	var err error
-	if have.configMaps, err = objectNames(ctx, c, "configmaps"); err != nil {
+	if have.configMaps, err = objectNames(ctx, c, "configmaps", ns); err != nil {
 		return existing{}, err
 	}
 	if withSecrets {
-		if have.secrets, err = objectNames(ctx, c, "secrets"); err != nil {
-			return existing{}, err
+		if have.secrets, err = objectNames(ctx, c, "secrets", ns); err != nil {
+			return existing{}, fmt.Errorf("%w; or pass secrets=false to leave Secret references unchecked", err)
 		}
 	}
 	claims, err := read(ctx, c, pvcsKind)
@@ -357,51 +354,6 @@ func existingRefs(ctx context.Context, c *conn, withSecrets bool) (existing, err
 		have.serviceAccounts[sa.Namespace+"/"+sa.Name] = true
 	}
 	return have, nil
-}
-
-// metadataOnly asks the apiserver for a list of object metadata, without specs or data.
-const metadataOnly = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-
-// objectNames lists the "namespace/name" of every object of a core kind, as metadata
-// only, one paginated LIST per round (also in the daemon: there is no watch for it).
-func objectNames(ctx context.Context, c *conn, resource string) (map[string]bool, error) {
-	return checks.Memo(ctx, "k8s/"+c.name+"/"+resource+"/names", func(ctx context.Context) (map[string]bool, error) {
-		names := map[string]bool{}
-		opts := metav1.ListOptions{Limit: pageSize}
-		for {
-			raw, err := c.client.CoreV1().RESTClient().Get().Resource(resource).
-				VersionedParams(&opts, scheme.ParameterCodec).SetHeader("Accept", metadataOnly).Do(ctx).Raw()
-			if err != nil {
-				err = statusOf(raw, err)
-				if resource == "secrets" && apierrors.IsForbidden(err) {
-					return nil, fmt.Errorf("listing secret names in context %q (%s): forbidden by RBAC: clankerd needs list on secrets (names only are read), which the read role does not grant; bind the ClusterRole clankerd-secrets-read in contrib/kubernetes/clankerd-secrets.yaml, or pass secrets=false to leave Secret references unchecked: %w", c.name, c.server, err)
-				}
-				return nil, c.apiError("listing", resource+" (metadata only)", err)
-			}
-			var page metav1.PartialObjectMetadataList
-			if err := json.Unmarshal(raw, &page); err != nil {
-				return nil, fmt.Errorf("reading the list of %s from context %q: %w", resource, c.name, err)
-			}
-			for _, o := range page.Items {
-				names[o.Namespace+"/"+o.Name] = true
-			}
-			if page.Continue == "" {
-				return names, nil
-			}
-			opts.Continue = page.Continue
-		}
-	})
-}
-
-// statusOf returns the apiserver's own Status for a failed metadata-only request (the
-// client cannot decode it under that Accept header, and says "unknown"), so the error
-// names what was refused.
-func statusOf(body []byte, err error) error {
-	var st metav1.Status
-	if json.Unmarshal(body, &st) != nil || st.Kind != "Status" || st.Message == "" {
-		return err
-	}
-	return &apierrors.StatusError{ErrStatus: st}
 }
 
 // refsOnlyEnv keeps the environment variables that take their value from a ConfigMap
