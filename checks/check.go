@@ -96,6 +96,9 @@ func Fingerprint(itemKey string, f Finding) string {
 type Result struct {
 	Findings []Finding         `json:"findings,omitempty"`
 	Evidence map[string]string `json:"evidence,omitempty"`
+	// Inventory is set by change-tracking checks (Spec.Tracks; see Track): the store
+	// compares it with the item's baseline and makes findings of what is beyond it.
+	Inventory *Inventory `json:"inventory,omitempty"`
 }
 
 // Status is Fail when any finding is more severe than info, otherwise Pass.
@@ -155,6 +158,9 @@ type Spec struct {
 	// Categories are the kinds of question the check answers among others of every
 	// provider: "anything exposed?" runs every check in CategoryExposure.
 	Categories []string
+	// Tracks marks a change-tracking check: it returns an Inventory (Track) that the
+	// store compares with the item's baseline, and its findings are what changed.
+	Tracks bool
 }
 
 // The categories a check may declare (Spec.Categories).
