@@ -387,7 +387,7 @@ func classify(parent, runCtx context.Context, timeout time.Duration, out runResu
 	if err := validFindings(out.res.Findings); err != nil {
 		return store.RunEnd{Status: checks.Error, Error: err.Error()}
 	}
-	return store.RunEnd{Status: out.res.Status(), Findings: out.res.Findings, Evidence: out.res.Evidence}
+	return store.RunEnd{Status: out.res.Status(), Findings: out.res.Findings, Evidence: out.res.Evidence, Inventory: out.res.Inventory}
 }
 
 // validFindings refuses findings that cannot be tracked: a check bug must not turn

@@ -61,7 +61,10 @@ type RunEnd struct {
 	Error    string
 	Evidence map[string]string
 	Findings []checks.Finding
-	Plan     string
+	// Inventory is a change-tracking check's facts: a run that completed compares them
+	// with the item's baseline, and its findings are what is beyond it.
+	Inventory *checks.Inventory `json:",omitempty"`
+	Plan      string
 }
 
 // FindingState is where a finding is in its lifecycle.

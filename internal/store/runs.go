@@ -105,6 +105,18 @@ func (tx *Tx) endRun(seq uint64, end RunEnd, news bool) (RunResult, error) {
 	r.Ended, r.Status, r.Error, r.Evidence, r.Plan = end.Ended, end.Status, end.Error, end.Evidence, end.Plan
 	res := RunResult{Receipt: r}
 	completed := end.Status == checks.Pass || end.Status == checks.Fail
+	if completed && end.Inventory != nil {
+		if r.Evidence == nil {
+			r.Evidence = map[string]string{}
+		}
+		changes, err := tx.compareBaseline(r, end.Inventory, r.Evidence)
+		if err != nil {
+			return res, fmt.Errorf("comparing run %d of %s with its baseline: %w", seq, r.Pos, err)
+		}
+		end.Findings = append(slices.Clone(end.Findings), changes...)
+		r.Status = checks.Result{Findings: end.Findings}.Status()
+		res.Receipt = r
+	}
 	if completed {
 		res.Findings, r.Findings, err = tx.reconcile(r, end.Findings)
 		if err != nil {
@@ -314,7 +326,7 @@ func (tx *Tx) maybePrune() error {
 }
 
 // Prune deletes the oldest receipts beyond the retention bounds, and resolved
-// findings that were resolved longer ago than the age bound. It returns how many
+// findings that were resolved, and change records made, longer ago than the age bound. It returns how many
 // receipts it deleted.
 func (tx *Tx) Prune() (int, error) {
 	ret := tx.db.retention
@@ -354,6 +366,9 @@ func (tx *Tx) Prune() (int, error) {
 	}
 	if !cutoff.IsZero() {
 		if err := tx.pruneResolved(cutoff); err != nil {
+			return 0, err
+		}
+		if err := tx.pruneChanges(cutoff); err != nil {
 			return 0, err
 		}
 	}

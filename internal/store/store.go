@@ -60,11 +60,14 @@ var (
 	bucketNotifyTargets    = []byte("notify_targets")    // target → TargetState
 	bucketNotifyErroring   = []byte("notify_erroring")   // item → time it started erroring
 	bucketNotifyMuted      = []byte("notify_muted")      // item \x00 fingerprint → mute id that held back its news
+	bucketBaselines        = []byte("baselines")         // item → Baseline
+	bucketChanges          = []byte("changes")           // seq → ChangeRecord
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketRuns, bucketRunsByItem, bucketItems, bucketFindings, bucketFindingsByItem,
 		bucketFindingsByState, bucketFindingsByRun, bucketFindingsResolved, bucketPlans, bucketPlansPending, bucketAudit,
 		bucketMutes, bucketOutbox, bucketDeliveries, bucketNotifyTargets, bucketNotifyErroring, bucketNotifyMuted,
+		bucketBaselines, bucketChanges,
 	}
 
 	keySchema    = []byte("schema")
@@ -294,7 +297,7 @@ func (tx *Tx) decode(bucket, key, data []byte, v any) error {
 // keyString shows a key readably: a sequence number for the seq-keyed buckets,
 // quoted text otherwise.
 func keyString(bucket, key []byte) string {
-	if (bytes.Equal(bucket, bucketRuns) || bytes.Equal(bucket, bucketAudit) || bytes.Equal(bucket, bucketOutbox)) && len(key) == 8 {
+	if (bytes.Equal(bucket, bucketRuns) || bytes.Equal(bucket, bucketAudit) || bytes.Equal(bucket, bucketOutbox) || bytes.Equal(bucket, bucketChanges)) && len(key) == 8 {
 		return strconv.FormatUint(seqFromKey(key), 10)
 	}
 	return strconv.Quote(string(key))
