@@ -447,3 +447,17 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ParseSince reads a point in the past as people and agents write it: a duration
+// before now (30m, 24h, 7d), an RFC 3339 time, or a date (midnight UTC).
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a duration such as 24h or 7d, a date such as 2026-12-01, or a time such as 2026-12-01T09:00:00Z", s)
+}

@@ -122,7 +122,7 @@ through plans that you approve with 'clankerd approve'.`,
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(), a.scanCommand(),
-		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.notifyCommand(), a.policyCommand(),
+		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.baselineCommand(), a.changesCommand(), a.notifyCommand(), a.policyCommand(),
 	)
 	return root
 }

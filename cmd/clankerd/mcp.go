@@ -26,7 +26,8 @@ func (a *cmdline) mcpCommand() *cobra.Command {
 		Short: "Serve clankerd's tools to agents over the Model Context Protocol (stdio or HTTP)",
 		Long: `mcp serves clankerd to agents: clanker_version, clanker_route_question (like ask),
 clanker_run_command (one named check; a task only queues a plan), clankerd_findings,
-clankerd_plans and clankerd_propose_plan. No tool can approve or apply a plan.
+clankerd_changes, clankerd_baselines, clankerd_plans and clankerd_propose_plan. No tool
+can approve or apply a plan, or accept a change into a baseline or reset one.
 
 --transport stdio (the default) is for an agent that starts clankerd itself.
 --transport http serves streamable HTTP at /mcp on --listen, loopback only unless

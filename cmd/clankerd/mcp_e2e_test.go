@@ -89,8 +89,10 @@ func TestMCPOverStdio(t *testing.T) {
 	byName := map[string]*mcp.Tool{}
 	for _, tool := range tools.Tools {
 		byName[tool.Name] = tool
-		if strings.Contains(tool.Name, "approve") || strings.Contains(tool.Name, "apply") {
-			t.Errorf("tool %s approves or applies", tool.Name)
+		for _, verb := range []string{"approve", "apply", "accept", "reset"} {
+			if strings.Contains(tool.Name, verb) {
+				t.Errorf("tool %s can %s: only a person approves plans and accepts or resets baselines", tool.Name, verb)
+			}
 		}
 		if tool.Annotations == nil || tool.Annotations.DestructiveHint == nil || *tool.Annotations.DestructiveHint {
 			t.Errorf("%s: annotations %+v, want destructive=false set", tool.Name, tool.Annotations)
@@ -99,7 +101,8 @@ func TestMCPOverStdio(t *testing.T) {
 	for _, want := range []struct {
 		name     string
 		readOnly bool
-	}{{"clanker_version", true}, {"clanker_route_question", false}, {"clanker_run_command", false}, {"clankerd_findings", true}, {"clankerd_plans", true}, {"clankerd_propose_plan", false}} {
+	}{{"clanker_version", true}, {"clanker_route_question", false}, {"clanker_run_command", false}, {"clankerd_findings", true}, {"clankerd_plans", true}, {"clankerd_propose_plan", false},
+		{"clankerd_changes", true}, {"clankerd_baselines", true}} {
 		tool, ok := byName[want.name]
 		if !ok {
 			t.Errorf("no tool %s", want.name)
@@ -294,7 +297,7 @@ func TestMCPOverHTTP(t *testing.T) {
 	}
 	defer session.Close()
 	tools, err := session.ListTools(t.Context(), nil)
-	if err != nil || len(tools.Tools) != 6 {
+	if err != nil || len(tools.Tools) != 8 {
 		t.Fatalf("tools over HTTP: %v %v", tools, err)
 	}
 	var wg sync.WaitGroup

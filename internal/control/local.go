@@ -298,3 +298,28 @@ func (l *Local) mutes(ctx context.Context, r MutesRequest) ([]store.Mute, error)
 func (l *Local) unmute(ctx context.Context, d Decision) (store.Mute, error) {
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, decider(ctx, d.Actor)) })
 }
+
+// baselines lists the baselines of change-tracking items.
+func (l *Local) baselines(ctx context.Context, sel store.BaselineSelector) ([]store.Baseline, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.Baseline, error) { return tx.Baselines(sel) })
+}
+
+// acceptBaseline takes what is beyond the selected baselines into them, audited as
+// done by the decider.
+func (l *Local) acceptBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
+		return tx.AcceptBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
+	})
+}
+
+// resetBaseline drops the selected baselines, audited as done by the decider.
+func (l *Local) resetBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
+		return tx.ResetBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
+	})
+}
+
+// changes lists the change log, newest first.
+func (l *Local) changes(ctx context.Context, f store.ChangeFilter) ([]store.ChangeRecord, error) {
+	return view(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) { return tx.Changes(f) })
+}

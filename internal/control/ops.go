@@ -60,6 +60,10 @@ var (
 	OpMute        = Op[store.Mute, store.Mute]{"mute", (*Local).mute}
 	OpMutes       = Op[MutesRequest, []store.Mute]{"mutes", (*Local).mutes}
 	OpUnmute      = Op[Decision, store.Mute]{"unmute", (*Local).unmute}
+	OpBaselines   = Op[store.BaselineSelector, []store.Baseline]{"baselines", (*Local).baselines}
+	OpAccept      = Op[BaselineDecision, []store.ChangeRecord]{"baseline_accept", (*Local).acceptBaseline}
+	OpReset       = Op[BaselineDecision, []store.ChangeRecord]{"baseline_reset", (*Local).resetBaseline}
+	OpChanges     = Op[store.ChangeFilter, []store.ChangeRecord]{"changes", (*Local).changes}
 )
 
 // served is every operation the socket server answers. OpAppendAudit is not one of
@@ -68,6 +72,7 @@ var (
 var served = []endpoint{
 	OpStatus, OpRuns, OpFindings, OpDiff, OpPlans, OpPlan, OpApprove, OpReject, OpQueuePlan,
 	OpAudit, OpVerifyAudit, OpBeginRun, OpEndRun, OpAddReceipt, OpMute, OpMutes, OpUnmute,
+	OpBaselines, OpAccept, OpReset, OpChanges,
 }
 
 // The requests and responses that are not a single store or tasks type.
@@ -115,6 +120,13 @@ type (
 	RunEnd struct {
 		Seq uint64       `json:"seq"`
 		End store.RunEnd `json:"end"`
+	}
+	// BaselineDecision accepts changes into baselines, or resets them: Actor counts as
+	// in Decision (through the socket the calling process's user is audited).
+	BaselineDecision struct {
+		Select store.BaselineSelector `json:"select"`
+		Actor  string                 `json:"actor,omitempty"`
+		Reason string                 `json:"reason,omitempty"`
 	}
 	// MutesRequest asks for the active mutes, or all of them.
 	MutesRequest struct {

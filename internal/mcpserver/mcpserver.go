@@ -51,6 +51,10 @@ func (s *Server) MCP() *mcp.Server {
 		Annotations: &mcp.ToolAnnotations{Title: "Run a check", ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(true)}}, cleanErrors(s.runCommand))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_findings", Description: "Findings from clankerd's history, filtered by lifecycle state (new, changed, resolved, unchanged, open, all), check id, and since (a duration such as 30m or a time). state=new is what appeared since the last check.",
 		Annotations: &mcp.ToolAnnotations{Title: "Findings", ReadOnlyHint: readOnly.ReadOnlyHint, DestructiveHint: readOnly.DestructiveHint, IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.findings))
+	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_changes", Description: "What changed in exposure and access since a time, from the change-tracking checks' records (k8s.changes.*, aws.changes.*), newest first: resources added or widened beyond their baseline, changes reverted, removals and narrowings, and acceptances or resets by people. Ask for this delta instead of re-scanning.",
+		Annotations: &mcp.ToolAnnotations{Title: "Changes", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.changes))
+	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_baselines", Description: "The baselines of the change-tracking checks: the exposure and access people accepted, and what is beyond it now (the open findings). Read-only: only a person can accept a change into a baseline or reset one, with `clankerd baseline accept` or `reset`.",
+		Annotations: &mcp.ToolAnnotations{Title: "Baselines", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.baselines))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_plans", Description: "Plans (proposed changes) and their state: pending, applied, rejected, expired, stale, failed.",
 		Annotations: &mcp.ToolAnnotations{Title: "Plans", ReadOnlyHint: true, DestructiveHint: ptr(false), IdempotentHint: true, OpenWorldHint: ptr(false)}}, cleanErrors(s.plans))
 	mcp.AddTool(srv, &mcp.Tool{Name: "clankerd_propose_plan", Description: "Propose a change as a pending plan: a write task id and its parameters. clankerd reads the live state, records the plan (target, observed state, change, risk, cost) and returns its id; only a person can apply it, with `clankerd approve ID`.",
@@ -147,13 +151,11 @@ func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findin
 		return nil, findingsOut{}, fmt.Errorf("state %q: use new, changed, resolved, unchanged, open or all", in.State)
 	}
 	if in.Since != "" {
-		if d, err := checks.ParseDuration(in.Since); err == nil {
-			f.Since = time.Now().Add(-d)
-		} else if t, err := time.Parse(time.RFC3339, in.Since); err == nil {
-			f.Since = t
-		} else {
-			return nil, findingsOut{}, fmt.Errorf("since %q: give a duration (30m, 2h, 1d) or an RFC 3339 time", in.Since)
+		t, err := checks.ParseSince(in.Since, time.Now())
+		if err != nil {
+			return nil, findingsOut{}, fmt.Errorf("since: %w", err)
 		}
+		f.Since = t
 	}
 	if in.Severity != "" {
 		sev, err := checks.ParseSeverity(in.Severity)
@@ -168,6 +170,69 @@ func (s *Server) findings(ctx context.Context, _ *mcp.CallToolRequest, in findin
 	}
 	out := findingsOut{Findings: view.Findings(fs, nil)}
 	return text(fmt.Sprintf("%d finding(s)", len(out.Findings))), out, nil
+}
+
+type changesIn struct {
+	Since string `json:"since,omitempty" jsonschema:"only changes since: a duration (30m, 24h, 7d), a date or an RFC 3339 time; default all"`
+	Check string `json:"check,omitempty" jsonschema:"only this check id, such as k8s.changes.access"`
+	Limit int    `json:"limit,omitempty" jsonschema:"at most this many, newest first; default 200"`
+}
+
+type changesOut struct {
+	Changes []view.Change `json:"changes"`
+}
+
+// maxChanges bounds what one clankerd_changes call returns when it names no limit.
+const maxChanges = 200
+
+func (s *Server) changes(ctx context.Context, _ *mcp.CallToolRequest, in changesIn) (*mcp.CallToolResult, changesOut, error) {
+	f := store.ChangeFilter{Item: in.Check, Limit: in.Limit}
+	if f.Limit <= 0 || f.Limit > maxChanges {
+		f.Limit = maxChanges
+	}
+	if in.Check != "" && !strings.Contains(in.Check, ".") {
+		return nil, changesOut{}, fmt.Errorf("check %q: give a check id such as k8s.changes.exposure", in.Check)
+	}
+	if in.Since != "" {
+		t, err := checks.ParseSince(in.Since, time.Now())
+		if err != nil {
+			return nil, changesOut{}, fmt.Errorf("since: %w", err)
+		}
+		f.Since = t
+	}
+	cs, err := control.OpChanges.Do(ctx, s.Runner.State, f)
+	if err != nil {
+		return nil, changesOut{}, err
+	}
+	out := changesOut{Changes: view.Changes(cs)}
+	if out.Changes == nil {
+		out.Changes = []view.Change{}
+	}
+	return text(fmt.Sprintf("%d change(s)", len(out.Changes))), out, nil
+}
+
+type baselinesIn struct {
+	Check    string `json:"check,omitempty" jsonschema:"only the baselines of this check id, such as aws.changes.access"`
+	Resource string `json:"resource,omitempty" jsonschema:"only facts on resources matching this glob (* any run of characters)"`
+}
+
+type baselinesOut struct {
+	Baselines []view.Baseline `json:"baselines"`
+}
+
+func (s *Server) baselines(ctx context.Context, _ *mcp.CallToolRequest, in baselinesIn) (*mcp.CallToolResult, baselinesOut, error) {
+	if in.Check != "" && !strings.Contains(in.Check, ".") {
+		return nil, baselinesOut{}, fmt.Errorf("check %q: give a check id such as k8s.changes.access", in.Check)
+	}
+	bs, err := control.OpBaselines.Do(ctx, s.Runner.State, store.BaselineSelector{Item: in.Check, Resource: in.Resource})
+	if err != nil {
+		return nil, baselinesOut{}, err
+	}
+	out := baselinesOut{Baselines: view.Baselines(bs)}
+	if out.Baselines == nil {
+		out.Baselines = []view.Baseline{}
+	}
+	return text(fmt.Sprintf("%d baseline(s)", len(out.Baselines))), out, nil
 }
 
 type plansIn struct {

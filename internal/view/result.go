@@ -26,6 +26,9 @@ type Result struct {
 	Plan       *PlanRef      `json:"plan,omitempty"`
 	FixPlans   []PlanRef     `json:"fix_plans,omitempty"`
 	Findings   []Finding     `json:"findings"`
+	// Baseline says what a change-tracking check's run did with its item's baseline
+	// ("recorded now with 12 facts; …"), empty for other checks.
+	Baseline string `json:"baseline,omitempty"`
 	// ExplainErrors say why the model explained no finding (over budget, no model).
 	ExplainErrors []string `json:"explain_errors,omitempty"`
 }
@@ -35,7 +38,7 @@ func result(o runner.Outcome) Result {
 	r := Result{
 		Check: o.Item.ID, Item: o.Item.Pos(), Key: o.Item.Key, Status: o.Receipt.Status,
 		DurationMS: o.Duration().Milliseconds(), Error: o.Receipt.Error, Findings: []Finding{},
-		ExplainErrors: o.ExplainErrors,
+		ExplainErrors: o.ExplainErrors, Baseline: o.Receipt.Evidence["baseline"],
 	}
 	if o.Item.Kind == heartbeat.ItemQuestion {
 		r.Text = o.Item.Text
@@ -88,6 +91,9 @@ func (rs Results) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "%-7s %s  %s (%dms)\n", strings.ToUpper(string(r.Status)), what, r.Item, r.DurationMS)
 		if r.Error != "" {
 			fmt.Fprintf(w, "        %s\n", indent(r.Error, "        "))
+		}
+		if r.Baseline != "" {
+			fmt.Fprintf(w, "        baseline %s\n", r.Baseline)
 		}
 		if p := r.Plan; p != nil {
 			verb := "queued"
