@@ -11,12 +11,16 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/heartbeat"
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/route"
 	"github.com/clankerd/clankerd/internal/runner"
+	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
 
@@ -86,8 +90,20 @@ type Answer struct {
 	// change would cost.
 	Preview  *tasks.Draft `json:"preview,omitempty"`
 	Estimate bool         `json:"-"`
-	Answer   string       `json:"answer"`
+	// Changes are the change log of the change-tracking checks the question routed to
+	// (every item of those checks, heartbeat items too), newest first, since the time
+	// the question names (default ChangesWindow); ChangesSince is that time.
+	Changes      []store.ChangeRecord `json:"changes,omitempty"`
+	ChangesSince time.Time            `json:"changes_since,omitzero"`
+	Answer       string               `json:"answer"`
 }
+
+// ChangesWindow is how far back an answer looks in the change log when the question
+// names no time ("any new public endpoints?").
+const ChangesWindow = 7 * 24 * time.Hour
+
+// maxChanges bounds the change records an answer carries.
+const maxChanges = 50
 
 // Ask routes the question, then runs the checks it maps to (recording them like
 // `clankerd check`), or queues a plan for a change request when allowed.
@@ -149,8 +165,92 @@ func (s *Service) Ask(ctx context.Context, req Request) (Answer, error) {
 	}
 	ans.Outcomes = s.Runner.RunAll(ctx, items)
 	ans.Answer = Summarize(ans.Outcomes)
+	if err := s.addChanges(ctx, &ans, items); err != nil {
+		return ans, err
+	}
 	return ans, nil
 }
+
+// addChanges puts the change log of the change-tracking checks among items into the
+// answer: what the heartbeat's items recorded says what changed, where this
+// question's own first run only records a baseline.
+func (s *Service) addChanges(ctx context.Context, ans *Answer, items []heartbeat.Item) error {
+	var tracked []string
+	for _, it := range items {
+		if spec, _, ok := s.Catalog.Lookup(it.ID); ok && spec.Tracks && !slices.Contains(tracked, it.ID) {
+			tracked = append(tracked, it.ID)
+		}
+	}
+	if len(tracked) == 0 {
+		return nil
+	}
+	now := time.Now()
+	since := changesSince(ans.Question, now)
+	ans.ChangesSince = since
+	for _, id := range tracked {
+		cs, err := control.OpChanges.Do(ctx, s.Runner.State, store.ChangeFilter{Item: id, Since: since, Limit: maxChanges})
+		if err != nil {
+			return fmt.Errorf("reading the change log of %s: %w", id, err)
+		}
+		ans.Changes = append(ans.Changes, cs...)
+	}
+	slices.SortStableFunc(ans.Changes, func(a, b store.ChangeRecord) int { return b.Time.Compare(a.Time) })
+	if len(ans.Changes) > maxChanges {
+		ans.Changes = ans.Changes[:maxChanges]
+	}
+	ans.Answer += "\n" + changesLine(ans.Changes, since)
+	return nil
+}
+
+// changesLine sums the change log up in a line of the answer.
+func changesLine(cs []store.ChangeRecord, since time.Time) string {
+	if len(cs) == 0 {
+		return fmt.Sprintf("No change recorded since %s.", since.UTC().Format(time.RFC3339))
+	}
+	var parts []string
+	for _, c := range cs {
+		if len(parts) == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more (clankerd changes)", len(cs)-5))
+			break
+		}
+		what := string(c.Kind)
+		if c.Resource != "" {
+			what += " " + flat(c.Resource)
+		}
+		if c.Severity != "" {
+			what += " (" + string(c.Severity) + ")"
+		}
+		parts = append(parts, what)
+	}
+	return fmt.Sprintf("%d change(s) recorded since %s: %s.", len(cs), since.UTC().Format(time.RFC3339), strings.Join(parts, "; "))
+}
+
+// changesSince reads the time a question asks about: "since yesterday", "today",
+// "this week", "in the last 3 days"; ChangesWindow when it names none.
+func changesSince(q string, now time.Time) time.Time {
+	q = strings.ToLower(q)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	if m := lastN.FindStringSubmatch(q); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour}[m[2]]
+		return now.Add(-time.Duration(n) * unit)
+	}
+	switch {
+	case strings.Contains(q, "yesterday"):
+		return day.AddDate(0, 0, -1)
+	case strings.Contains(q, "today"):
+		return day
+	case strings.Contains(q, "last hour"):
+		return now.Add(-time.Hour)
+	case strings.Contains(q, "this week"), strings.Contains(q, "last week"):
+		return now.Add(-7 * 24 * time.Hour)
+	case strings.Contains(q, "this month"), strings.Contains(q, "last month"):
+		return now.Add(-30 * 24 * time.Hour)
+	}
+	return now.Add(-ChangesWindow)
+}
+
+var lastN = regexp.MustCompile(`(?:last|past)\s+(\d+)\s*(minute|hour|day|week)s?`)
 
 // plan queues the change as a pending plan, when the caller allows it; otherwise it
 // shows the plan it would queue. An agent's change request is refused: it proposes
@@ -260,6 +360,8 @@ func Summarize(outcomes []runner.Outcome) string {
 		case o.Receipt.Status == checks.Skipped:
 			skipped++
 			lines = append(lines, fmt.Sprintf("%s was skipped: %s", o.Item.ID, oneLine(o.Receipt.Error)))
+		case strings.HasPrefix(o.Receipt.Evidence["baseline"], "recorded"):
+			lines = append(lines, o.Item.ID+" recorded its baseline: "+oneLine(o.Receipt.Evidence["baseline"]))
 		default:
 			lines = append(lines, o.Item.ID+" found no problem")
 		}

@@ -17,6 +17,39 @@ var categoryPhrases = map[string][]string{
 	checks.CategoryWaste:    {"wasting money", "waste", "wasted", "save money", "saving", "unused resource", "idle resource"},
 	checks.CategoryHealth:   {"anything unusual", "unusual", "everything ok", "everything okay", "everything fine", "everything healthy", "all good", "anything wrong", "going wrong", "overall health"},
 	checks.CategoryCost:     {"how much are we spending", "how much do we spend", "cost overview", "where is the money going"},
+	// categoryChanges asks what changed in exposure and access: the change-tracking
+	// checks (checks.Spec.Tracks) of both categories.
+	categoryChanges: {"what changed", "what has changed", "what have changed", "any changes", "anything changed", "what is new", "drift", "changed since", "changes since"},
+}
+
+// categoryChanges is the category of a question about what changed: it stands for
+// the exposure and access categories, answered by their change-tracking checks.
+const categoryChanges = "changes"
+
+// changeWords (stemmed) make a question one about what changed ("any new public
+// endpoints?", "permission changes since yesterday?"): it is answered by the
+// change-tracking checks (checks.Spec.Tracks) where the routes include some, and
+// other questions by the rest.
+var changeWords = []string{"new", "change", "changed", "since", "drift", "added", "gained", "delta", "appeared", "opened"}
+
+// changeIntent reports whether the stemmed question asks what changed.
+func changeIntent(toks []string) bool {
+	return slices.ContainsFunc(toks, func(t string) bool { return slices.Contains(changeWords, t) })
+}
+
+// preferIntent keeps the routes that answer the question's intent, change tracking
+// or the state as it is, when there are routes of both kinds; otherwise all of them.
+func (r *Router) preferIntent(routes []scoredRoute, changes bool) []scoredRoute {
+	var keep []scoredRoute
+	for _, s := range routes {
+		if r.tracks[s.id] == changes {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == 0 {
+		return routes
+	}
+	return keep
 }
 
 // genericWords say little about what to check: a keyword made only of them ("status",
@@ -38,6 +71,8 @@ func generic(kw []string) bool {
 type categoryMatch struct {
 	categories []string
 	spans      []span
+	// changes is set when a phrase asked what changed ("what changed?").
+	changes bool
 }
 
 // categoryPhrase is a category phrase as the router matches it.
@@ -64,8 +99,15 @@ func (r *Router) matchCategories(toks []string) categoryMatch {
 		for i := 0; i+len(p.words) <= len(toks); i++ {
 			if slices.Equal(toks[i:i+len(p.words)], p.words) {
 				m.spans = append(m.spans, span{i, i + len(p.words)})
-				if !slices.Contains(m.categories, p.category) {
-					m.categories = append(m.categories, p.category)
+				cats := []string{p.category}
+				if p.category == categoryChanges {
+					cats = []string{checks.CategoryExposure, checks.CategoryAccess}
+					m.changes = true
+				}
+				for _, c := range cats {
+					if !slices.Contains(m.categories, c) {
+						m.categories = append(m.categories, c)
+					}
 				}
 			}
 		}

@@ -64,6 +64,7 @@ type Router struct {
 	providers []Provider
 	specs     []checks.Spec
 	kinds     map[string]checks.Kind
+	tracks    map[string]bool // change-tracking checks (checks.Spec.Tracks)
 	// verbs start a change request: changeVerbs and the tasks' own.
 	verbs map[string]bool
 	// keywords per spec, stemmed; weight per stemmed keyword (rarer is heavier).
@@ -81,7 +82,7 @@ const MaxRoutes = 12
 // New indexes the catalog. Every provider's extractor is asked for the parameters of
 // every route, in the order given; none may be nil.
 func New(c Catalog, providers ...Provider) *Router {
-	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}, vocabulary: map[string]bool{}, categoryPhrases: stemCategoryPhrases()}
+	r := &Router{catalog: c, providers: providers, kinds: map[string]checks.Kind{}, tracks: map[string]bool{}, verbs: map[string]bool{}, keywords: map[string][][]string{}, weight: map[string]float64{}, vocabulary: map[string]bool{}, categoryPhrases: stemCategoryPhrases()}
 	for _, v := range changeVerbs {
 		r.verbs[v] = true
 	}
@@ -90,6 +91,7 @@ func New(c Catalog, providers ...Provider) *Router {
 		_, kind, _ := c.Lookup(s.ID)
 		r.specs = append(r.specs, s)
 		r.kinds[s.ID] = kind
+		r.tracks[s.ID] = s.Tracks
 		if kind == checks.KindTask {
 			for _, v := range s.Verbs {
 				r.verbs[v] = true
@@ -261,7 +263,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 		}
 		res.Write = true
 	case len(cm.categories) > 0:
-		all = r.complete(q, names, r.categoryRoutes(toks, cm, spans, names))
+		all = r.complete(q, names, r.preferIntent(r.categoryRoutes(toks, cm, spans, names), cm.changes || changeIntent(toks)))
 		if len(all) == 0 {
 			return res
 		}
@@ -275,7 +277,7 @@ func (r *Router) Route(ctx context.Context, question string) Result {
 				keep = append(keep, s)
 			}
 		}
-		all = keep
+		all = r.preferIntent(keep, changeIntent(toks))
 	}
 	var routes []Route
 	var ambiguous []string

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/ask"
@@ -32,12 +33,17 @@ type Answer struct {
 	Plan     *PlanRef  `json:"plan,omitempty"`
 	// Preview is the plan a change request would queue, when it was not queued.
 	Preview *Preview `json:"preview,omitempty"`
-	Answer  string   `json:"answer" view:"multiline"`
+	// Changes are the change log of the change-tracking checks the question ran,
+	// since ChangesSince, newest first.
+	Changes      []Change  `json:"changes,omitempty"`
+	ChangesSince time.Time `json:"changes_since,omitzero"`
+	Answer       string    `json:"answer" view:"multiline"`
 }
 
 // NewAnswer shapes the answer to a question.
 func NewAnswer(a ask.Answer) Answer {
-	out := Answer{Question: a.Question, RoutedBy: a.RoutedBy, Routes: a.Routes, Results: each(a.Outcomes, result), Answer: a.Answer}
+	out := Answer{Question: a.Question, RoutedBy: a.RoutedBy, Routes: a.Routes, Results: each(a.Outcomes, result), Answer: a.Answer,
+		Changes: each(a.Changes, func(c store.ChangeRecord) Change { return Change{c} }), ChangesSince: a.ChangesSince}
 	if out.Routes == nil {
 		out.Routes = []route.Route{}
 	}
