@@ -52,7 +52,7 @@ func (a *cmdline) baselineShowCommand() *cobra.Command {
 				}
 				v := view.Baselines(bs)
 				if output == "json" {
-					return view.WriteJSON(a.stdout, v)
+					return view.WriteJSON(a.stdout, map[string]any{"baselines": nonNil(v)})
 				}
 				return view.WriteBaselines(a.stdout, v, sel.Item != "" || resource != "")
 			})
@@ -108,7 +108,7 @@ func (a *cmdline) changeBaseline(cmd *cobra.Command, op control.Op[control.Basel
 		}
 		v := view.Changes(cs)
 		if output == "json" {
-			return view.WriteJSON(a.stdout, v)
+			return view.WriteJSON(a.stdout, map[string]any{"changes": nonNil(v)})
 		}
 		for _, c := range v {
 			what := c.Resource
@@ -154,7 +154,7 @@ newest first. --since takes a duration (24h, 7d) or a date or time (2026-12-01,
 				}
 				v := view.Changes(cs)
 				if output == "json" {
-					return view.WriteJSON(a.stdout, v)
+					return view.WriteJSON(a.stdout, map[string]any{"changes": nonNil(v)})
 				}
 				return view.WriteChanges(a.stdout, v)
 			})
@@ -165,4 +165,12 @@ newest first. --since takes a duration (24h, 7d) or a date or time (2026-12-01,
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many changes (0: all)")
 	outputFlag(cmd, &output, "text", "json")
 	return cmd
+}
+
+// nonNil is s, or an empty slice for nil, so JSON shows [] and not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
