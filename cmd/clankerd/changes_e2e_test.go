@@ -262,7 +262,9 @@ func TestChangeTrackingThroughCLI(t *testing.T) {
 // openFindings lists the open findings' resources and states.
 func openFindings(t *testing.T, state string) []string {
 	t.Helper()
-	var fs struct{ Findings []struct{ Resource, State, Severity string } }
+	var fs struct {
+		Findings []struct{ Resource, State, Severity string }
+	}
 	jsonOut(t, state, 0, &fs, "findings", "-o", "json")
 	var out []string
 	for _, f := range fs.Findings {
@@ -322,7 +324,9 @@ func TestChangeTrackingDaemonKill9(t *testing.T) {
 	if got := baselines(); len(got) != 1 || got[0].Item != bs[0].Item || len(got[0].Facts) != len(bs[0].Facts) {
 		t.Errorf("baselines after the restart %+v, want %+v", got, bs)
 	}
-	var changes struct{ Changes []struct{ Kind, Resource string } }
+	var changes struct {
+		Changes []struct{ Kind, Resource string }
+	}
 	jsonOut(t, state, 0, &changes, "changes", "-o", "json")
 	n := 0
 	for _, ch := range changes.Changes {
