@@ -42,6 +42,9 @@ func writeSpecMarkdown(b *strings.Builder, s Spec) {
 	if len(s.Categories) > 0 {
 		fmt.Fprintf(b, "\nCategories: %s.\n", strings.Join(s.Categories, ", "))
 	}
+	if s.Tracks {
+		b.WriteString("\nTracks changes: its findings are what was added or widened since its item's baseline ([changes.md](changes.md)).\n")
+	}
 	if len(s.Params) == 0 {
 		b.WriteString("\nNo parameters.\n")
 		return

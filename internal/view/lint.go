@@ -128,7 +128,10 @@ type Spec struct {
 	Kind        string   `json:"kind"`
 	Description string   `json:"description"`
 	Categories  []string `json:"categories,omitempty"`
-	Params      []Param  `json:"params"`
+	// Tracks marks a change-tracking check: its findings are what changed since its
+	// item's baseline.
+	Tracks bool    `json:"tracks_changes,omitempty"`
+	Params []Param `json:"params"`
 }
 
 // Param is one parameter of a check or task.
@@ -152,7 +155,7 @@ func CatalogOf(reg *checks.Registry) Catalog {
 	var out Catalog
 	for _, s := range reg.Specs() {
 		_, kind, _ := reg.Lookup(s.ID)
-		sp := Spec{ID: s.ID, Kind: kind.String(), Description: s.Description, Categories: s.Categories}
+		sp := Spec{ID: s.ID, Kind: kind.String(), Description: s.Description, Categories: s.Categories, Tracks: s.Tracks}
 		for _, p := range s.Params {
 			sp.Params = append(sp.Params, Param{Name: p.Name, Type: p.Type.String(), Required: p.Required, Default: p.Default, Choices: p.Choices, FrontMatter: p.FrontMatter, Doc: p.Doc})
 		}
