@@ -112,8 +112,9 @@ func slimPodSpec(s *corev1.PodSpec) {
 	for _, cs := range [][]corev1.Container{s.Containers, s.InitContainers} {
 		for i := range cs {
 			c := &cs[i]
-			c.Env = refsOnlyEnv(c.Env) // EnvFrom is kept: only names (k8s.refs.missing)
-			c.Command, c.Args, c.Ports, c.VolumeMounts = nil, nil, nil, nil
+			c.Env = refsOnlyEnv(c.Env)       // EnvFrom is kept: only names (k8s.refs.missing)
+			c.Ports = hostPortsOnly(c.Ports) // k8s.changes.exposure
+			c.Command, c.Args, c.VolumeMounts = nil, nil, nil
 			c.LivenessProbe, c.ReadinessProbe, c.StartupProbe, c.Lifecycle = nil, nil, nil, nil
 		}
 	}
