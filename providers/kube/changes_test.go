@@ -394,3 +394,39 @@ func TestChangesNameTheMissingPermission(t *testing.T) {
 		}
 	}
 }
+
+// The change-tracking checks read what the other checks of the round read: after
+// them, only Roles and the ServiceAccount token Secrets are new requests, and a second
+// run in the same round sends none.
+func TestChangesShareReads(t *testing.T) {
+	p := cluster(t, Options{})
+	reg := checks.NewRegistry()
+	if err := p.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := checks.WithRound(t.Context(), checks.NewRound())
+	runAll := func(ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			c, _ := reg.Check(id)
+			params, err := c.Spec().Bind(nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Run(ctx, params); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+	}
+	runAll("k8s.exposure.public", "k8s.rbac.clusteradmin", "k8s.refs.missing", "k8s.ingress.broken")
+	before := p.Requests()
+	runAll("k8s.changes.exposure", "k8s.changes.access")
+	if n := p.Requests() - before; n != 2 {
+		t.Errorf("the change-tracking checks after the others sent %d requests, want 2 (roles, token secrets)", n)
+	}
+	before = p.Requests()
+	runAll("k8s.changes.exposure", "k8s.changes.access")
+	if n := p.Requests() - before; n != 0 {
+		t.Errorf("running them again in the same round sent %d requests, want none", n)
+	}
+}
