@@ -62,13 +62,21 @@ func serviceFacts(svc *corev1.Service) []checks.Fact {
 			if len(ranges) == 0 {
 				ranges = []string{anywhere}
 			}
+			kind, internal := "LoadBalancer ", internalLoadBalancer(svc)
+			if internal {
+				kind = "internal LoadBalancer "
+			}
 			for _, r := range ranges {
 				r = strings.TrimSpace(r)
-				out = append(out, checks.Fact{
-					Resource: res, Key: "LoadBalancer " + pp + " from " + r, Severity: sourceRangeSeverity(r),
+				f := checks.Fact{
+					Resource: res, Key: kind + pp + " from " + r, Severity: sourceRangeSeverity(r),
 					Summary: "load balancer port " + pp + " open to " + r,
 					Fix:     "narrow loadBalancerSourceRanges, or make the Service ClusterIP behind an ingress with TLS",
-				})
+				}
+				if internal {
+					f.Severity, f.Summary = checks.Low, "internal load balancer port "+pp+" open to "+r+" within the network"
+				}
+				out = append(out, f)
 			}
 		case corev1.ServiceTypeNodePort:
 			out = append(out, checks.Fact{
@@ -86,6 +94,47 @@ func serviceFacts(svc *corev1.Service) []checks.Fact {
 				Summary: "port " + pp + " served on external address " + ip,
 				Fix:     "remove the address from externalIPs unless it is meant to serve this port",
 			})
+		}
+	}
+	return out
+}
+
+// internalLoadBalancerAnnotations are the annotations by which cloud providers make a
+// LoadBalancer Service's address private, with the value that does.
+var internalLoadBalancerAnnotations = map[string]string{
+	"service.beta.kubernetes.io/aws-load-balancer-internal":              "", // any value but "false"
+	"service.beta.kubernetes.io/aws-load-balancer-scheme":                "internal",
+	"networking.gke.io/load-balancer-type":                               "Internal",
+	"cloud.google.com/load-balancer-type":                                "Internal",
+	"service.beta.kubernetes.io/azure-load-balancer-internal":            "true",
+	"service.beta.kubernetes.io/oci-load-balancer-internal":              "true",
+	"service.beta.kubernetes.io/openstack-internal-load-balancer":        "true",
+	"service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type":     "private",
+	"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet",
+}
+
+// internalLoadBalancer reports whether a LoadBalancer Service asks its cloud for a
+// private address.
+func internalLoadBalancer(svc *corev1.Service) bool {
+	for k, v := range svc.Annotations {
+		want, ok := internalLoadBalancerAnnotations[k]
+		if ok && (strings.EqualFold(v, want) || want == "" && v != "" && !strings.EqualFold(v, "false")) {
+			return true
+		}
+	}
+	return false
+}
+
+// internalLoadBalancerOnly keeps the annotations of a Service that internalLoadBalancer
+// reads; the others are dropped when it is slimmed.
+func internalLoadBalancerOnly(annotations map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range annotations {
+		if _, ok := internalLoadBalancerAnnotations[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
 		}
 	}
 	return out

@@ -103,6 +103,10 @@ func TestChangesExposure(t *testing.T) {
 		s.Spec.Ports = []corev1.ServicePort{{Name: "https", Port: 443}}
 		s.Spec.LoadBalancerSourceRanges = []string{"203.0.113.0/24", "10.1.0.0/16"}
 	})
+	service(t, ns, "private", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Annotations = map[string]string{"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal", "team": "shop"}
+	})
 	ingress(t, ns, "plain", "internal", "80", nil)
 	ingress(t, ns, "secure", "internal", "80", func(i *networkingv1.Ingress) {
 		i.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"*.example.com"}, SecretName: "wild"}}
@@ -125,6 +129,7 @@ func TestChangesExposure(t *testing.T) {
 		"service/" + ns + "/np | NodePort 80/TCP on node port 30080 | medium",
 		"service/" + ns + "/lb | LoadBalancer 443/TCP from 0.0.0.0/0 | high",
 		"service/" + ns + "/office | LoadBalancer 443/TCP from 10.1.0.0/16 | low",
+		"service/" + ns + "/private | internal LoadBalancer 80/TCP from 0.0.0.0/0 | low",
 		"service/" + ns + "/office | LoadBalancer 443/TCP from 203.0.113.0/24 | medium",
 		"ingress/" + ns + "/plain | http://plain.example.com/ | medium",
 		"ingress/" + ns + "/secure | https://secure.example.com/ | low",
@@ -160,7 +165,7 @@ func TestChangesExposure(t *testing.T) {
 
 	// Removing what was planted removes its facts.
 	core := env.Client.CoreV1()
-	for _, name := range []string{"np", "lb", "office"} {
+	for _, name := range []string{"np", "lb", "office", "private"} {
 		if err := core.Services(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}

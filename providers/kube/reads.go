@@ -87,8 +87,11 @@ func slim(obj any) {
 		return
 	}
 	m.SetManagedFields(nil)
+	annotations := m.GetAnnotations()
 	m.SetAnnotations(nil)
 	switch o := obj.(type) {
+	case *corev1.Service:
+		o.Annotations = internalLoadBalancerOnly(annotations) // k8s.changes.exposure
 	case *corev1.Pod:
 		slimPodSpec(&o.Spec)
 		slimPodStatus(&o.Status)
