@@ -105,8 +105,8 @@ func grants(rules []rbacv1.PolicyRule) []grant {
 				sev := checks.Low
 				if verb == "*" || url == "*" {
 					sev = checks.High
-				} else if writeVerbs[verb] {
-					sev = checks.Medium
+				} else if verb != "get" && verb != "head" {
+					sev = checks.Medium // post, put, patch, delete
 				}
 				out = append(out, grant{verb + " nonResourceURL " + url, sev})
 			}
@@ -139,7 +139,7 @@ var writeVerbs = map[string]bool{"create": true, "update": true, "patch": true, 
 func grantSeverity(verb, group, resource string) checks.Severity {
 	core := group == "" || group == "*"
 	switch {
-	case verb == "*" || group == "*" && resource == "*" || resource == "*":
+	case verb == "*" || resource == "*":
 		return checks.High
 	case verb == "escalate" || verb == "bind" || verb == "impersonate":
 		return checks.High

@@ -435,3 +435,57 @@ func TestChangesShareReads(t *testing.T) {
 		t.Errorf("running them again in the same round sent %d requests, want none", n)
 	}
 }
+
+// A role's rules expand into one grant per verb and resource (or name, or URL).
+func TestGrants(t *testing.T) {
+	got := grants([]rbacv1.PolicyRule{
+		{APIGroups: []string{"", "apps"}, Resources: []string{"pods"}, Verbs: []string{"get", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"a", "b"}, Verbs: []string{"get"}},
+		{NonResourceURLs: []string{"/metrics", "/healthz/*"}, Verbs: []string{"get", "post"}},
+	})
+	var keys []string
+	for _, g := range got {
+		keys = append(keys, g.key+" | "+string(g.severity))
+	}
+	expect(t, "grants", keys,
+		"get pods | low", "get apps/pods | low", "delete pods | medium", "delete apps/pods | medium",
+		"get secrets named a | high", "get secrets named b | high",
+		"get nonResourceURL /metrics | low", "get nonResourceURL /healthz/* | low",
+		"post nonResourceURL /metrics | medium", "post nonResourceURL /healthz/* | medium",
+	)
+}
+
+func TestTLSCovers(t *testing.T) {
+	tls := []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com", "*.apps.example.com"}}}
+	for host, want := range map[string]bool{
+		"shop.example.com":     true,
+		"api.apps.example.com": true,
+		"a.b.apps.example.com": false, // a wildcard covers one label
+		"apps.example.com":     false,
+		"other.example.com":    false,
+		"*":                    false,
+	} {
+		if got := tlsCovers(tls, host); got != want {
+			t.Errorf("%s: covered %v, want %v", host, got, want)
+		}
+	}
+	if !tlsCovers([]networkingv1.IngressTLS{{SecretName: "default"}}, "any.example.com") {
+		t.Error("a TLS block without hosts covers every host")
+	}
+}
+
+func TestSourceRangeSeverity(t *testing.T) {
+	for cidr, want := range map[string]checks.Severity{
+		"0.0.0.0/0":      checks.High,
+		"::/0":           checks.High,
+		"10.1.0.0/16":    checks.Low,
+		"192.168.0.0/24": checks.Low,
+		"fd00::/8":       checks.Low,
+		"203.0.113.0/24": checks.Medium,
+		"not a range":    checks.Medium,
+	} {
+		if got := sourceRangeSeverity(cidr); got != want {
+			t.Errorf("%s: %s, want %s", cidr, got, want)
+		}
+	}
+}
