@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -124,6 +125,23 @@ func TestChangesExposure(t *testing.T) {
 		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}, {ContainerPort: 9090}}
 	})
 	pod(t, ns, "sniffer", func(p *corev1.Pod) { p.Spec.HostNetwork = true })
+	// A CronJob's Job and its pod are the CronJob's: its runs come and go, the fact stays.
+	cj := cronJob(t, ns, "backup", "0 3 * * *", func(s *batchv1.CronJobSpec) {
+		s.JobTemplate.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 873, HostPort: 873}}
+	}, nil)
+	runOf := cj.Spec.JobTemplate.Spec.Template
+	runOf.Labels = map[string]string{"job": "backup-29000000"}
+	job, err := env.Client.BatchV1().Jobs(ns).Create(t.Context(), &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "backup-29000000", OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "backup", UID: cj.UID, Controller: ptr(true)}}},
+		Spec:       batchv1.JobSpec{Template: runOf, Selector: &metav1.LabelSelector{MatchLabels: runOf.Labels}, ManualSelector: ptr(true)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod(t, ns, "backup-29000000-abcde", func(p *corev1.Pod) {
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID, Controller: ptr(true)}}
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 873, HostPort: 873}}
+	})
 
 	planted := []string{
 		"service/" + ns + "/np | NodePort 80/TCP on node port 30080 | medium",
@@ -137,6 +155,7 @@ func TestChangesExposure(t *testing.T) {
 		"daemonset/" + ns + "/agent | hostNetwork | high",
 		"pod/" + ns + "/debug | hostPort 8080/TCP | medium",
 		"pod/" + ns + "/sniffer | hostNetwork | high",
+		"cronjob/" + ns + "/backup | hostPort 873/TCP | medium",
 	}
 	after := facts(t, p, "k8s.changes.exposure", nil)
 	expectChange(t, "after planting", before, after, planted, nil)
@@ -174,6 +193,9 @@ func TestChangesExposure(t *testing.T) {
 		if err := env.Client.NetworkingV1().Ingresses(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := env.Client.BatchV1().CronJobs(ns).Delete(t.Context(), "backup", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	if err := env.Client.AppsV1().DaemonSets(ns).Delete(t.Context(), "agent", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
