@@ -12,6 +12,8 @@ type check struct {
 	spec checks.Spec
 	p    *Provider
 	look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
+	// track, for a change-tracking check (spec.Tracks), reads the facts instead.
+	track func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Fact, error)
 }
 
 var _ checks.Check = (*check)(nil)
@@ -19,6 +21,9 @@ var _ checks.Check = (*check)(nil)
 func (k *check) Spec() checks.Spec { return k.spec }
 
 func (k *check) Run(ctx context.Context, params checks.Params) (checks.Result, error) {
+	if k.track != nil {
+		return k.p.runTracking(ctx, params, k.track)
+	}
 	return k.p.run(ctx, params, func(ctx context.Context, c *conn, s scope) ([]checks.Finding, error) {
 		return k.look(ctx, c, s, params)
 	})
@@ -80,9 +85,12 @@ func (p *Provider) checkList() []checks.Check {
 	}
 	defs = append(defs, p.autoscalerBudgetRefQuotaChecks()...)
 	defs = append(defs, p.networkChecks()...)
-	out := make([]checks.Check, len(defs))
-	for i, d := range defs {
-		out[i] = &check{spec: d.spec, p: p, look: d.look}
+	out := make([]checks.Check, 0, len(defs))
+	for _, d := range defs {
+		out = append(out, &check{spec: d.spec, p: p, look: d.look})
+	}
+	for _, d := range p.changeChecks() {
+		out = append(out, &check{spec: d.spec, p: p, track: d.track})
 	}
 	return out
 }
@@ -91,4 +99,11 @@ func (p *Provider) checkList() []checks.Check {
 type checkDef struct {
 	spec checks.Spec
 	look func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error)
+}
+
+// trackDef is one change-tracking entry of the catalog: a check's spec and the
+// function that reads its facts.
+type trackDef struct {
+	spec  checks.Spec
+	track func(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Fact, error)
 }

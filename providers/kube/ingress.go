@@ -269,9 +269,21 @@ func (r gatewayRef) namespaceOr(ns string) string {
 	return ns
 }
 
-// gateway is what the check reads of a Gateway: its name.
+// gateway is what the checks read of a Gateway: its name (k8s.ingress.broken) and
+// its listeners (k8s.changes.exposure).
 type gateway struct {
 	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Listeners []gatewayListener `json:"listeners"`
+	} `json:"spec"`
+}
+
+// gatewayListener is one listener of a Gateway: where it accepts traffic.
+type gatewayListener struct {
+	Name     string  `json:"name"`
+	Protocol string  `json:"protocol"`
+	Port     int32   `json:"port"`
+	Hostname *string `json:"hostname"`
 }
 
 // httpRoutesBroken finds HTTPRoutes whose backend Services or ports, or parent

@@ -95,32 +95,46 @@ const metadataListJSON = "application/json;as=PartialObjectMetadataList;g=meta.k
 func objectNames(ctx context.Context, c *conn, resource, ns string) (map[string]bool, error) {
 	return checks.Memo(ctx, "k8s/"+c.name+"/"+resource+"/names/"+ns, func(ctx context.Context) (map[string]bool, error) {
 		names := map[string]bool{}
-		opts := metav1.ListOptions{Limit: pageSize}
-		for {
-			raw, err := c.client.CoreV1().RESTClient().Get().Namespace(ns).Resource(resource).
-				VersionedParams(&opts, scheme.ParameterCodec).
-				SetHeader("Accept", metadataListJSON).
-				Do(ctx).Raw()
-			if err != nil {
-				err = statusError(raw, err)
-				if resource == "secrets" {
-					return nil, c.secretsError(err)
-				}
-				return nil, c.apiError("listing", resource+" (metadata only)", err)
-			}
-			var page metav1.PartialObjectMetadataList
-			if err := json.Unmarshal(raw, &page); err != nil {
-				return nil, fmt.Errorf("decoding the names of %s in context %q: %w", resource, c.name, err)
-			}
-			for _, o := range page.Items {
-				names[o.Namespace+"/"+o.Name] = true
-			}
-			if page.Continue == "" {
-				return names, nil
-			}
-			opts.Continue = page.Continue
+		err := listMetadata(ctx, c, resource, ns, "", func(o *metav1.PartialObjectMetadata) {
+			names[o.Namespace+"/"+o.Name] = true
+		})
+		if err != nil {
+			return nil, err
 		}
+		return names, nil
 	})
+}
+
+// listMetadata calls each with the metadata of every object of a core kind in
+// namespace ns ("" = all) whose fields match fieldSelector ("" = every object),
+// paginated; no data leaves the apiserver. A forbidden LIST of Secrets names the
+// opt-in role (secretsRole).
+func listMetadata(ctx context.Context, c *conn, resource, ns, fieldSelector string, each func(*metav1.PartialObjectMetadata)) error {
+	opts := metav1.ListOptions{Limit: pageSize, FieldSelector: fieldSelector}
+	for {
+		raw, err := c.client.CoreV1().RESTClient().Get().Namespace(ns).Resource(resource).
+			VersionedParams(&opts, scheme.ParameterCodec).
+			SetHeader("Accept", metadataListJSON).
+			Do(ctx).Raw()
+		if err != nil {
+			err = statusError(raw, err)
+			if resource == "secrets" {
+				return c.secretsError(err)
+			}
+			return c.apiError("listing", resource+" (metadata only)", err)
+		}
+		var page metav1.PartialObjectMetadataList
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return fmt.Errorf("decoding the metadata of %s in context %q: %w", resource, c.name, err)
+		}
+		for i := range page.Items {
+			each(&page.Items[i])
+		}
+		if page.Continue == "" {
+			return nil
+		}
+		opts.Continue = page.Continue
+	}
 }
 
 // secretsError explains a failed LIST of Secrets; forbidden means the opt-in role is

@@ -87,8 +87,11 @@ func slim(obj any) {
 		return
 	}
 	m.SetManagedFields(nil)
+	annotations := m.GetAnnotations()
 	m.SetAnnotations(nil)
 	switch o := obj.(type) {
+	case *corev1.Service:
+		o.Annotations = internalLoadBalancerOnly(annotations) // k8s.changes.exposure
 	case *corev1.Pod:
 		slimPodSpec(&o.Spec)
 		slimPodStatus(&o.Status)
@@ -112,8 +115,9 @@ func slimPodSpec(s *corev1.PodSpec) {
 	for _, cs := range [][]corev1.Container{s.Containers, s.InitContainers} {
 		for i := range cs {
 			c := &cs[i]
-			c.Env = refsOnlyEnv(c.Env) // EnvFrom is kept: only names (k8s.refs.missing)
-			c.Command, c.Args, c.Ports, c.VolumeMounts = nil, nil, nil, nil
+			c.Env = refsOnlyEnv(c.Env)       // EnvFrom is kept: only names (k8s.refs.missing)
+			c.Ports = hostPortsOnly(c.Ports) // k8s.changes.exposure
+			c.Command, c.Args, c.VolumeMounts = nil, nil, nil
 			c.LivenessProbe, c.ReadinessProbe, c.StartupProbe, c.Lifecycle = nil, nil, nil, nil
 		}
 	}

@@ -40,7 +40,7 @@ func TestNetworkChecksNameTheMissingPermission(t *testing.T) {
 
 // needsSecretsRole are the checks that list Secrets, which clankerd-read does not
 // grant: they need the opt-in role in clankerd-secrets.yaml.
-var needsSecretsRole = map[string]bool{"k8s.ingress.broken": true, "k8s.certs.expiry": true}
+var needsSecretsRole = map[string]bool{"k8s.ingress.broken": true, "k8s.certs.expiry": true, "k8s.changes.access": true}
 
 // Without the opt-in role, the checks that list Secrets fail naming the permission
 // and the file that grants it; with it they run. (Not parallel: it changes what
