@@ -9,6 +9,7 @@ import (
 // checkList is the catalog of AWS checks; their ids are the contract.
 func (p *Provider) checkList() []checks.Check {
 	type look = func(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error)
+	type facts = func(ctx context.Context, c *conn, params checks.Params) ([]checks.Fact, error)
 	defs := []struct {
 		spec checks.Spec
 		look look
@@ -68,9 +69,25 @@ func (p *Provider) checkList() []checks.Check {
 			checks.ParamSpec{Name: "budget", Type: checks.Float, Required: true, Doc: "monthly budget in USD"}),
 			p.costForecast},
 	}
-	out := make([]checks.Check, len(defs))
-	for i, d := range defs {
-		out[i] = &check{spec: d.spec, p: p, look: d.look}
+	// The change-tracking checks report facts, which the store compares with the
+	// item's baseline (checks.Track).
+	tracks := []struct {
+		spec  checks.Spec
+		facts facts
+	}{
+		{tracking("aws.changes.exposure", "what is reachable from outside, as facts compared with a baseline: security-group ingress from outside the VPC, bucket ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
+			[]string{"changes", "changed", "change", "what changed", "new", "new public endpoints", "public endpoints", "endpoints", "endpoint", "security group changes", "security group", "security groups", "sg", "opened", "exposed", "exposure", "public", "drift", "since", "baseline"}),
+			p.exposureFacts},
+		{tracking("aws.changes.access", "who may do what, as facts compared with a baseline: IAM users, their access keys, console passwords and groups, the attached and inline policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
+			[]string{"changes", "changed", "change", "what changed", "new", "new access keys", "access keys", "access key", "keys", "permission changes", "permissions", "permission", "iam", "policies", "policy", "roles", "role", "trust", "users", "admin", "drift", "since", "baseline"}),
+			p.accessFacts},
+	}
+	out := make([]checks.Check, 0, len(defs)+len(tracks))
+	for _, d := range defs {
+		out = append(out, &check{spec: d.spec, p: p, look: d.look})
+	}
+	for _, d := range tracks {
+		out = append(out, &check{spec: d.spec, p: p, facts: d.facts})
 	}
 	return out
 }

@@ -84,6 +84,7 @@ type bucket struct {
 	name, region string
 	aclGrants    []string // public groups granted something: "AllUsers:READ"
 	policyPublic []string // statement ids (or indexes) that allow Principal * without conditions
+	policy       string   // the bucket policy as S3 returned it, "" without one
 	block        block
 }
 
@@ -153,7 +154,8 @@ func (c *conn) readBucket(ctx context.Context, name, region string) (bucket, err
 	case err != nil:
 		return b, c.apiError("s3:GetBucketPolicy", b.region, fmt.Errorf("bucket %s: %w", name, err))
 	default:
-		b.policyPublic = publicStatements(awssdk.ToString(pol.Policy))
+		b.policy = awssdk.ToString(pol.Policy)
+		b.policyPublic = publicStatements(b.policy)
 	}
 	pab, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &name})
 	switch {
