@@ -59,6 +59,12 @@ func (c *conn) ingressFacts(ctx context.Context, region string) ([]checks.Fact, 
 	if err != nil {
 		return nil, err
 	}
+	return ingressOf(region, groups, vpcs), nil
+}
+
+// ingressOf is ingressFacts on groups and VPCs already read: one pass over the
+// rules, with each VPC's blocks parsed once.
+func ingressOf(region string, groups []ec2types.SecurityGroup, vpcs []ec2types.Vpc) []checks.Fact {
 	inside := vpcBlocks(vpcs)
 	var out []checks.Fact
 	for _, sg := range groups {
@@ -90,7 +96,7 @@ func (c *conn) ingressFacts(ctx context.Context, region string) ([]checks.Fact, 
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // vpcBlocks maps each VPC to its associated IPv4 and IPv6 CIDR blocks.

@@ -48,7 +48,7 @@ func (p principal) public() bool { return p.id == "*" }
 func parsePolicy(doc string) ([]statement, error) {
 	text := strings.TrimSpace(doc)
 	if !strings.HasPrefix(text, "{") {
-		u, err := url.QueryUnescape(text)
+		u, err := url.PathUnescape(text) // RFC 3986: a + is a +
 		if err != nil {
 			return nil, fmt.Errorf("policy document is neither JSON nor URL-encoded JSON: %w", err)
 		}
