@@ -75,10 +75,10 @@ func (p *Provider) checkList() []checks.Check {
 		spec  checks.Spec
 		facts facts
 	}{
-		{tracking("aws.changes.exposure", "what is reachable from outside, as facts compared with a baseline: security-group ingress from outside the VPC, bucket ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
+		{tracking("aws.changes.exposure", "changes since the baseline in what is reachable from outside: security-group ingress from outside the VPC, S3 ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
 			[]string{"changes", "changed", "change", "what changed", "new", "new public endpoints", "public endpoints", "endpoints", "endpoint", "security group changes", "security group", "security groups", "sg", "opened", "exposed", "exposure", "public", "drift", "since", "baseline"}),
 			p.exposureFacts},
-		{tracking("aws.changes.access", "who may do what, as facts compared with a baseline: IAM users, their access keys, console passwords and groups, the attached and inline policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
+		{tracking("aws.changes.access", "changes since the baseline in who may do what: IAM users, access keys, console passwords, group memberships, the policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
 			[]string{"changes", "changed", "change", "what changed", "new", "new access keys", "access keys", "access key", "keys", "permission changes", "permissions", "permission", "iam", "policies", "policy", "roles", "role", "trust", "users", "admin", "drift", "since", "baseline"}),
 			p.accessFacts},
 	}
