@@ -70,16 +70,23 @@ func (p *Provider) checkList() []checks.Check {
 			p.costForecast},
 	}
 	// The change-tracking checks report facts, which the store compares with the
-	// item's baseline (checks.Track).
+	// item's baseline (checks.Track). Their words are about change in AWS, so that
+	// "access keys older than 90 days" stays with aws.iam.keys.old and "what changed
+	// in rbac?" with Kubernetes.
+	changeWords := func() []string {
+		return []string{"what changed in aws", "what changed in the account", "changed in aws", "changes in aws", "aws changes", "account changes", "drift", "baseline"}
+	}
 	tracks := []struct {
 		spec  checks.Spec
 		facts facts
 	}{
 		{tracking("aws.changes.exposure", "changes since the baseline in what is reachable from outside: security-group ingress from outside the VPC, S3 ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
-			[]string{"changes", "changed", "change", "what changed", "new", "new public endpoints", "public endpoints", "endpoints", "endpoint", "security group changes", "security group", "security groups", "sg", "opened", "exposed", "exposure", "public", "drift", "since", "baseline"}),
+			append(changeWords(), "new public endpoints", "new public endpoint", "new endpoints", "newly exposed", "newly public", "security group changes", "sg changes",
+				"exposure changes", "changes in exposure", "opened to")),
 			p.exposureFacts},
 		{tracking("aws.changes.access", "changes since the baseline in who may do what: IAM users, access keys, console passwords, group memberships, the policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
-			[]string{"changes", "changed", "change", "what changed", "new", "new access keys", "access keys", "access key", "keys", "permission changes", "permissions", "permission", "iam", "policies", "policy", "roles", "role", "trust", "users", "admin", "drift", "since", "baseline"}),
+			append(changeWords(), "new access keys", "new access key", "new keys", "permission changes", "permissions changed", "new permissions", "iam changes",
+				"access changes", "gained", "trust policy", "trust policies", "new users", "new roles")),
 			p.accessFacts},
 	}
 	out := make([]checks.Check, 0, len(defs)+len(tracks))
