@@ -91,7 +91,7 @@ func ingressOf(region string, groups []ec2types.SecurityGroup, vpcs []ec2types.V
 					Key:      r.key(),
 					Severity: r.exposureSeverity(reach),
 					Summary:  fmt.Sprintf("security group %s (%s) allows %s", id, awssdk.ToString(sg.GroupName), r.key()),
-					Fix:      fmt.Sprintf("remove the rule if it is not wanted: queue `aws.ec2.sg.revoke group=%s region=%s protocol=%s ports=%s cidr=%s`", id, region, r.protocol, r.ports(), r.cidr),
+					Fix:      r.revokeHint(id, region),
 				})
 			}
 		}
@@ -194,6 +194,15 @@ func (r openRule) key() string {
 		what = "protocol " + r.protocol
 	}
 	return what + " from " + r.cidr
+}
+
+// revokeHint says how to remove a rule: the revoke task where it takes the rule
+// (TCP, UDP or all traffic from a CIDR), the AWS CLI otherwise.
+func (r openRule) revokeHint(group, region string) string {
+	if _, err := netip.ParsePrefix(r.cidr); err == nil && (r.protocol == "tcp" || r.protocol == "udp" || r.protocol == "-1") {
+		return fmt.Sprintf("remove the rule if it is not wanted: queue `aws.ec2.sg.revoke group=%s region=%s protocol=%s ports=%s cidr=%s`", group, region, r.protocol, r.ports(), r.cidr)
+	}
+	return fmt.Sprintf("remove the rule if it is not wanted: `aws ec2 revoke-security-group-ingress --region %s --group-id %s --ip-permissions ...` with the rule's protocol, ports and source %s", region, group, r.cidr)
 }
 
 // Ports that give a remote shell: open to the world they are critical.

@@ -574,3 +574,60 @@ func BenchmarkIngressOfThousandGroups(b *testing.B) {
 		ingressOf("us-east-1", groups, vpcs)
 	}
 }
+
+// TestChangesShareTheRoundsReads: in a round that also runs the checks reading the
+// same kinds, the change-tracking checks make no call of their own for them.
+func TestChangesShareTheRoundsReads(t *testing.T) {
+	_, cfg := account(t, Options{})
+	ctx := t.Context()
+	ec := ec2Client(cfg)
+	vpc := must[*ec2.CreateVpcOutput](t)(ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: awssdk.String("10.1.0.0/16")}))
+	if _, err := ec.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: awssdk.String("web"), Description: awssdk.String("web"), VpcId: vpc.Vpc.VpcId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3Client(cfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: awssdk.String("logs")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iam.NewFromConfig(cfg).CreateUser(ctx, &iam.CreateUserInput{UserName: awssdk.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	// calls runs the checks in one round with a fresh provider and counts its requests.
+	calls := func(ids ...string) int64 {
+		t.Helper()
+		p := New(Options{MaxAttempts: 1})
+		reg := checks.NewRegistry()
+		if err := p.Register(reg); err != nil {
+			t.Fatal(err)
+		}
+		round := checks.WithRound(ctx, checks.NewRound())
+		for _, id := range ids {
+			c, _ := reg.Check(id)
+			params, err := c.Spec().Bind(map[string]string{"endpoint": moto.URL}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Run(round, params); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+		}
+		return p.Calls()
+	}
+	for _, tc := range []struct {
+		check  string
+		others []string
+	}{
+		{"aws.changes.exposure", []string{"aws.ec2.sg.open", "aws.s3.public", "aws.rds.public", "aws.elb.public"}},
+		{"aws.changes.access", []string{"aws.iam.users.nomfa", "aws.iam.keys.old"}},
+	} {
+		alone, others := calls(tc.check), calls(tc.others...)
+		if together := calls(append(tc.others, tc.check)...); together >= alone+others {
+			t.Errorf("%s: %d calls alone, %d for %v, %d together: it read nothing of theirs", tc.check, alone, others, tc.others, together)
+		}
+		// What it adds is only its own reads: VPCs (exposure); the authorization
+		// details and one ListAccessKeys per user (access).
+		own := map[string]int64{"aws.changes.exposure": 1, "aws.changes.access": 2}[tc.check]
+		if together := calls(append(tc.others, tc.check)...); together != others+own {
+			t.Errorf("%s: %d calls together with %v, want %d (theirs) + %d (its own)", tc.check, together, tc.others, others, own)
+		}
+	}
+}

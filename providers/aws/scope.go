@@ -216,8 +216,11 @@ func (k *check) Run(ctx context.Context, params checks.Params) (checks.Result, e
 			return checks.Result{}, err
 		}
 		res, err := checks.Track(params, facts)
+		if err != nil {
+			return checks.Result{}, err
+		}
 		res.Evidence = ev
-		return res, err
+		return res, nil
 	}
 	fs, err := k.look(ctx, c, params)
 	if err != nil {
