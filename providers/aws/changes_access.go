@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -103,24 +102,9 @@ func (p *Provider) accessFacts(ctx context.Context, c *conn, params checks.Param
 // usersKeys reads every user's access keys, eight users at a time; the result is in
 // the order of users.
 func (c *conn) usersKeys(ctx context.Context, users []iamtypes.UserDetail) ([][]iamtypes.AccessKeyMetadata, error) {
-	out := make([][]iamtypes.AccessKeyMetadata, len(users))
-	errs := make([]error, len(users))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, u := range users {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i], errs[i] = c.accessKeys(ctx, awssdk.ToString(u.UserName))
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return fanOut(users, 8, func(u iamtypes.UserDetail) ([]iamtypes.AccessKeyMetadata, error) {
+		return c.accessKeys(ctx, awssdk.ToString(u.UserName))
+	})
 }
 
 // policyBook holds the documents of the account's customer managed policies (their

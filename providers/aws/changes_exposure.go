@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -250,11 +249,7 @@ func (c *conn) dbFacts(ctx context.Context, region string) ([]checks.Fact, error
 		if !awssdk.ToBool(db.PubliclyAccessible) {
 			continue
 		}
-		id := awssdk.ToString(db.DBInstanceIdentifier)
-		resource := awssdk.ToString(db.DBInstanceArn)
-		if resource == "" {
-			resource = res("db", region, id)
-		}
+		id, resource := dbResource(db, region)
 		port := awssdk.ToInt32(db.DbInstancePort)
 		if db.Endpoint != nil && db.Endpoint.Port != nil {
 			port = *db.Endpoint.Port
@@ -286,28 +281,15 @@ func (c *conn) listenerFacts(ctx context.Context, region string) ([]checks.Fact,
 			public = append(public, lb)
 		}
 	}
-	lists := make([][]elbtypes.Listener, len(public))
-	errs := make([]error, len(public))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, lb := range public {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			lists[i], errs[i] = c.listeners(ctx, region, awssdk.ToString(lb.LoadBalancerArn))
-		})
+	lists, err := fanOut(public, 8, func(lb elbtypes.LoadBalancer) ([]elbtypes.Listener, error) {
+		return c.listeners(ctx, region, awssdk.ToString(lb.LoadBalancerArn))
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	var out []checks.Fact
 	for i, lb := range public {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		name := awssdk.ToString(lb.LoadBalancerName)
-		resource := awssdk.ToString(lb.LoadBalancerArn)
-		if resource == "" {
-			resource = res("load-balancer", region, name)
-		}
+		name, resource := lbResource(lb, region)
 		fix := fmt.Sprintf("if it should not be public, delete the listener or recreate %s as internal", name)
 		if len(lists[i]) == 0 {
 			out = append(out, checks.Fact{Resource: resource, Key: "internet-facing, no listener", Severity: checks.Info,
@@ -334,15 +316,10 @@ func (c *conn) listenerFacts(ctx context.Context, region string) ([]checks.Fact,
 // statement neutralised by a block says so in its key, so the block going away is a
 // new, more severe fact.
 func (c *conn) bucketFacts(ctx context.Context) ([]checks.Fact, error) {
-	acct, err := c.accountBlock(ctx)
+	account, acct, bs, err := c.s3State(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bs, err := c.buckets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	account, _ := c.accountID(ctx) // read by accountBlock
 	var out []checks.Fact
 	for _, flag := range acct.off() {
 		out = append(out, checks.Fact{Resource: "s3-account/" + account, Key: "public access block off: " + flag, Severity: checks.Low,

@@ -143,7 +143,7 @@ func TestExposureFacts(t *testing.T) {
 		AllocatedStorage: awssdk.Int32(20), PubliclyAccessible: awssdk.Bool(false)}); err != nil {
 		t.Fatal(err)
 	}
-	_, lbARN := balancerWithListener(t, cfg, "shop")
+	tgARN, lbARN := targetGroup(t, cfg, "shop")
 
 	exposure := func() []string { return facts(t, p, "aws.changes.exposure", nil) }
 	const acct = "s3-account/123456789012"
@@ -182,18 +182,21 @@ func TestExposureFacts(t *testing.T) {
 
 	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"Public","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:GetObjectVersion"],"Resource":"arn:aws:s3:::site/*"}]}`
 	site := "arn:aws:s3:::site"
-	change(t, "public bucket", exposure,
-		func() {
-			if _, err := s.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: awssdk.String("site")}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: awssdk.String("site"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: awssdk.String("site"), Policy: awssdk.String(policy)}); err != nil {
-				t.Fatal(err)
-			}
-		},
+	// makePublic drops the bucket's block and gives everyone read access by ACL and
+	// policy.
+	makePublic := func() {
+		t.Helper()
+		if _, err := s.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: awssdk.String("site")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: awssdk.String("site"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: awssdk.String("site"), Policy: awssdk.String(policy)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change(t, "public bucket", exposure, makePublic,
 		func() {
 			if _, err := s.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: awssdk.String("site"), ACL: s3types.BucketCannedACLPrivate}); err != nil {
 				t.Fatal(err)
@@ -225,9 +228,8 @@ func TestExposureFacts(t *testing.T) {
 	lb := elbv2.NewFromConfig(cfg)
 	change(t, "second listener", exposure,
 		func() {
-			tg := must[*elbv2.CreateTargetGroupOutput](t)(lb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: awssdk.String("shop-alt"), Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(8443), VpcId: vpc.Vpc.VpcId}))
 			l := must[*elbv2.CreateListenerOutput](t)(lb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: &lbARN, Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(8443),
-				DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroups[0].TargetGroupArn}}}))
+				DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: &tgARN}}}))
 			listener = l.Listeners[0].ListenerArn
 		},
 		func() {
@@ -245,41 +247,10 @@ func TestExposureFacts(t *testing.T) {
 	expect(t, "account block on", added(blocked, first), acct+" | public access block off: BlockPublicAcls | low",
 		acct+" | public access block off: BlockPublicPolicy | low", acct+" | public access block off: IgnorePublicAcls | low",
 		acct+" | public access block off: RestrictPublicBuckets | low")
-	if _, err := s.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: awssdk.String("site")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: awssdk.String("site"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: awssdk.String("site"), Policy: awssdk.String(policy)}); err != nil {
-		t.Fatal(err)
-	}
+	makePublic()
 	expect(t, "public bucket behind the account block", added(blocked, exposure()),
 		site+" | acl READ to AllUsers (ignored: IgnorePublicAcls) | low",
 		site+" | policy allows s3:GetObject,s3:GetObjectVersion on arn:aws:s3:::site/* to * (restricted: RestrictPublicBuckets) | low")
-}
-
-// balancerWithListener makes an internet-facing load balancer in its own VPC with
-// an HTTP listener on 80.
-func balancerWithListener(t *testing.T, cfg awssdk.Config, name string) (vpcID, lbARN string) {
-	t.Helper()
-	ctx := t.Context()
-	ec := ec2Client(cfg)
-	vpc := must[*ec2.CreateVpcOutput](t)(ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: awssdk.String("10.4.0.0/16")}))
-	var subnets []string
-	for i, az := range []string{"us-east-1a", "us-east-1b"} {
-		sn := must[*ec2.CreateSubnetOutput](t)(ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: awssdk.String(fmt.Sprintf("10.4.%d.0/24", i+1)), AvailabilityZone: awssdk.String(az)}))
-		subnets = append(subnets, awssdk.ToString(sn.Subnet.SubnetId))
-	}
-	lb := elbv2.NewFromConfig(cfg)
-	balancer := must[*elbv2.CreateLoadBalancerOutput](t)(lb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(name), Subnets: subnets, Scheme: elbtypes.LoadBalancerSchemeEnumInternetFacing}))
-	tg := must[*elbv2.CreateTargetGroupOutput](t)(lb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: awssdk.String(name + "-tg"), Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(8080), VpcId: vpc.Vpc.VpcId}))
-	lbARN = awssdk.ToString(balancer.LoadBalancers[0].LoadBalancerArn)
-	if _, err := lb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: &lbARN, Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(80),
-		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroups[0].TargetGroupArn}}}); err != nil {
-		t.Fatal(err)
-	}
-	return awssdk.ToString(vpc.Vpc.VpcId), lbARN
 }
 
 // managedPolicies starts a moto_server of the test's own that knows AWS managed

@@ -188,6 +188,29 @@ func inRegions[T any](ctx context.Context, concurrency int, regions []string, fn
 	return out, nil
 }
 
+// fanOut calls fn for every item, at most limit at a time, and returns the results
+// in the order of items, or the first item's error.
+func fanOut[T, R any](items []T, limit int, fn func(T) (R, error)) ([]R, error) {
+	out := make([]R, len(items))
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, item := range items {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = fn(item)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // check is one AWS check: a spec and a function that looks at the account, for
 // findings (look) or, in a change-tracking check, for facts.
 type check struct {
