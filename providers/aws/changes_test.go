@@ -162,6 +162,13 @@ func TestExposureFacts(t *testing.T) {
 	// Nothing changed: the same facts, in the same order.
 	first, second := exposure(), exposure()
 	expect(t, "aws.changes.exposure again", second, first...)
+	// baseline=empty is passed on to the store with the same facts.
+	for raw, want := range map[string]bool{"record": false, "empty": true} {
+		res, err := run(t, p, "aws.changes.exposure", map[string]string{"baseline": raw})
+		if err != nil || res.Inventory == nil || res.Inventory.FromEmpty != want || len(res.Inventory.Facts) != len(first) {
+			t.Errorf("baseline=%s: %v, inventory %+v", raw, err, res.Inventory)
+		}
+	}
 
 	// Each change is exactly its facts, and reverting it takes them away.
 	partner := rule(22, 22, "203.0.113.0/24")
