@@ -142,7 +142,7 @@ func blockAccount(t *testing.T, p *Provider) {
 var cleanCatalog = []string{
 	"aws.ec2.sg.open", "aws.s3.public", "aws.iam.keys.old", "aws.iam.users.nomfa", "aws.ec2.volumes.unattached",
 	"aws.ec2.eip.unassociated", "aws.ec2.instances.stopped", "aws.rds.public", "aws.elb.public", "aws.tags.missing",
-	"aws.cost.increase",
+	"aws.cost.increase", "aws.changes.exposure", "aws.changes.access",
 }
 
 func TestCleanAccountHasNoFindings(t *testing.T) {
@@ -156,6 +156,9 @@ func TestCleanAccountHasNoFindings(t *testing.T) {
 		}
 		if len(res.Findings) > 0 || res.Status() != checks.Pass {
 			t.Errorf("%s on a clean account: %v", id, describeFindings(t, id, res.Findings))
+		}
+		if res.Inventory != nil && len(res.Inventory.Facts) > 0 {
+			t.Errorf("%s on a clean account: facts %+v", id, res.Inventory.Facts)
 		}
 	}
 	if t.Failed() {

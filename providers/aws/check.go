@@ -9,6 +9,7 @@ import (
 // checkList is the catalog of AWS checks; their ids are the contract.
 func (p *Provider) checkList() []checks.Check {
 	type look = func(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error)
+	type facts = func(ctx context.Context, c *conn, params checks.Params) ([]checks.Fact, error)
 	defs := []struct {
 		spec checks.Spec
 		look look
@@ -68,9 +69,32 @@ func (p *Provider) checkList() []checks.Check {
 			checks.ParamSpec{Name: "budget", Type: checks.Float, Required: true, Doc: "monthly budget in USD"}),
 			p.costForecast},
 	}
-	out := make([]checks.Check, len(defs))
-	for i, d := range defs {
-		out[i] = &check{spec: d.spec, p: p, look: d.look}
+	// The change-tracking checks report facts, which the store compares with the
+	// item's baseline (checks.Track). Their words are about change in AWS, so that
+	// "access keys older than 90 days" stays with aws.iam.keys.old and "what changed
+	// in rbac?" with Kubernetes.
+	changeWords := func() []string {
+		return []string{"what changed in aws", "what changed in the account", "changed in aws", "changes in aws", "aws changes", "account changes", "drift", "baseline"}
+	}
+	tracks := []struct {
+		spec  checks.Spec
+		facts facts
+	}{
+		{tracking("aws.changes.exposure", "changes since the baseline in what is reachable from outside: security-group ingress from outside the VPC, S3 ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
+			append(changeWords(), "new public endpoints", "new public endpoint", "new endpoints", "newly exposed", "newly public", "security group changes", "sg changes",
+				"exposure changes", "changes in exposure", "opened to")),
+			p.exposureFacts},
+		{tracking("aws.changes.access", "changes since the baseline in who may do what: IAM users, access keys, console passwords, group memberships, the policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
+			append(changeWords(), "new access keys", "new access key", "new keys", "permission changes", "permissions changed", "new permissions", "iam changes",
+				"access changes", "gained", "trust policy", "trust policies", "new users", "new roles")),
+			p.accessFacts},
+	}
+	out := make([]checks.Check, 0, len(defs)+len(tracks))
+	for _, d := range defs {
+		out = append(out, &check{spec: d.spec, p: p, look: d.look})
+	}
+	for _, d := range tracks {
+		out = append(out, &check{spec: d.spec, p: p, facts: d.facts})
 	}
 	return out
 }

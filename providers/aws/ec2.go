@@ -11,6 +11,8 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -300,11 +302,7 @@ func (p *Provider) rdsPublic(ctx context.Context, c *conn, region string, params
 		if !awssdk.ToBool(db.PubliclyAccessible) {
 			continue
 		}
-		id := awssdk.ToString(db.DBInstanceIdentifier)
-		resource := awssdk.ToString(db.DBInstanceArn)
-		if resource == "" {
-			resource = res("db", region, id)
-		}
+		id, resource := dbResource(db, region)
 		out = append(out, checks.Finding{
 			Resource: resource,
 			Problem:  "publicly_accessible",
@@ -327,11 +325,7 @@ func (p *Provider) elbPublic(ctx context.Context, c *conn, region string, params
 		if lb.Scheme != "internet-facing" {
 			continue
 		}
-		name := awssdk.ToString(lb.LoadBalancerName)
-		resource := awssdk.ToString(lb.LoadBalancerArn)
-		if resource == "" {
-			resource = res("load-balancer", region, name)
-		}
+		name, resource := lbResource(lb, region)
 		out = append(out, checks.Finding{
 			Resource: resource,
 			Problem:  "internet_facing",
@@ -341,4 +335,24 @@ func (p *Provider) elbPublic(ctx context.Context, c *conn, region string, params
 		})
 	}
 	return out, nil
+}
+
+// dbResource names a DB instance: its identifier, and its ARN (or
+// "db/REGION/ID" where the ARN is missing) as the resource.
+func dbResource(db rdstypes.DBInstance, region string) (id, resource string) {
+	id = awssdk.ToString(db.DBInstanceIdentifier)
+	if resource = awssdk.ToString(db.DBInstanceArn); resource == "" {
+		resource = res("db", region, id)
+	}
+	return id, resource
+}
+
+// lbResource names a load balancer: its name, and its ARN (or
+// "load-balancer/REGION/NAME") as the resource.
+func lbResource(lb elbtypes.LoadBalancer, region string) (name, resource string) {
+	name = awssdk.ToString(lb.LoadBalancerName)
+	if resource = awssdk.ToString(lb.LoadBalancerArn); resource == "" {
+		resource = res("load-balancer", region, name)
+	}
+	return name, resource
 }

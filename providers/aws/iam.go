@@ -203,3 +203,51 @@ func (p *Provider) iamUsersNoMFA(ctx context.Context, c *conn, params checks.Par
 	}
 	return out, nil
 }
+
+// authorization is the account's IAM users, groups, roles and customer managed
+// policies with their documents, as GetAccountAuthorizationDetails returns them.
+type authorization struct {
+	users    []iamtypes.UserDetail
+	groups   []iamtypes.GroupDetail
+	roles    []iamtypes.RoleDetail
+	policies []iamtypes.ManagedPolicyDetail
+}
+
+// authorizationDetails reads every user, group, role and customer managed policy in
+// one paginated call, instead of several per principal. AWS managed policies are
+// left out: they are named, not read.
+func (c *conn) authorizationDetails(ctx context.Context) (authorization, error) {
+	return checks.Memo(ctx, c.memoKey("", "authorization-details"), func(ctx context.Context) (authorization, error) {
+		pg := iam.NewGetAccountAuthorizationDetailsPaginator(c.iam(), &iam.GetAccountAuthorizationDetailsInput{
+			Filter: []iamtypes.EntityType{iamtypes.EntityTypeUser, iamtypes.EntityTypeGroup, iamtypes.EntityTypeRole, iamtypes.EntityTypeLocalManagedPolicy},
+		})
+		var out authorization
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return authorization{}, c.apiError("iam:GetAccountAuthorizationDetails", "", err)
+			}
+			out.users = append(out.users, page.UserDetailList...)
+			out.groups = append(out.groups, page.GroupDetailList...)
+			out.roles = append(out.roles, page.RoleDetailList...)
+			out.policies = append(out.policies, page.Policies...)
+		}
+		return out, nil
+	})
+}
+
+// accessKeys lists one user's access keys (IAM has no account-wide list).
+func (c *conn) accessKeys(ctx context.Context, user string) ([]iamtypes.AccessKeyMetadata, error) {
+	return checks.Memo(ctx, c.memoKey("", "access-keys/"+user), func(ctx context.Context) ([]iamtypes.AccessKeyMetadata, error) {
+		pg := iam.NewListAccessKeysPaginator(c.iam(), &iam.ListAccessKeysInput{UserName: &user})
+		var out []iamtypes.AccessKeyMetadata
+		for pg.HasMorePages() {
+			page, err := pg.NextPage(ctx)
+			if err != nil {
+				return nil, c.apiError("iam:ListAccessKeys", "", fmt.Errorf("user %s: %w", user, err))
+			}
+			out = append(out, page.AccessKeyMetadata...)
+		}
+		return out, nil
+	})
+}

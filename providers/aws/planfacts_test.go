@@ -49,7 +49,7 @@ func group(t *testing.T, cfg awssdk.Config, name string, n int32, cpu float64, t
 	}
 }
 
-// targetGroup makes a load balancer forwarding to a new target group and returns the
+// targetGroup makes an internet-facing load balancer forwarding to a new target group and returns the
 // group's and the balancer's ARNs.
 func targetGroup(t *testing.T, cfg awssdk.Config, name string) (tgARN, lbARN string) {
 	t.Helper()
@@ -62,7 +62,8 @@ func targetGroup(t *testing.T, cfg awssdk.Config, name string) (tgARN, lbARN str
 		subnets = append(subnets, awssdk.ToString(sn.Subnet.SubnetId))
 	}
 	lb := elbv2.NewFromConfig(cfg)
-	balancer := must[*elbv2.CreateLoadBalancerOutput](t)(lb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(name + "-lb"), Subnets: subnets}))
+	balancer := must[*elbv2.CreateLoadBalancerOutput](t)(lb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: awssdk.String(name + "-lb"), Subnets: subnets,
+		Scheme: elbtypes.LoadBalancerSchemeEnumInternetFacing})) // AWS's default; moto leaves it out unless given
 	tg := must[*elbv2.CreateTargetGroupOutput](t)(lb.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{Name: awssdk.String(name + "-tg"), Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(8080), VpcId: vpc.Vpc.VpcId}))
 	tgARN, lbARN = awssdk.ToString(tg.TargetGroups[0].TargetGroupArn), awssdk.ToString(balancer.LoadBalancers[0].LoadBalancerArn)
 	if _, err := lb.CreateListener(ctx, &elbv2.CreateListenerInput{LoadBalancerArn: &lbARN, Protocol: elbtypes.ProtocolEnumHttp, Port: awssdk.Int32(80),

@@ -54,7 +54,7 @@ func policyActions(t *testing.T, name string) []string {
 func TestPoliciesCoverEveryCall(t *testing.T) {
 	read, write := policyActions(t, "clankerd-read.json"), policyActions(t, "clankerd-write.json")
 	files, _ := filepath.Glob("*.go")
-	action := regexp.MustCompile(`apiError\("([a-z0-9]+:[A-Za-z]+)"`)
+	action := regexp.MustCompile(`(?:apiError\(|paginate\(ctx, c, )"([a-z0-9]+:[A-Za-z]+)"`)
 	var used []string
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {

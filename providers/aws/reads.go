@@ -115,3 +115,23 @@ func ec2Tags(tags []ec2types.Tag) map[string]string {
 
 // nameOf is the Name tag, for summaries.
 func nameOf(tags []ec2types.Tag) string { return ec2Tags(tags)["Name"] }
+
+func (c *conn) vpcs(ctx context.Context, region string) ([]ec2types.Vpc, error) {
+	return checks.Memo(ctx, c.memoKey(region, "vpcs"), func(ctx context.Context) ([]ec2types.Vpc, error) {
+		pg := ec2.NewDescribeVpcsPaginator(c.ec2(region), &ec2.DescribeVpcsInput{MaxResults: awssdk.Int32(1000)})
+		return paginate(ctx, c, "ec2:DescribeVpcs", region, pg.HasMorePages,
+			func(ctx context.Context) (*ec2.DescribeVpcsOutput, error) { return pg.NextPage(ctx) },
+			func(o *ec2.DescribeVpcsOutput) []ec2types.Vpc { return o.Vpcs })
+	})
+}
+
+// listeners reads one load balancer's listeners (DescribeListeners takes one load
+// balancer at a time).
+func (c *conn) listeners(ctx context.Context, region, lbARN string) ([]elbtypes.Listener, error) {
+	return checks.Memo(ctx, c.memoKey(region, "listeners/"+lbARN), func(ctx context.Context) ([]elbtypes.Listener, error) {
+		pg := elbv2.NewDescribeListenersPaginator(c.elbv2(region), &elbv2.DescribeListenersInput{LoadBalancerArn: &lbARN})
+		return paginate(ctx, c, "elasticloadbalancing:DescribeListeners", region, pg.HasMorePages,
+			func(ctx context.Context) (*elbv2.DescribeListenersOutput, error) { return pg.NextPage(ctx) },
+			func(o *elbv2.DescribeListenersOutput) []elbtypes.Listener { return o.Listeners })
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -84,6 +83,7 @@ type bucket struct {
 	name, region string
 	aclGrants    []string // public groups granted something: "AllUsers:READ"
 	policyPublic []string // statement ids (or indexes) that allow Principal * without conditions
+	policy       string   // the bucket policy as S3 returned it, "" without one
 	block        block
 }
 
@@ -97,22 +97,11 @@ func (c *conn) buckets(ctx context.Context) ([]bucket, error) {
 		if err != nil {
 			return nil, c.apiError("s3:ListAllMyBuckets", "", err)
 		}
-		out := make([]bucket, len(list.Buckets))
-		errs := make([]error, len(list.Buckets))
-		sem := make(chan struct{}, 8)
-		var wg sync.WaitGroup
-		for i, b := range list.Buckets {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				out[i], errs[i] = c.readBucket(ctx, awssdk.ToString(b.Name), awssdk.ToString(b.BucketRegion))
-			})
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return nil, err
-			}
+		out, err := fanOut(list.Buckets, 8, func(b s3types.Bucket) (bucket, error) {
+			return c.readBucket(ctx, awssdk.ToString(b.Name), awssdk.ToString(b.BucketRegion))
+		})
+		if err != nil {
+			return nil, err
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 		return out, nil
@@ -153,7 +142,8 @@ func (c *conn) readBucket(ctx context.Context, name, region string) (bucket, err
 	case err != nil:
 		return b, c.apiError("s3:GetBucketPolicy", b.region, fmt.Errorf("bucket %s: %w", name, err))
 	default:
-		b.policyPublic = publicStatements(awssdk.ToString(pol.Policy))
+		b.policy = awssdk.ToString(pol.Policy)
+		b.policyPublic = publicStatements(b.policy)
 	}
 	pab, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &name})
 	switch {
@@ -265,16 +255,25 @@ func everyone(p json.RawMessage) bool {
 	return false
 }
 
-func (p *Provider) s3Public(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
+// s3State is the account id, its public access block and its buckets.
+func (c *conn) s3State(ctx context.Context) (string, block, []bucket, error) {
 	acct, err := c.accountBlock(ctx)
 	if err != nil {
-		return nil, err
+		return "", block{}, nil, err
 	}
 	bs, err := c.buckets(ctx)
 	if err != nil {
-		return nil, err
+		return "", block{}, nil, err
 	}
 	account, _ := c.accountID(ctx) // read by accountBlock
+	return account, acct, bs, nil
+}
+
+func (p *Provider) s3Public(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error) {
+	account, acct, bs, err := c.s3State(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []checks.Finding
 	if !acct.full() {
 		out = append(out, checks.Finding{

@@ -76,6 +76,14 @@ func spec(id, description, category string, regional bool, keywords []string, pa
 	}
 }
 
+// tracking builds the spec of a change-tracking check: spec's parameters plus
+// baseline=.
+func tracking(id, description, category string, regional bool, keywords []string, params ...checks.ParamSpec) checks.Spec {
+	s := spec(id, description, category, regional, keywords, append(params, checks.BaselineParam())...)
+	s.Tracks = true
+	return s
+}
+
 // connectFor connects with the item's profile and endpoint.
 func (p *Provider) connectFor(ctx context.Context, params checks.Params) (*conn, error) {
 	return p.connect(ctx, params.Get("profile"), params.Get("endpoint"))
@@ -128,12 +136,29 @@ func (c *conn) memoKey(region, what string) string {
 // the findings. Any region's error is the check's error: a check that could not read
 // a region could not evaluate.
 func (p *Provider) eachRegion(ctx context.Context, regions []string, fn func(ctx context.Context, region string) ([]checks.Finding, error)) ([]checks.Finding, error) {
+	out, err := inRegions(ctx, p.opts.Concurrency, regions, fn)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Resource != out[j].Resource {
+			return out[i].Resource < out[j].Resource
+		}
+		return out[i].Problem < out[j].Problem
+	})
+	return out, nil
+}
+
+// inRegions calls fn for every region, at most concurrency at a time, and gathers
+// what they return in no particular order. Any region's error is the whole call's
+// error: nothing is returned for the regions that were read.
+func inRegions[T any](ctx context.Context, concurrency int, regions []string, fn func(ctx context.Context, region string) ([]T, error)) ([]T, error) {
 	var (
 		mu   sync.Mutex
-		out  []checks.Finding
+		out  []T
 		errs []error
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, p.opts.Concurrency)
+		sem  = make(chan struct{}, concurrency)
 	)
 	for _, r := range regions {
 		wg.Go(func() {
@@ -146,34 +171,53 @@ func (p *Provider) eachRegion(ctx context.Context, regions []string, fn func(ctx
 				return
 			}
 			defer func() { <-sem }()
-			fs, err := fn(ctx, r)
+			vs, err := fn(ctx, r)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			out = append(out, fs...)
+			out = append(out, vs...)
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Resource != out[j].Resource {
-			return out[i].Resource < out[j].Resource
-		}
-		return out[i].Problem < out[j].Problem
-	})
 	return out, nil
 }
 
-// check is one AWS check: a spec and a function that looks at the account.
+// fanOut calls fn for every item, at most limit at a time, and returns the results
+// in the order of items, or the first item's error.
+func fanOut[T, R any](items []T, limit int, fn func(T) (R, error)) ([]R, error) {
+	out := make([]R, len(items))
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, item := range items {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = fn(item)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// check is one AWS check: a spec and a function that looks at the account, for
+// findings (look) or, in a change-tracking check, for facts.
 type check struct {
-	spec checks.Spec
-	p    *Provider
-	look func(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error)
+	spec  checks.Spec
+	p     *Provider
+	look  func(ctx context.Context, c *conn, params checks.Params) ([]checks.Finding, error)
+	facts func(ctx context.Context, c *conn, params checks.Params) ([]checks.Fact, error)
 }
 
 var _ checks.Check = (*check)(nil)
@@ -185,13 +229,25 @@ func (k *check) Run(ctx context.Context, params checks.Params) (checks.Result, e
 	if err != nil {
 		return checks.Result{}, err
 	}
-	fs, err := k.look(ctx, c, params)
-	if err != nil {
-		return checks.Result{}, err
-	}
 	ev := map[string]string{"profile": c.profile}
 	if c.custom {
 		ev["endpoint"] = awssdk.ToString(c.cfg.BaseEndpoint)
+	}
+	if k.facts != nil {
+		facts, err := k.facts(ctx, c, params)
+		if err != nil {
+			return checks.Result{}, err
+		}
+		res, err := checks.Track(params, facts)
+		if err != nil {
+			return checks.Result{}, err
+		}
+		res.Evidence = ev
+		return res, nil
+	}
+	fs, err := k.look(ctx, c, params)
+	if err != nil {
+		return checks.Result{}, err
 	}
 	return checks.Result{Findings: fs, Evidence: ev}, nil
 }
