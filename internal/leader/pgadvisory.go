@@ -159,6 +159,7 @@ func (p *PGAdvisory) observeHolder(ctx context.Context, conn *pgx.Conn, key int6
 	err := conn.QueryRow(ctx, `select coalesce(max(a.application_name), '')
 		from pg_locks l join pg_stat_activity a on a.pid = l.pid
 		where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+		  and l.database = (select oid from pg_database where datname = current_database())
 		  and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid`,
 		int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&holder)
 	if err == nil {
