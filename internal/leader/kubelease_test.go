@@ -21,10 +21,13 @@ import (
 	"github.com/clankerd/clankerd/internal/testenv/kubetest"
 )
 
-// Short durations so a test takes seconds: others wait 2s after the last renewal.
+// Short durations so a test takes seconds: others wait 2s after the last renewal. A
+// leader that cannot renew stops at the latest RetryPeriod + RenewDeadline (+ the API's
+// latency) after its last renewal, so LeaseDuration - RenewDeadline - RetryPeriod is the
+// margin that keeps two from leading at once: 0.7s here (3s with the defaults).
 const (
 	testLease = 2 * time.Second
-	testRenew = 1500 * time.Millisecond
+	testRenew = 1 * time.Second
 	testRetry = 300 * time.Millisecond
 )
 
@@ -84,7 +87,7 @@ func TestKubeLeaseHandover(t *testing.T) {
 			old.stop(t)
 			who, since := l.waitLeader(t, first, tt.max+5*time.Second)
 			took := since.Sub(killed)
-			t.Logf("%s took over %v after %s's Run was cancelled", who, took, first)
+			t.Logf("%s took over %v after %s's Run was cancelled, %v after it stopped leading", who, took, first, l.gap(since))
 			if who != next.id {
 				t.Fatalf("new leader %q, want %s", who, next.id)
 			}
@@ -106,11 +109,11 @@ func TestKubeLeaseHandover(t *testing.T) {
 	}
 }
 
-// TestKubeLeaseLeastPrivilege elects with a ServiceAccount bound only to
-// contrib/kubernetes/clankerd-lease.yaml, through a token from the TokenRequest API.
-func TestKubeLeaseLeastPrivilege(t *testing.T) {
-	kubetest.Require(t, kube, kubeReason)
-	ns := newNamespace(t)
+// leaseServiceAccount creates, in ns, the ServiceAccount, Role and RoleBinding of
+// contrib/kubernetes/clankerd-lease.yaml and returns a client with a TokenRequest
+// token of that ServiceAccount, and the binding's name.
+func leaseServiceAccount(t *testing.T, ns string) (kubernetes.Interface, string) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", "clankerd-lease.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +172,16 @@ func TestKubeLeaseLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The token reads nothing else (the RBAC is least privilege), and the binding may
-	// take a moment to be seen by the authorizer.
+	return client, binding.Name
+}
+
+// TestKubeLeaseLeastPrivilege elects with a ServiceAccount bound only to
+// contrib/kubernetes/clankerd-lease.yaml, through a token from the TokenRequest API.
+func TestKubeLeaseLeastPrivilege(t *testing.T) {
+	kubetest.Require(t, kube, kubeReason)
+	ns := newNamespace(t)
+	client, _ := leaseServiceAccount(t, ns)
+	// The token reaches nothing but its Lease.
 	if _, err := client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{}); err == nil {
 		t.Error("the lease ServiceAccount can list pods: it must only reach its Lease")
 	}
@@ -192,5 +203,41 @@ func TestKubeLeaseLeastPrivilege(t *testing.T) {
 	}
 	if lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
 		t.Errorf("after Run returned with ReleaseOnCancel, the Lease is still held by %q", *lease.Spec.HolderIdentity)
+	}
+}
+
+// TestKubeLeaseRenewalFails: a leader that can no longer renew (its RoleBinding is
+// deleted) stops leading within the renew deadline, before the other takes over.
+func TestKubeLeaseRenewalFails(t *testing.T) {
+	kubetest.Require(t, kube, kubeReason)
+	ns := newNamespace(t)
+	client, binding := leaseServiceAccount(t, ns)
+	var l leaders
+	sa := start(t, "sa", testKubeLease(client, ns, "sa", true), &l)
+	if who, _ := l.waitLeader(t, "", 15*time.Second); who != "sa" {
+		t.Fatalf("leader %q, want sa", who)
+	}
+	admin := start(t, "admin", testKubeLease(kube.Client, ns, "admin", true), &l)
+	time.Sleep(2 * testRetry)
+	revoked := time.Now()
+	if err := kube.Client.RbacV1().RoleBindings(ns).Delete(t.Context(), binding, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(testRenew + testLease + 5*time.Second)
+	for sa.e.IsLeader() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if sa.e.IsLeader() {
+		t.Fatal("sa still leads although it cannot renew its Lease")
+	}
+	t.Logf("sa stopped leading %v after its RoleBinding was deleted", time.Since(revoked))
+	who, since := l.waitLeader(t, "sa", testLease+5*time.Second)
+	if who != "admin" {
+		t.Fatalf("new leader %q, want admin", who)
+	}
+	t.Logf("admin took over %v after the RoleBinding was deleted, %v after sa stopped", since.Sub(revoked), l.gap(since))
+	checkOne(t, "admin", admin)
+	if l.overlap.Load() {
+		t.Error("two replicas led at the same time")
 	}
 }

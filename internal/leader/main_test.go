@@ -72,6 +72,7 @@ type leaders struct {
 	mu    sync.Mutex
 	who   string
 	since time.Time
+	ended time.Time // when the last lead call returned
 }
 
 // lead is the lead function of the elector with identity id.
@@ -88,6 +89,7 @@ func (l *leaders) lead(id string) func(ctx context.Context) {
 		if l.who == id {
 			l.who = ""
 		}
+		l.ended = time.Now()
 		l.mu.Unlock()
 		l.now.Add(-1)
 	}
@@ -112,6 +114,13 @@ func (l *leaders) waitLeader(t *testing.T, not string, within time.Duration) (st
 	}
 	t.Fatalf("no new leader (other than %q) within %v", not, within)
 	return "", time.Time{}
+}
+
+// gap is how long nobody led before the leader that started at since.
+func (l *leaders) gap(since time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return since.Sub(l.ended)
 }
 
 // replica is one elector running in the test.

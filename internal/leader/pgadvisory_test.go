@@ -56,7 +56,7 @@ func TestPGAdvisoryHandover(t *testing.T) {
 			tt.fail(t, old)
 			who, since := l.waitLeader(t, first, tt.max+5*time.Second)
 			took := since.Sub(failed)
-			t.Logf("%s took over %v after %s failed", who, took, first)
+			t.Logf("%s took over %v after %s failed, %v after it stopped leading", who, took, first, l.gap(since))
 			if who != next.id {
 				t.Fatalf("new leader %q, want %s", who, next.id)
 			}
