@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,17 @@ func (p *PGAdvisory) Run(ctx context.Context, lead func(ctx context.Context)) er
 	}
 	cfg.RuntimeParams["application_name"] = p.ID()
 	retry := orDefault(p.RetryPeriod, 2*time.Second)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = max(5*retry, 5*time.Second)
+	}
+	// A holder cut off by the network stops leading at its next failed ping; these make
+	// the server end its session (and free the lock) soon after, instead of hours later.
+	keepalive := strconv.Itoa(max(1, int(retry/time.Second)))
+	for k, v := range map[string]string{"tcp_keepalives_idle": keepalive, "tcp_keepalives_interval": keepalive, "tcp_keepalives_count": "3"} {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	for ctx.Err() == nil {
 		wait := retry
 		if p.session(ctx, cfg, retry, lead) {
