@@ -18,7 +18,7 @@ import (
 
 // TestAWSChangeTrackingThroughCLI is issue 15's AWS story through the binary on moto:
 // the first run records the baseline; an SG rule opened to a partner's /24, a public
-// bucket, AdministratorAccess attached to a user and a new access key are findings on
+// bucket, an administrator policy attached to a user and a new access key are findings on
 // the next run with their severity; reverting them resolves every one.
 func TestAWSChangeTrackingThroughCLI(t *testing.T) {
 	envs, ec, sg := motoWithGroup(t)
@@ -52,7 +52,14 @@ func TestAWSChangeTrackingThroughCLI(t *testing.T) {
 	if _, err := s3c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: awssdk.String("shop-assets"), ACL: s3types.BucketCannedACLPublicRead}); err != nil {
 		t.Fatal(err)
 	}
-	admin := awssdk.String("arn:aws:iam::aws:policy/AdministratorAccess")
+	// moto serves AWS managed policies only when told to load them (slow): an
+	// administrator policy of the account's own grants the same.
+	pol, err := im.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: awssdk.String("admin-all"),
+		PolicyDocument: awssdk.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := pol.Policy.Arn
 	if _, err := im.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: awssdk.String("alice"), PolicyArn: admin}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +74,7 @@ func TestAWSChangeTrackingThroughCLI(t *testing.T) {
 	want := map[string]int{ // a part of the resource → the least severity
 		awssdk.ToString(sg.GroupId): rank("medium"),
 		"shop-assets":               rank("high"),
-		"alice":                     rank("critical"), // AdministratorAccess, with the new key on the same user
+		"alice":                     rank("critical"), // * on *, with the new key on the same user
 	}
 	for part, atLeast := range want {
 		found := false

@@ -81,11 +81,11 @@ func (p *Provider) checkList() []checks.Check {
 		facts facts
 	}{
 		{tracking("aws.changes.exposure", "changes since the baseline in what is reachable from outside: security-group ingress from outside the VPC, S3 ACLs, policies and public access blocks, public RDS instances, internet-facing load balancer listeners", checks.CategoryExposure, true,
-			append(changeWords(), "new public endpoints", "new public endpoint", "new endpoints", "newly exposed", "newly public", "security group changes", "sg changes",
+			append(changeWords(), "new endpoints", "newly exposed", "newly public", "security group changes", "sg changes",
 				"exposure changes", "changes in exposure", "opened to")),
 			p.exposureFacts},
 		{tracking("aws.changes.access", "changes since the baseline in who may do what: IAM users, access keys, console passwords, group memberships, the policies of users, groups and roles, role trust policies", checks.CategoryAccess, false,
-			append(changeWords(), "new access keys", "new access key", "new keys", "permission changes", "permissions changed", "new permissions", "iam changes",
+			append(changeWords(), "new access keys", "new access key", "new keys", "iam changes",
 				"access changes", "gained", "trust policy", "trust policies", "new users", "new roles")),
 			p.accessFacts},
 	}

@@ -14,10 +14,10 @@ func (p *Provider) changeChecks() []trackDef {
 		{spec: trackingSpec("k8s.changes.exposure", "what is reachable from outside the cluster, as facts compared with a baseline: LoadBalancer and NodePort Services (ports, source ranges), external IPs, Ingress hosts and paths with or without TLS, Gateway listeners, and workloads on the node's network or host ports", checks.CategoryExposure,
 			// Not "public endpoint" or "permission": those words ask about the whole
 			// category (Categories), which this check is part of.
-			[]string{"new endpoints", "new exposure", "exposure changes", "exposure changed", "new loadbalancers", "new loadbalancer", "new nodeports", "new nodeport", "new ingresses", "new ingress", "new services exposed", "newly exposed", "what changed", "changed", "changes", "drift", "baseline", "gateway listeners"}),
+			[]string{"new endpoints", "new exposure", "exposure changes", "exposure changed", "new loadbalancers", "new loadbalancer", "new nodeports", "new nodeport", "new ingresses", "new ingress", "new services exposed", "newly exposed", "drift", "baseline", "gateway listeners"}),
 			track: p.exposureFacts},
 		{spec: trackingSpec("k8s.changes.access", "who may do what, as facts compared with a baseline: RBAC bindings flattened to subject and role, the atomic grants of every Role and ClusterRole, and ServiceAccount tokens stored as Secrets (names only)", checks.CategoryAccess,
-			[]string{"new rolebindings", "new rolebinding", "new role bindings", "new bindings", "new clusterrolebindings", "rolebindings", "rolebinding", "clusterrolebindings", "role bindings", "access changes", "access changed", "rbac changes", "role changes", "roles changed", "new roles", "who gained", "gained access", "service account tokens", "token secrets", "what changed", "changed", "changes", "drift", "baseline"},
+			[]string{"new rolebindings", "new rolebinding", "new role bindings", "new bindings", "new clusterrolebindings", "rolebindings", "rolebinding", "clusterrolebindings", "role bindings", "access changes", "access changed", "rbac changes", "role changes", "roles changed", "new roles", "who gained", "gained access", "service account tokens", "token secrets", "drift", "baseline"},
 			secretsParam),
 			track: p.accessFacts},
 	}
