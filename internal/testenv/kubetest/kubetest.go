@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/clankerd/clankerd/internal/testenv/envscript"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,30 +88,8 @@ func Main(m *testing.M, env **Env, reason *string) int {
 // Require skips the test (or fails it under CI=true) when there is no environment.
 func Require(t testing.TB, env *Env, reason string) {
 	t.Helper()
-	if env != nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and no Kubernetes test environment: %s", reason)
-	}
-	t.Skipf("no Kubernetes test environment (%s)", reason)
+	envscript.Require(t, env != nil, "Kubernetes test environment", reason)
 }
 
-// scriptPath finds scripts/kube-testenv from the working directory up.
-func scriptPath() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "scripts", "kube-testenv")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/kube-testenv not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// scriptPath finds scripts/kube-testenv.
+func scriptPath() (string, error) { return envscript.Find("kube-testenv") }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/clankerd/clankerd/internal/testenv/envscript"
 	"net/url"
 	"os"
 	"os/exec"
@@ -129,30 +130,8 @@ func Main(m *testing.M, env **Env, reason *string) int {
 // Require skips the test (or fails it under CI=true) when there is no server.
 func Require(t testing.TB, env *Env, reason string) {
 	t.Helper()
-	if env != nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and no PostgreSQL test environment: %s", reason)
-	}
-	t.Skipf("no PostgreSQL test environment (%s)", reason)
+	envscript.Require(t, env != nil, "PostgreSQL test environment", reason)
 }
 
-// scriptPath finds scripts/pg-testenv from the working directory up.
-func scriptPath() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "scripts", "pg-testenv")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/pg-testenv not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// scriptPath finds scripts/pg-testenv.
+func scriptPath() (string, error) { return envscript.Find("pg-testenv") }
