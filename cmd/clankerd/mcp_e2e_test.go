@@ -181,6 +181,22 @@ func TestMCPOverStdio(t *testing.T) {
 	if len(plans.Plans) != 2 {
 		t.Errorf("pending plans = %+v", plans)
 	}
+	// The change log and the baselines are read-only tools; a bad time is an error.
+	var changes struct {
+		Changes []json.RawMessage `json:"changes"`
+	}
+	if res := callJSON(t, session, "clankerd_changes", map[string]any{"since": "24h"}, &changes); res.IsError || changes.Changes == nil {
+		t.Errorf("clankerd_changes: %+v %+v", res, changes)
+	}
+	var baselines struct {
+		Baselines []json.RawMessage `json:"baselines"`
+	}
+	if res := callJSON(t, session, "clankerd_baselines", map[string]any{"check": "k8s.changes.access"}, &baselines); res.IsError || baselines.Baselines == nil {
+		t.Errorf("clankerd_baselines: %+v %+v", res, baselines)
+	}
+	if res := callJSON(t, session, "clankerd_changes", map[string]any{"since": "last tuesday"}, nil); !res.IsError {
+		t.Errorf("clankerd_changes since=\"last tuesday\" is not an error: %+v", res)
+	}
 	if b, _ := os.ReadFile(target); string(b) != "v1" {
 		t.Errorf("an MCP call changed the file to %q", b)
 	}
