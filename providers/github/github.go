@@ -40,6 +40,9 @@ type Options struct {
 	Concurrency int
 	// CacheEntries bounds the responses kept for conditional requests; 0 means 20000.
 	CacheEntries int
+	// NegativeTTL is how long a 403 or 404 answer (a feature that is off, a branch
+	// without protection) is reused without asking again; 0 means 15 minutes.
+	NegativeTTL time.Duration
 	// Reserve is how many requests of the rate limit the provider leaves unused: with
 	// fewer left it waits for the reset (up to MaxWait) or fails; 0 means 50.
 	Reserve int
@@ -66,6 +69,9 @@ func New(opts Options) *Provider {
 	}
 	if opts.CacheEntries <= 0 {
 		opts.CacheEntries = 20000
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = 15 * time.Minute
 	}
 	if opts.Reserve <= 0 {
 		opts.Reserve = 50
@@ -118,6 +124,7 @@ func (p *Provider) Stats() Stats {
 		out.Requests += st.Requests
 		out.NotModified += st.NotModified
 		out.Retries += st.Retries
+		out.Negative += st.Negative
 		out.RateRemaining, out.RateLimit, out.RateUsed, out.RateReset = st.RateRemaining, st.RateLimit, st.RateUsed, st.RateReset
 	}
 	return out
@@ -173,7 +180,7 @@ func (p *Provider) connect(params checks.Params) (*client, error) {
 		base = p.opts.HTTPClient.Transport
 	}
 	tr := newTransport(base, transportOptions{
-		entries: p.opts.CacheEntries, reserve: p.opts.Reserve, maxWait: p.opts.MaxWait,
+		entries: p.opts.CacheEntries, negativeTTL: p.opts.NegativeTTL, reserve: p.opts.Reserve, maxWait: p.opts.MaxWait,
 		now: p.opts.Now, sleep: p.opts.Sleep, log: p.log,
 	})
 	hc := &http.Client{Transport: tr}

@@ -248,7 +248,8 @@ func (c *client) protection(ctx context.Context, r repo, branch string) (protect
 // isBranchNotProtected reports whether err is GitHub's 404 "Branch not protected".
 func isBranchNotProtected(err error) bool {
 	var er *gh.ErrorResponse
-	return statusOf(err) == http.StatusNotFound && errors.As(err, &er) && strings.Contains(strings.ToLower(er.Message), "not protected")
+	return errors.Is(err, gh.ErrBranchNotProtected) ||
+		(statusOf(err) == http.StatusNotFound && errors.As(err, &er) && strings.Contains(strings.ToLower(er.Message), "not protected"))
 }
 
 // statusOf is the HTTP status of a failed call's answer, or 0.

@@ -31,7 +31,11 @@ type transport struct {
 
 type transportOptions struct {
 	entries int
-	reserve int
+	// negativeTTL is how long a 403 or 404 (not a rate limit) is answered from the
+	// cache: GitHub does not make those conditional, and a feature that is off or a
+	// branch without protection would otherwise cost a request every round.
+	negativeTTL time.Duration
+	reserve     int
 	maxWait time.Duration
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
@@ -46,18 +50,22 @@ type Stats struct {
 	NotModified int64
 	// Retries counts requests sent again after a secondary rate limit.
 	Retries int64
+	// Negative counts 403 and 404 answers served from the cache without a request.
+	Negative int64
 	// The core rate limit as GitHub last reported it; RateLimit is 0 before any
 	// answer carried it.
 	RateLimit, RateRemaining, RateUsed int
 	RateReset                          time.Time
 }
 
-// cached is one URL's last 200 answer.
+// cached is one URL's last 200 answer, or a 403 or 404 kept until expires.
 type cached struct {
-	key    string
-	etag   string
-	header http.Header
-	body   []byte
+	key     string
+	etag    string
+	status  int
+	header  http.Header
+	body    []byte
+	expires time.Time // for a 403 or 404: when it is asked again
 }
 
 // maxCachedBody bounds the size of one kept body.
@@ -101,6 +109,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		out := req
 		entry := t.lookup(key)
+		if entry != nil && entry.status != http.StatusOK {
+			t.count(func(s *Stats) { s.Negative++ })
+			return entry.response(req, nil), nil
+		}
 		if entry != nil {
 			out = req.Clone(req.Context())
 			out.Header.Set("If-None-Match", entry.etag)
@@ -126,7 +138,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.count(func(s *Stats) { s.NotModified++ })
 			return entry.response(req, resp.Header), nil
 		case get && resp.StatusCode == http.StatusOK && resp.Header.Get("ETag") != "":
-			return t.store(key, req, resp)
+			return t.store(key, req, resp, time.Time{})
+		case get && t.opts.negativeTTL > 0 && (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden) &&
+			resp.Header.Get("Retry-After") == "" && resp.Header.Get("X-RateLimit-Remaining") != "0":
+			return t.store(key, req, resp, t.opts.now().Add(t.opts.negativeTTL))
 		}
 		return resp, nil
 	}
@@ -213,13 +228,19 @@ func (t *transport) lookup(key string) *cached {
 	if !ok {
 		return nil
 	}
+	c := el.Value.(*cached)
+	if !c.expires.IsZero() && !t.opts.now().Before(c.expires) {
+		t.order.Remove(el)
+		delete(t.entries, key)
+		return nil
+	}
 	t.order.MoveToFront(el)
-	return el.Value.(*cached)
+	return c
 }
 
-// store reads a 200 answer's body, keeps it under its ETag and returns the answer
-// with the body to read again.
-func (t *transport) store(key string, req *http.Request, resp *http.Response) (*http.Response, error) {
+// store reads an answer's body, keeps it (a 200 under its ETag, a 403 or 404 until
+// expires) and returns the answer with the body to read again.
+func (t *transport) store(key string, req *http.Request, resp *http.Response, expires time.Time) (*http.Response, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCachedBody+1))
 	resp.Body.Close()
 	if err != nil {
@@ -229,7 +250,7 @@ func (t *transport) store(key string, req *http.Request, resp *http.Response) (*
 	if len(body) > maxCachedBody {
 		return resp, nil
 	}
-	c := &cached{key: key, etag: resp.Header.Get("ETag"), header: resp.Header.Clone(), body: body}
+	c := &cached{key: key, etag: resp.Header.Get("ETag"), status: resp.StatusCode, header: resp.Header.Clone(), body: body, expires: expires}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if el, ok := t.entries[key]; ok {
@@ -246,7 +267,8 @@ func (t *transport) store(key string, req *http.Request, resp *http.Response) (*
 	return resp, nil
 }
 
-// response rebuilds the kept 200 answer, with the rate-limit headers of the 304.
+// response rebuilds the kept answer, with the rate-limit headers of the 304 (fresh;
+// nil for a kept 403 or 404, which was not asked again).
 func (c *cached) response(req *http.Request, fresh http.Header) *http.Response {
 	h := c.header.Clone()
 	for _, k := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Used", "X-RateLimit-Reset", "X-RateLimit-Resource", "Date"} {
@@ -255,7 +277,7 @@ func (c *cached) response(req *http.Request, fresh http.Header) *http.Response {
 		}
 	}
 	return &http.Response{
-		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Status: strconv.Itoa(c.status) + " " + http.StatusText(c.status), StatusCode: c.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)), Request: req,
 	}
 }
