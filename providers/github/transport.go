@@ -36,10 +36,10 @@ type transportOptions struct {
 	// branch without protection would otherwise cost a request every round.
 	negativeTTL time.Duration
 	reserve     int
-	maxWait time.Duration
-	now     func() time.Time
-	sleep   func(ctx context.Context, d time.Duration) error
-	log     *slog.Logger
+	maxWait     time.Duration
+	now         func() time.Time
+	sleep       func(ctx context.Context, d time.Duration) error
+	log         *slog.Logger
 }
 
 // Stats are a transport's counters.
