@@ -130,6 +130,7 @@ type Server struct {
 	forbidden        map[string]string // route → X-Accepted-GitHub-Permissions
 	invalid          []string
 	reruns, enables  int
+	replays          map[string]replay
 }
 
 // Options configure a stand-in.
@@ -247,6 +248,8 @@ type answer struct {
 	body   any
 	link   string
 	header map[string]string
+	// recorded marks a replayed answer of real traffic: sent as recorded.
+	recorded bool
 }
 
 type handler func(r *http.Request) answer
@@ -274,16 +277,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, method, template 
 		s.secondary--
 		a = answer{status: 403, body: errorBody("You have exceeded a secondary rate limit. Please wait a few minutes before you try again."),
 			header: map[string]string{"Retry-After": strconv.Itoa(s.retryAfter)}}
-	case s.forbidden[route] != "":
-		a = answer{status: 403, body: errorBody("Resource not accessible by personal access token"),
-			header: map[string]string{"X-Accepted-GitHub-Permissions": s.forbidden[route]}}
+	case forbidden(s.forbidden, route):
+		a = answer{status: 403, body: errorBody("Resource not accessible by personal access token")}
+		if accepted := s.forbidden[route]; accepted != "" {
+			a.header = map[string]string{"X-Accepted-GitHub-Permissions": accepted}
+		}
+	case s.replays[r.Method+" "+r.URL.Path].status != 0:
+		a = s.replays[r.Method+" "+r.URL.Path].answer()
 	default:
 		a = h(r)
 	}
 	var body []byte
 	if a.body != nil {
 		v := a.body
-		if a.status < 300 {
+		if a.status < 300 && !a.recorded {
 			if full, err := s.spec.Complete(method, template, a.status, v); err == nil {
 				v = full
 			}
@@ -345,6 +352,11 @@ func pathNames(template string) []string {
 		}
 	}
 	return out
+}
+
+func forbidden(m map[string]string, route string) bool {
+	_, ok := m[route]
+	return ok
 }
 
 func errorBody(msg string) map[string]any {
