@@ -34,7 +34,9 @@ func TestCallErrors(t *testing.T) {
 	}{
 		{name: "401", env: map[string]string{"GH_ENTERPRISE_TOKEN": wrong}, id: "github.repos.visibility", raw: map[string]string{"owner": "acme"},
 			want: []string{"GET /orgs/acme/repos: GitHub rejected the token from GH_ENTERPRISE_TOKEN (401 Bad credentials)", "gh auth login --hostname 127.0.0.1"}, hidden: wrong},
-		{name: "403", setup: func(s *ghtest.Server) { s.Forbid("GET /repos/{owner}/{repo}/dependabot/alerts", "vulnerability_alerts=read") },
+		{name: "403", setup: func(s *ghtest.Server) {
+			s.Forbid("GET /repos/{owner}/{repo}/dependabot/alerts", "vulnerability_alerts=read")
+		},
 			id: "github.dependabot.alerts", raw: map[string]string{"repos": "acme/api"},
 			want: []string{"GET /repos/acme/api/dependabot/alerts: the token from GH_ENTERPRISE_TOKEN may not do this (403", "a fine-grained token needs vulnerability_alerts=read", "a classic token the scope security_events"}},
 		{name: "403 actions", setup: func(s *ghtest.Server) { s.Forbid("GET /repos/{owner}/{repo}/actions/workflows", "") },
