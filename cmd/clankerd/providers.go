@@ -41,6 +41,7 @@ func linkedProviders() []linkedProvider {
 	return []linkedProvider{
 		{"Kubernetes", "kube", kubeProvider},
 		{"AWS", "aws", awsProvider},
+		{"GitHub", "github", githubProvider},
 	}
 }
 
