@@ -12,6 +12,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/checks/probe"
 	awsprovider "github.com/clankerd/clankerd/providers/aws"
+	githubprovider "github.com/clankerd/clankerd/providers/github"
 	"github.com/clankerd/clankerd/providers/kube"
 )
 
@@ -19,7 +20,7 @@ import (
 func catalog(t testing.TB) *checks.Registry {
 	t.Helper()
 	r := checks.NewRegistry()
-	for _, reg := range []func(*checks.Registry) error{probe.Register, kube.New(kube.Options{}).Register, awsprovider.New(awsprovider.Options{}).Register} {
+	for _, reg := range []func(*checks.Registry) error{probe.Register, kube.New(kube.Options{}).Register, awsprovider.New(awsprovider.Options{}).Register, githubprovider.New(githubprovider.Options{}).Register} {
 		if err := reg(r); err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +48,9 @@ func providers(kubeNames, awsNames map[string][]string) []Provider {
 	return []Provider{
 		withNames{kube.New(kube.Options{}), kubeNames},
 		withNames{awsprovider.New(awsprovider.Options{}), awsNames},
+		// GitHub has no token in the routing table: its checks route by their words,
+		// and category questions ("anything exposed?") leave them out.
+		withNames{githubprovider.New(githubprovider.Options{}), nil},
 	}
 }
 

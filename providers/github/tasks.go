@@ -80,7 +80,7 @@ func (p *Provider) taskList() []checks.Task {
 	}
 	return []checks.Task{
 		&task{p: p, plan: p.planRerun, apply: p.applyRerun, fix: fixRerun,
-			spec: taskSpec("github.workflow.rerun", "re-run the failed jobs of a workflow run", []string{"rerun", "re-run", "retry", "workflow", "run", "failed jobs", "build"}, []string{"rerun", "re-run", "retry"},
+			spec: taskSpec("github.workflow.rerun", "re-run the failed jobs of a workflow run", []string{"rerun", "re-run", "retry", "workflow", "workflow run", "build"}, []string{"rerun", "re-run", "retry"},
 				checks.ParamSpec{Name: "run", Type: checks.String, Required: true, Validate: validateRunID, Doc: "workflow run id"})},
 		&task{p: p, plan: p.planEnable, apply: p.applyEnable, fix: fixEnable,
 			spec: taskSpec("github.workflow.enable", "re-enable a disabled workflow", []string{"enable", "re-enable", "workflow", "disabled", "schedule"}, []string{"enable", "re-enable"},
