@@ -131,7 +131,7 @@ func TestExamplesLint(t *testing.T) {
 	if err != nil || len(files) < 3 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
-	needs := map[string]string{"aws.HEARTBEAT.md": "AWS", "kubernetes.HEARTBEAT.md": "Kubernetes"}
+	needs := map[string]string{"aws.HEARTBEAT.md": "AWS", "kubernetes.HEARTBEAT.md": "Kubernetes", "github.HEARTBEAT.md": "GitHub"}
 	for _, f := range files {
 		if name, ok := needs[filepath.Base(f)]; ok && !providerLinked(t, name) {
 			t.Logf("%s: not linted, this build leaves the %s provider out", f, name)
