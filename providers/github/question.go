@@ -47,9 +47,11 @@ func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string
 	if !strings.HasPrefix(spec.ID, "github.") {
 		return e.Proposals()
 	}
+	branch := q.After([]string{"branch"})
 	var repos []string
 	for _, w := range q.Words {
 		switch {
+		case w == branch:
 		case repoWord.MatchString(w) && validateRepo(w) == nil:
 			repos = append(repos, w)
 		case workflowWord.MatchString(w):
@@ -68,8 +70,8 @@ func (p *Provider) Extract(q checks.Question, spec checks.Spec, names map[string
 	if o := q.After([]string{"org", "organization", "owner"}); o != "" && validateOwner(o) == nil {
 		e.Set("owner", o, "the question")
 	}
-	if b := q.After([]string{"branch"}); b != "" && validateBranch(b) == nil {
-		e.Set("branch", b, "the question")
+	if branch != "" && validateBranch(branch) == nil {
+		e.Set("branch", branch, "the question")
 	}
 	return e.Proposals()
 }
