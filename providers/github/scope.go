@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	gh "github.com/google/go-github/v84/github"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -287,24 +288,19 @@ func (p *Provider) forEachRepo(ctx context.Context, c *client, params checks.Par
 }
 
 // fanOut calls fn for every item, at most limit at a time, and returns the results
-// in the order of items, or the first item's error.
+// in the order of items, or the first error; after an error no further item starts.
 func fanOut[T, R any](items []T, limit int, fn func(T) (R, error)) ([]R, error) {
 	out := make([]R, len(items))
-	errs := make([]error, len(items))
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for i, item := range items {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i], errs[i] = fn(item)
+		g.Go(func() (err error) {
+			out[i], err = fn(item)
+			return err
 		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

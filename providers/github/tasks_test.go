@@ -1,7 +1,6 @@
 package github
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +17,6 @@ import (
 func withAPI(s *ghtest.Server, raw map[string]string) map[string]string {
 	raw["api_url"] = s.URL
 	return raw
-}
-
-func approveStale(t *testing.T, m *plantest.Machinery, id, why string) {
-	t.Helper()
-	got, err := m.Approve(t.Context(), id, "alice")
-	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, why) {
-		t.Errorf("approve after drift: %v, %+v", err, got)
-	}
 }
 
 func TestRerunPlanApproveAndRefuseWhenAlreadyRerun(t *testing.T) {
@@ -70,7 +61,7 @@ func TestRerunPlanApproveAndRefuseWhenAlreadyRerun(t *testing.T) {
 			}
 		}
 	})
-	approveStale(t, m, stale.ID, `attempt was "1" when planned, is "2" now`)
+	m.ApproveStale(t, stale.ID, `attempt was "1" when planned, is "2" now`)
 	if s.Stats().Reruns != 1 {
 		t.Error("a stale plan re-ran the run")
 	}
@@ -103,7 +94,7 @@ func TestEnablePlanApproveAndRefuseWhenEnabledAgain(t *testing.T) {
 	// Someone enables old.yml by hand after the plan: stale.
 	stale := m.Queue(t, m.Item(t, "github.workflow.enable", withAPI(s, map[string]string{"repo": "acme/api", "workflow": "old.yml"}), ""))
 	s.Change(func(rs []*ghtest.Repo) { rs[0].Workflows[4].State = "active" })
-	approveStale(t, m, stale.ID, `state was "disabled_manually" when planned, is "active" now`)
+	m.ApproveStale(t, stale.ID, `state was "disabled_manually" when planned, is "active" now`)
 	if s.Stats().Enables != 1 {
 		t.Error("a stale plan enabled the workflow")
 	}

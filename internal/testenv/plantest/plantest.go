@@ -4,6 +4,8 @@ package plantest
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +130,14 @@ func (m *Machinery) Plans(ctx context.Context, f tasks.PlanFilter) ([]tasks.Plan
 // Findings lists findings as `clankerd findings` does.
 func (m *Machinery) Findings(ctx context.Context, f store.FindingFilter) ([]store.FindingRecord, error) {
 	return control.OpFindings.Do(ctx, m.Local, f)
+}
+
+// ApproveStale approves a plan whose target changed after it and fails the test
+// unless approve refuses it, marks it stale and says why.
+func (m *Machinery) ApproveStale(t *testing.T, id, why string) {
+	t.Helper()
+	got, err := m.Approve(t.Context(), id, "alice")
+	if !errors.Is(err, tasks.ErrStale) || got.State != tasks.PlanStale || !strings.Contains(got.Error, why) {
+		t.Errorf("approve after drift: %v, %+v", err, got)
+	}
 }
