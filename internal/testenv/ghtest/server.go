@@ -254,6 +254,7 @@ type answer struct {
 
 type handler func(r *http.Request) answer
 
+// ServeHTTP answers one request as GitHub would, and validates the answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // handle registers a route; the template is the OpenAPI path.
