@@ -55,6 +55,13 @@ type TargetInfo struct {
 	MinSeverity string `json:"min_severity,omitempty"`
 }
 
+// ElectionInfo is a replica's view of the leader election: who it is, who leads.
+type ElectionInfo struct {
+	Identity string `json:"identity"`
+	Leader   string `json:"leader,omitempty"`
+	Leading  bool   `json:"leading"`
+}
+
 // ItemStatus is an item's last run and, in the daemon, its next.
 type ItemStatus struct {
 	store.ItemState
@@ -78,6 +85,9 @@ type DaemonInfo struct {
 	Targets []TargetInfo `json:"notify_targets,omitempty"`
 	// Model is the model's call budget, when the daemon explains findings.
 	Model *ModelInfo `json:"model,omitempty"`
+	// Election is the leader election this replica takes part in (`run
+	// --leader-elect`); nil when the daemon is the only one.
+	Election *ElectionInfo `json:"election,omitempty"`
 }
 
 // ModelInfo is the model's budget as the daemon has spent it.
