@@ -7,6 +7,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -199,6 +200,9 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	if err := decides(ctx); err != nil {
+		return tasks.PlanRecord{}, err
+	}
 	ctx, by := context.WithoutCancel(ctx), decider(ctx, d.Actor)
 	if d.Policy != "" {
 		return l.Tasks.ApproveByRule(ctx, d.ID, d.Digest, PolicyActor(d.Policy, by), d.Policy)
@@ -211,13 +215,19 @@ func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, erro
 func PolicyActor(rule, user string) string { return "policy:" + rule + " (by " + user + ")" }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	if err := decides(ctx); err != nil {
+		return tasks.PlanRecord{}, err
+	}
 	return l.Tasks.Reject(ctx, d.ID, decider(ctx, d.Actor), d.Reason)
 }
 
 // decider is who approves, rejects, mutes or unmutes, for the audit log: through the
-// socket the user of the calling process, whatever the client claims; in this
-// process claimed, or the local user.
+// team API the authenticated user, through the socket the user of the calling
+// process, whatever the client claims; in this process claimed, or the local user.
 func decider(ctx context.Context, claimed string) string {
+	if c, ok := CallerFrom(ctx); ok {
+		return c.User
+	}
 	if p, ok, _ := peerFrom(ctx); ok {
 		return UserName(p.UID)
 	}
@@ -227,15 +237,19 @@ func decider(ctx context.Context, claimed string) string {
 	return UserName(os.Getuid())
 }
 
-// queuer is the surface that queued a plan, for the audit log: through the socket
-// it is qualified by the calling process's user unless it names them ("alice",
-// "mcp:alice"), so a client cannot pass itself off as the scheduler.
+// queuer is the surface that queued a plan, for the audit log: through the team API
+// or the socket it is qualified by the authenticated user (or the calling process's)
+// unless it names them ("alice", "mcp:alice"), so a client cannot pass itself off as
+// the scheduler.
 func queuer(ctx context.Context, claimed string) string {
-	p, ok, _ := peerFrom(ctx)
-	if !ok {
+	var name string
+	if c, ok := CallerFrom(ctx); ok {
+		name = c.User
+	} else if p, ok, _ := peerFrom(ctx); ok {
+		name = UserName(p.UID)
+	} else {
 		return claimed
 	}
-	name := UserName(p.UID)
 	switch {
 	case claimed == "":
 		return name
@@ -261,6 +275,9 @@ func (l *Local) audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRe
 // their audit records, and returns how many records the log holds.
 func (l *Local) verifyAudit(ctx context.Context, r AuditVerify) (int, error) {
 	if r.Reanchor {
+		if _, remote := CallerFrom(ctx); remote {
+			return 0, errors.New("audit verify --reanchor is refused through the team API: it accepts the log's head as the new checkpoint, so run it on the daemon's host, against its state directory")
+		}
 		if err := l.DB.Reanchor(ctx); err != nil {
 			return 0, err
 		}
@@ -295,6 +312,9 @@ func (l *Local) addReceipt(ctx context.Context, r store.Receipt) (uint64, error)
 
 // mute records a mute; its owner (the decider) is audited as its creator.
 func (l *Local) mute(ctx context.Context, m store.Mute) (store.Mute, error) {
+	if err := decides(ctx); err != nil {
+		return store.Mute{}, err
+	}
 	m.Owner = decider(ctx, m.Owner)
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.AddMute(m) })
 }
@@ -306,6 +326,9 @@ func (l *Local) mutes(ctx context.Context, r MutesRequest) ([]store.Mute, error)
 
 // unmute lifts an active mute now.
 func (l *Local) unmute(ctx context.Context, d Decision) (store.Mute, error) {
+	if err := decides(ctx); err != nil {
+		return store.Mute{}, err
+	}
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, decider(ctx, d.Actor)) })
 }
 
@@ -317,6 +340,9 @@ func (l *Local) baselines(ctx context.Context, sel store.BaselineSelector) ([]st
 // acceptBaseline takes what is beyond the selected baselines into them, audited as
 // done by the decider.
 func (l *Local) acceptBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	if err := decides(ctx); err != nil {
+		return nil, err
+	}
 	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
 		return tx.AcceptBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
 	})
@@ -324,6 +350,9 @@ func (l *Local) acceptBaseline(ctx context.Context, d BaselineDecision) ([]store
 
 // resetBaseline drops the selected baselines, audited as done by the decider.
 func (l *Local) resetBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	if err := decides(ctx); err != nil {
+		return nil, err
+	}
 	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
 		return tx.ResetBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
 	})
