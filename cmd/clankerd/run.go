@@ -21,6 +21,7 @@ func (a *cmdline) runCommand() *cobra.Command {
 	var approveByPolicy bool
 	var approvalsPath string
 	var lf leaderFlags
+	var api apiFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: schedule the heartbeat items, reload on edits, serve the control socket",
@@ -42,6 +43,12 @@ replica serves the API and reloads its heartbeat files (docs/team.md).`,
 					return withCode(exitBadInput, err)
 				}
 			}
+			serveAPI, closeAPI, err := api.open(a.logger)
+			if err != nil {
+				return err
+			}
+			defer closeAPI()
+			cfg.API = serveAPI
 			provs, err := a.newProviders(true)
 			if err != nil {
 				return err
@@ -85,6 +92,7 @@ replica serves the API and reloads its heartbeat files (docs/team.md).`,
 	f.BoolVar(&approveByPolicy, "approve-by-policy", false, "approve the fix= plans a rule of the approvals policy matches (read at start; see docs/approvals.md); other plans still wait for a person")
 	approvalsFlag(f, &approvalsPath)
 	lf.register(f)
+	api.register(f)
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }

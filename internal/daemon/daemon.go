@@ -74,6 +74,10 @@ type Config struct {
 	// before they are cancelled (default DefaultHandOver): shorter than the time another
 	// replica waits before it takes over.
 	HandOver time.Duration
+	// API, when set, serves the team API (`run --listen`) with the daemon's Local
+	// beside the control socket, until its context ends (on every replica); the
+	// daemon waits for it.
+	API func(ctx context.Context, local *control.Local) error
 }
 
 // DefaultHandOver is how long runs in flight may finish after leadership is lost; a
@@ -181,6 +185,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	srv := &control.Server{Local: local, Logger: log}
 	wg.Go(func() { serveErr = srv.Serve(runCtx, ln, cfg.Grace) })
 	wg.Go(func() { d.watch(runCtx, watcher) })
+	var apiErr error
+	if cfg.API != nil {
+		wg.Go(func() {
+			if apiErr = cfg.API(runCtx, local); apiErr != nil {
+				stop()
+			}
+		})
+	}
 	var metricsErr error
 	if mtr != nil {
 		wg.Go(func() { metricsErr = mtr.Serve(runCtx, metricsLn) })
@@ -205,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if errors.Is(leadErr, context.Canceled) {
 		leadErr = nil
 	}
-	return errors.Join(leadErr, serveErr, metricsErr)
+	return errors.Join(leadErr, serveErr, metricsErr, apiErr)
 }
 
 // lead schedules the items, delivers notifications and expires plans until leadCtx
