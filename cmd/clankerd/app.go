@@ -236,9 +236,9 @@ func actorName() string { return control.UserName(os.Getuid()) }
 // socket, or the database) and closes it afterwards. reg may be nil; the backend needs it only to apply approved plans.
 func (a *cmdline) withBackend(ctx context.Context, reg *checks.Registry, fn func(control.Backend) error) (err error) {
 	if a.server.url != "" {
-		c, err := a.server.dial(ctx, a.stderr)
-		if err != nil {
-			return err
+		c, derr := a.server.dial(ctx, a.stderr)
+		if derr != nil {
+			return derr
 		}
 		defer func() { err = errors.Join(err, c.Close()) }()
 		return fn(c)

@@ -33,6 +33,9 @@ func (s *serverFlags) register(f *pflag.FlagSet) {
 
 // dial connects to the team server with the kubeconfig user's credentials.
 func (s *serverFlags) dial(ctx context.Context, stderr io.Writer) (*control.Client, error) {
+	if _, err := control.APIBase(s.url); err != nil {
+		return nil, withCode(exitBadInput, err)
+	}
 	if s.insecure {
 		fmt.Fprintln(stderr, "clankerd: WARNING: --insecure-skip-tls-verify: the team server's certificate is not checked, so anyone on the network path can impersonate it and read your Kubernetes token")
 	}

@@ -16,17 +16,13 @@ import (
 // server answers /healthz. Only https is accepted: the bearer token is a Kubernetes
 // credential.
 func DialAPI(ctx context.Context, server string, rt http.RoundTripper) (*Client, error) {
-	u, err := url.Parse(server)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want https://HOST:PORT, the address of `clankerd run --listen`", server)
-	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("--server %q: only https:// is accepted, since your Kubernetes credentials are sent with every request", server)
+	base, err := APIBase(server)
+	if err != nil {
+		return nil, err
 	}
 	if rt == nil {
 		return nil, fmt.Errorf("control: DialAPI needs a transport")
 	}
-	base := strings.TrimSuffix(u.String(), "/")
 	c := &Client{base: base, where: base, http: &http.Client{Transport: rt}}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -44,4 +40,17 @@ func DialAPI(ctx context.Context, server string, rt http.RoundTripper) (*Client,
 		return nil, fmt.Errorf("the team server %s answered /healthz with HTTP %d: is that `clankerd run --listen`?", base, resp.StatusCode)
 	}
 	return c, nil
+}
+
+// APIBase checks a team server's URL (--server) and returns it without a trailing
+// slash: https only, since the caller's Kubernetes credentials go with every request.
+func APIBase(server string) (string, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("--server %q: want https://HOST:PORT, the address of `clankerd run --listen`", server)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("--server %q: only https:// is accepted, since your Kubernetes credentials are sent with every request", server)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
