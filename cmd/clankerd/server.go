@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,16 +48,57 @@ func (s *serverFlags) dial(ctx context.Context, stderr io.Writer) (*control.Clie
 	return c, withCode(exitErr, err)
 }
 
+// teamFlags are what a team server needs to authenticate its callers: its
+// certificate (callers send Kubernetes tokens, so TLS only) and the kubeconfig it
+// reviews them with.
+type teamFlags struct {
+	certFile, keyFile, kubeconfig string
+}
+
+func (f *teamFlags) register(fs *pflag.FlagSet, what string) {
+	fs.StringVar(&f.certFile, "tls-cert", "", "PEM certificate for "+what+"; re-read when the file changes")
+	fs.StringVar(&f.keyFile, "tls-key", "", "PEM key of --tls-cert; re-read when the file changes")
+	fs.StringVar(&f.kubeconfig, "api-kubeconfig", "", "kubeconfig the TokenReviews and SubjectAccessReviews are made with (default: KUBECONFIG, ~/.kube/config, else the pod's service account)")
+}
+
+// teamAuth is a team server's certificate and reviewers.
+type teamAuth struct {
+	tls   *tls.Config
+	authn *kubeauth.Authenticator
+	authz *kubeauth.Authorizer
+	host  string // the Kubernetes API the reviews go to
+}
+
+// load loads the certificate and builds the reviewers' client; what names the
+// listener in messages (--listen 127.0.0.1:8443).
+func (f *teamFlags) load(what string) (*teamAuth, error) {
+	if f.certFile == "" || f.keyFile == "" {
+		return nil, withCode(exitBadInput, fmt.Errorf("%s: a team server is served over HTTPS only, since callers send Kubernetes tokens: add --tls-cert FILE and --tls-key FILE", what))
+	}
+	certs, err := httpx.LoadCertFiles(f.certFile, f.keyFile)
+	if err != nil {
+		return nil, withCode(exitBadInput, err)
+	}
+	cfg, err := kubeauth.DaemonConfig(f.kubeconfig)
+	if err != nil {
+		return nil, withCode(exitBadInput, err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, withCode(exitBadInput, fmt.Errorf("the team server's Kubernetes client: %w", err))
+	}
+	return &teamAuth{tls: certs.TLSConfig(), authn: &kubeauth.Authenticator{Client: client}, authz: &kubeauth.Authorizer{Client: client}, host: cfg.Host}, nil
+}
+
 // apiFlags are run's team API flags.
 type apiFlags struct {
-	listen, certFile, keyFile, kubeconfig string
+	listen string
+	team   teamFlags
 }
 
 func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "", "serve the team API over HTTPS on HOST:PORT (such as :8443), authenticated by Kubernetes TokenReview and authorized by RBAC; needs --tls-cert and --tls-key (see docs/team.md)")
-	fs.StringVar(&f.certFile, "tls-cert", "", "PEM certificate for --listen; re-read when the file changes")
-	fs.StringVar(&f.keyFile, "tls-key", "", "PEM key of --tls-cert; re-read when the file changes")
-	fs.StringVar(&f.kubeconfig, "api-kubeconfig", "", "kubeconfig the daemon makes its TokenReviews and SubjectAccessReviews with (default: KUBECONFIG, ~/.kube/config, else the pod's service account)")
+	f.team.register(fs, "--listen")
 }
 
 // apiGrace is how long team API requests in flight may take to finish on shutdown.
@@ -68,35 +110,23 @@ const apiGrace = 5 * time.Second
 // closeFn closes the port (safe after serve, too).
 func (f *apiFlags) open(log *slog.Logger) (serve func(context.Context, *control.Local) error, closeFn func(), err error) {
 	if f.listen == "" {
-		if f.certFile != "" || f.keyFile != "" {
+		if f.team.certFile != "" || f.team.keyFile != "" {
 			return nil, nil, withCode(exitBadInput, fmt.Errorf("--tls-cert and --tls-key are for the team API: add --listen HOST:PORT"))
 		}
 		return nil, func() {}, nil
 	}
-	if f.certFile == "" || f.keyFile == "" {
-		return nil, nil, withCode(exitBadInput, fmt.Errorf("--listen %s: the team API is served over HTTPS only, since callers send Kubernetes tokens: add --tls-cert FILE and --tls-key FILE", f.listen))
-	}
-	certs, err := httpx.LoadCertFiles(f.certFile, f.keyFile)
+	team, err := f.team.load("--listen " + f.listen)
 	if err != nil {
-		return nil, nil, withCode(exitBadInput, err)
-	}
-	cfg, err := kubeauth.DaemonConfig(f.kubeconfig)
-	if err != nil {
-		return nil, nil, withCode(exitBadInput, err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, withCode(exitBadInput, fmt.Errorf("the team API's Kubernetes client: %w", err))
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return nil, nil, withCode(exitErr, fmt.Errorf("--listen %s: %w (is the port in use?)", f.listen, err))
 	}
-	log.Info("serving the team API", "url", "https://"+ln.Addr().String(), "kubernetes", cfg.Host)
-	authn, authz := &kubeauth.Authenticator{Client: client}, &kubeauth.Authorizer{Client: client}
+	log.Info("serving the team API", "url", "https://"+ln.Addr().String(), "kubernetes", team.host)
 	serve = func(ctx context.Context, local *control.Local) error {
 		srv := &control.Server{Local: local, Logger: log}
-		return srv.ServeAPI(ctx, ln, certs.TLSConfig(), authn, authz, apiGrace)
+		return srv.ServeAPI(ctx, ln, team.tls, team.authn, team.authz, apiGrace)
 	}
 	return serve, func() { ln.Close() }, nil
 }

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -226,6 +228,8 @@ func TestTeamAPIEndToEnd(t *testing.T) {
 		t.Errorf("bad token: %+v, want 401", r)
 	}
 
+	teamMCP(t, kenv, state, approver, viewer)
+
 	// The apiserver down: a review cannot be made, so nothing is allowed, even to an
 	// approver (whose token and decision are not cached yet).
 	kenv.Stop()
@@ -264,5 +268,75 @@ func TestTeamFlagsRefused(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d saying %q", r.code, r.stderr, tt.code, tt.say)
 			}
 		})
+	}
+}
+
+// teamMCP: `clankerd mcp --auth kubernetes` beside the team server serves MCP over
+// HTTPS to Kubernetes identities: the approver's token connects, and even it has no
+// tool that decides; the viewer cannot propose.
+func teamMCP(t *testing.T, kenv *kubetest.Env, state, approver, viewer string) {
+	t.Helper()
+	certFile, keyFile := testnet.WriteServerCert(t, t.TempDir(), "mcp")
+	addr := testnet.ClosedPort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var stderr syncBuffer
+	cmd := exec.CommandContext(ctx, binary, "--state-dir", state, "mcp", "--transport", "http", "--auth", "kubernetes", "--listen", addr,
+		"--tls-cert", certFile, "--tls-key", keyFile, "--api-kubeconfig", kenv.Kubeconfig)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("mcp stderr:\n%s", stderr.String())
+		}
+	}()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tlsTransport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	url := "https://" + addr + "/mcp"
+	waitFor(t, 30*time.Second, "the team MCP server", func() bool {
+		resp, err := (&http.Client{Transport: tlsTransport}).Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusUnauthorized
+	})
+	session := func(kubeconfig string) *mcp.ClientSession {
+		t.Helper()
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := &http.Client{Transport: bearer{token: cfg.BearerToken, next: tlsTransport}}
+		s, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil).Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)
+		if err != nil {
+			t.Fatalf("connecting to the team MCP server: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := session(approver)
+	tools, err := a.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range tools.Tools {
+		if strings.Contains(tool.Name, "approve") || strings.Contains(tool.Name, "reject") {
+			t.Errorf("the approver's MCP session has a tool that decides: %s", tool.Name)
+		}
+	}
+	if res, err := a.CallTool(t.Context(), &mcp.CallToolParams{Name: "clankerd_plans", Arguments: map[string]any{}}); err != nil || res.IsError {
+		t.Errorf("approver's clankerd_plans: %v %+v", err, res)
+	}
+	v := session(viewer)
+	if _, err := v.CallTool(t.Context(), &mcp.CallToolParams{Name: "clankerd_propose_plan", Arguments: map[string]any{"task": "test.file.set", "params": map[string]string{"path": "/nonexistent", "content": "x"}}}); err == nil || !strings.Contains(err.Error(), "may not create plans") {
+		t.Errorf("viewer's clankerd_propose_plan: %v, want a refusal", err)
 	}
 }
