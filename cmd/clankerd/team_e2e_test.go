@@ -164,7 +164,7 @@ func TestTeamAPIEndToEnd(t *testing.T) {
 		t.Errorf("viewer plans: %+v", r)
 	}
 	r := srv.as(t, viewer, "approve", id, "--yes")
-	if r.code == 0 || !strings.Contains(r.stderr, "may not approve plans") || !strings.Contains(r.stderr, "clankerd.dev") {
+	if r.code != exitRefused || !strings.Contains(r.stderr, "may not approve plans") || !strings.Contains(r.stderr, "clankerd.dev") {
 		t.Errorf("viewer approve: %+v, want a 403 naming approve on plans", r)
 	}
 	if got := planState(t, state, id); got != "pending" {
