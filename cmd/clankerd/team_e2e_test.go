@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -42,15 +41,7 @@ func teamUser(t *testing.T, kenv *kubetest.Env, name, role string) (kubeconfig, 
 	}
 	if role != "" {
 		if _, err := rbac.ClusterRoles().Get(ctx, role, metav1.GetOptions{}); err != nil {
-			data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", role+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cr rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict(data, &cr); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := rbac.ClusterRoles().Create(ctx, &cr, metav1.CreateOptions{}); err != nil {
+			if _, err := rbac.ClusterRoles().Create(ctx, kubetest.ContribClusterRole(t, role), metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,13 +1,10 @@
 package control
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
+	"github.com/clankerd/clankerd/internal/testenv/kubetest"
 )
 
 // TestEveryServedOpHasAccess: each served operation is either in the team API's
@@ -58,17 +55,7 @@ func TestClusterRolesFollowTheTable(t *testing.T) {
 	}
 	for role, want := range roleOps {
 		t.Run(role, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", role+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cr rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict(data, &cr); err != nil {
-				t.Fatal(err)
-			}
-			if cr.Kind != "ClusterRole" || cr.Name != role {
-				t.Fatalf("%s.yaml holds %s %q", role, cr.Kind, cr.Name)
-			}
+			cr := kubetest.ContribClusterRole(t, role)
 			granted := map[Access]bool{}
 			for _, r := range cr.Rules {
 				if !slices.Equal(r.APIGroups, []string{Group}) || len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {

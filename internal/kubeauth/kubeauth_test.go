@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -95,15 +93,7 @@ func serviceAccount(t *testing.T, role string) (user, token string) {
 // applyRole creates (or keeps) the ClusterRole of contrib/kubernetes/ROLE.yaml.
 func applyRole(t *testing.T, role string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", role+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cr rbacv1.ClusterRole
-	if err := yaml.UnmarshalStrict(data, &cr); err != nil {
-		t.Fatal(err)
-	}
-	_, err = kube.Client.RbacV1().ClusterRoles().Create(context.Background(), &cr, metav1.CreateOptions{})
+	_, err := kube.Client.RbacV1().ClusterRoles().Create(context.Background(), kubetest.ContribClusterRole(t, role), metav1.CreateOptions{})
 	if err != nil && !isAlreadyExists(err) {
 		t.Fatal(err)
 	}
