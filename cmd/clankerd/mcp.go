@@ -39,7 +39,8 @@ origins other than loopback are refused, and so, on a loopback address, is a Hos
 header other than localhost, 127.0.0.1 or [::1]; bodies are limited to 1 MiB.
 
 --auth kubernetes makes it a team server's MCP endpoint (docs/team.md): served over
-HTTPS (--tls-cert, --tls-key), the bearer token is a Kubernetes token checked with a
+HTTPS (--tls-cert, --tls-key) on any --listen address without --allow-remote, the
+bearer token is a Kubernetes token checked with a
 TokenReview, and each tool call needs the RBAC of the team API on clankerd.dev
 (findings, plans, ...). An MCP caller never approves, rejects, mutes or accepts,
 whatever RBAC grants it.
@@ -51,11 +52,17 @@ both).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch transport {
 			case "stdio":
+				if authMode != "token" {
+					return withCode(exitBadInput, fmt.Errorf("--auth %s is for --transport http", authMode))
+				}
 			case "http":
 				if authMode != "token" && authMode != "kubernetes" {
 					return withCode(exitBadInput, fmt.Errorf("--auth %q: use token or kubernetes", authMode))
 				}
-				if err := httpx.CheckListen(listen, allowRemote, "--listen", "--allow-remote"); err != nil {
+				// A team server (--auth kubernetes) is HTTPS, and every caller a reviewed
+				// Kubernetes identity with RBAC for each tool: choosing it is the operator
+				// telling us other machines may connect, as with run --listen.
+				if err := httpx.CheckListen(listen, allowRemote || authMode == "kubernetes", "--listen", "--allow-remote"); err != nil {
 					return withCode(exitBadInput, fmt.Errorf("%w: anyone who can reach it could call clankerd's tools", err))
 				}
 			default:

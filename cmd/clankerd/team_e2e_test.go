@@ -250,6 +250,8 @@ func TestTeamFlagsRefused(t *testing.T) {
 		{"listen without TLS", nil, []string{"run", "--listen", "127.0.0.1:0"}, exitBadInput, "HTTPS only"},
 		{"TLS without listen", nil, []string{"run", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, exitBadInput, "add --listen"},
 		{"plain http server", []string{"KUBECONFIG=" + withToken}, []string{"--server", "http://127.0.0.1:1", "plans"}, exitBadInput, "only https:// is accepted"},
+		{"mcp with Kubernetes tokens over stdio", nil, []string{"mcp", "--auth", "kubernetes"}, exitBadInput, "is for --transport http"},
+		{"mcp with Kubernetes tokens without TLS", nil, []string{"mcp", "--transport", "http", "--auth", "kubernetes", "--listen", "127.0.0.1:0"}, exitBadInput, "HTTPS only"},
 		{"client certificate only", []string{"KUBECONFIG=" + tokenless}, []string{"--server", "https://127.0.0.1:1", "plans"}, exitBadInput, "client certificate"},
 	}
 	for _, tt := range tests {

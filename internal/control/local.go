@@ -2,7 +2,10 @@
 // runner, agents and the daemon perform on it (record runs, list findings and plans,
 // queue, approve and reject plans, mutes, the audit log) is one entry of the table in
 // ops.go. Local performs an operation against the database, Client sends it to the
-// daemon over its unix socket (mode 0600), and Server answers every entry there.
+// daemon over its unix socket (mode 0600), or to a team server over HTTPS, and Server
+// answers every entry there: on the socket to the daemon's own user, over HTTPS to
+// callers a Kubernetes TokenReview authenticates, each operation only as RBAC allows
+// (access.go).
 package control
 
 import (
