@@ -1,3 +1,5 @@
+//go:build !clankerd_nokube
+
 package main
 
 import (
@@ -15,10 +17,12 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -331,5 +335,31 @@ func teamMCP(t *testing.T, kenv *kubetest.Env, state, approver, viewer string) {
 	v := session(viewer)
 	if _, err := v.CallTool(t.Context(), &mcp.CallToolParams{Name: "clankerd_propose_plan", Arguments: map[string]any{"task": "test.file.set", "params": map[string]string{"path": "/nonexistent", "content": "x"}}}); err == nil || !strings.Contains(err.Error(), "may not create plans") {
 		t.Errorf("viewer's clankerd_propose_plan: %v, want a refusal", err)
+	}
+}
+
+// TestTeamDeploymentRunsTheCLI: the Deployment of contrib/kubernetes/team starts
+// `clankerd run` with flags this CLI accepts, serving the team API over HTTPS.
+func TestTeamDeploymentRunsTheCLI(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "contrib", "kubernetes", "team", "30-deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	argv := d.Spec.Template.Spec.Containers[0].Args
+	cmd, rest, err := (&cmdline{stdout: &strings.Builder{}, stderr: &strings.Builder{}}).rootCommand().Find(argv)
+	if err != nil || cmd.Name() != "run" {
+		t.Fatalf("%q: %v, runs %q; want the daemon", argv, err, cmd.Name())
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		t.Fatalf("%q: flags do not parse: %v", argv, err)
+	}
+	for _, flag := range []string{"listen", "tls-cert", "tls-key"} {
+		if f := cmd.Flags().Lookup(flag); f == nil || f.Value.String() == "" {
+			t.Errorf("the Deployment does not set --%s", flag)
+		}
 	}
 }
