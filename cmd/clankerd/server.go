@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/httpx"
@@ -79,15 +78,11 @@ func (f *teamFlags) load(what string) (*teamAuth, error) {
 	if err != nil {
 		return nil, withCode(exitBadInput, err)
 	}
-	cfg, err := kubeauth.DaemonConfig(f.kubeconfig)
+	client, host, err := reviewClient(f.kubeconfig)
 	if err != nil {
-		return nil, withCode(exitBadInput, err)
+		return nil, withCode(exitBadInput, fmt.Errorf("the team server reviews its callers with the Kubernetes API: %w", err))
 	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, withCode(exitBadInput, fmt.Errorf("the team server's Kubernetes client: %w", err))
-	}
-	return &teamAuth{tls: certs.TLSConfig(), authn: &kubeauth.Authenticator{Client: client}, authz: &kubeauth.Authorizer{Client: client}, host: cfg.Host}, nil
+	return &teamAuth{tls: certs.TLSConfig(), authn: &kubeauth.Authenticator{Client: client}, authz: &kubeauth.Authorizer{Client: client}, host: host}, nil
 }
 
 // apiFlags are run's team API flags.

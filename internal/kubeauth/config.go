@@ -13,31 +13,6 @@ import (
 // check (only a client certificate, or nothing).
 var ErrNoReviewableCredential = errors.New("the kubeconfig user has no bearer token")
 
-// DaemonConfig is the daemon's own Kubernetes credentials, for the reviews: the
-// kubeconfig at path ("" is KUBECONFIG or ~/.kube/config, like kubectl), else the
-// pod's service account when the daemon runs in a cluster.
-func DaemonConfig(path string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = path
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
-	raw, err := loader.RawConfig()
-	if err != nil {
-		return nil, fmt.Errorf("reading the kubeconfig for the team API's reviews: %w", err)
-	}
-	if len(raw.Contexts) == 0 && path == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("the team API reviews tokens with the Kubernetes API, and found no kubeconfig (KUBECONFIG, ~/.kube/config) and no in-cluster service account: %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := loader.ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig for the team API's reviews: %w", err)
-	}
-	return cfg, nil
-}
-
 // ClientOptions say how the CLI reaches a team server.
 type ClientOptions struct {
 	// Kubeconfig is the user's kubeconfig ("" is KUBECONFIG or ~/.kube/config) and
