@@ -376,8 +376,10 @@ func (s *Service) ExpireDue(ctx context.Context, actor string) (int, error) {
 
 // RecoverInterrupted marks plans left approved or applying by a process that stopped
 // mid-apply as failed: whether the change was made is unknown, so the operator must
-// look at the target.
-func (s *Service) RecoverInterrupted(ctx context.Context, actor string) (int, error) {
+// look at the target. A non-zero before limits it to plans last updated before then:
+// where several replicas share the store, a plan another live replica is applying now
+// is left alone.
+func (s *Service) RecoverInterrupted(ctx context.Context, actor string, before time.Time) (int, error) {
 	n := 0
 	err := s.Store.UpdatePlans(ctx, func(tx Tx) error {
 		plans, err := tx.Plans(PlanFilter{States: []PlanState{PlanApproved, PlanApplying}})
@@ -385,6 +387,9 @@ func (s *Service) RecoverInterrupted(ctx context.Context, actor string) (int, er
 			return err
 		}
 		for _, p := range plans {
+			if !before.IsZero() && !p.UpdatedAt.Before(before) {
+				continue
+			}
 			p.State = PlanFailed
 			p.Error = "interrupted while applying: clankerd stopped before the outcome was recorded; check the target's live state before planning again"
 			p.UpdatedAt = s.now()

@@ -501,7 +501,7 @@ func TestRecoverInterruptedAndExpireDue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.svc.RecoverInterrupted(t.Context(), "daemon"); n != 1 || err != nil {
+	if n, err := f.svc.RecoverInterrupted(t.Context(), "daemon", time.Time{}); n != 1 || err != nil {
 		t.Errorf("RecoverInterrupted = %d, %v", n, err)
 	}
 	f.advance(90 * time.Minute)

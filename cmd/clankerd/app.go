@@ -45,6 +45,8 @@ type cmdline struct {
 	configPath string
 	logLevel   string
 	logger     *slog.Logger
+	// server, when its URL is set, is the team server the commands reach instead.
+	server serverFlags
 }
 
 // codedError carries an exit code through cobra; only main prints and exits.
@@ -118,6 +120,7 @@ through plans that you approve with 'clankerd approve'.`,
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir(), "directory for the database and control socket (env CLANKERD_STATE_DIR)")
 	root.PersistentFlags().StringVar(&a.configPath, "config", defaultConfig(), "clankerd's configuration: what agents may reach (see docs/config.md); a missing file allows agents nothing more")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
+	a.server.register(root.PersistentFlags())
 	root.AddCommand(
 		a.lintCommand(), a.checkCommand(), a.askCommand(), a.mcpCommand(), a.runCommand(), a.statusCommand(), a.runsCommand(),
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
@@ -229,9 +232,17 @@ func (p *providers) Close() error { return closeProviders(p.linked) }
 // daemon records the user of this process from its peer credentials instead.
 func actorName() string { return control.UserName(os.Getuid()) }
 
-// withBackend runs fn with the state (the daemon's socket, or the database) and closes
-// it afterwards. reg may be nil; the backend needs it only to apply approved plans.
+// withBackend runs fn with the state (the team server of --server, the daemon's
+// socket, or the database) and closes it afterwards. reg may be nil; the backend needs it only to apply approved plans.
 func (a *cmdline) withBackend(ctx context.Context, reg *checks.Registry, fn func(control.Backend) error) (err error) {
+	if a.server.url != "" {
+		c, derr := a.server.dial(ctx, a.stderr)
+		if derr != nil {
+			return derr
+		}
+		defer func() { err = errors.Join(err, c.Close()) }()
+		return fn(c)
+	}
 	if reg == nil {
 		provs, err := a.newProviders(false)
 		if err != nil {

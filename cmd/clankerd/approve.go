@@ -32,8 +32,8 @@ finds a rule of your approvals policy (docs/approvals.md) that matches the plan.
 approver in the audit log is the user running this command, or policy:RULE (by USER).
 
 Exit codes: 0 applied, 2 apply failed, 3 no such plan or a broken policy, 4 refused
-(stale, expired, not pending, not confirmed, no rule matches, or no terminal and no
---yes).`,
+(stale, expired, not pending, not confirmed, no rule matches, no terminal and no
+--yes, or not granted by the team server's RBAC).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id := argv[0]
@@ -97,7 +97,8 @@ func planError(err error) error {
 		return nil
 	case errors.Is(err, store.ErrNotFound):
 		return withCode(exitBadInput, err)
-	case errors.Is(err, tasks.ErrStale), errors.Is(err, tasks.ErrExpired), errors.Is(err, tasks.ErrNotPending), errors.Is(err, tasks.ErrTampered), errors.Is(err, tasks.ErrChanged):
+	case errors.Is(err, tasks.ErrStale), errors.Is(err, tasks.ErrExpired), errors.Is(err, tasks.ErrNotPending), errors.Is(err, tasks.ErrTampered), errors.Is(err, tasks.ErrChanged),
+		errors.Is(err, control.ErrForbidden), errors.Is(err, control.ErrAgentDecision):
 		return withCode(exitRefused, fmt.Errorf("refused: %w", err))
 	}
 	return withCode(exitErr, err)

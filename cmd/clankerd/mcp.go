@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,8 +18,9 @@ import (
 )
 
 func (a *cmdline) mcpCommand() *cobra.Command {
-	var transport, listen string
+	var transport, listen, authMode string
 	var allowRemote bool
+	var team teamFlags
 	var origins []string
 	var mf modelFlags
 	cmd := &cobra.Command{
@@ -36,6 +38,13 @@ on first start, mode 0600, and printed by ` + "`clankerd mcp token`" + `), brows
 origins other than loopback are refused, and so, on a loopback address, is a Host
 header other than localhost, 127.0.0.1 or [::1]; bodies are limited to 1 MiB.
 
+--auth kubernetes makes it a team server's MCP endpoint (docs/team.md): served over
+HTTPS (--tls-cert, --tls-key) on any --listen address without --allow-remote, the
+bearer token is a Kubernetes token checked with a
+TokenReview, and each tool call needs the RBAC of the team API on clankerd.dev
+(findings, plans, ...). An MCP caller never approves, rejects, mutes or accepts,
+whatever RBAC grants it.
+
 While the daemon runs, calls go through its control socket; otherwise this process
 opens the state database for as long as it runs (start the daemon first if you want
 both).`,
@@ -43,12 +52,28 @@ both).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch transport {
 			case "stdio":
+				if authMode != "token" {
+					return withCode(exitBadInput, fmt.Errorf("--auth %s is for --transport http", authMode))
+				}
 			case "http":
-				if err := httpx.CheckListen(listen, allowRemote, "--listen", "--allow-remote"); err != nil {
+				if authMode != "token" && authMode != "kubernetes" {
+					return withCode(exitBadInput, fmt.Errorf("--auth %q: use token or kubernetes", authMode))
+				}
+				// A team server (--auth kubernetes) is HTTPS, and every caller a reviewed
+				// Kubernetes identity with RBAC for each tool: choosing it is the operator
+				// telling us other machines may connect, as with run --listen.
+				if err := httpx.CheckListen(listen, allowRemote || authMode == "kubernetes", "--listen", "--allow-remote"); err != nil {
 					return withCode(exitBadInput, fmt.Errorf("%w: anyone who can reach it could call clankerd's tools", err))
 				}
 			default:
 				return withCode(exitBadInput, fmt.Errorf("--transport %q: use stdio or http", transport))
+			}
+			var auth *teamAuth
+			if transport == "http" && authMode == "kubernetes" {
+				var err error
+				if auth, err = team.load("mcp --auth kubernetes"); err != nil {
+					return err
+				}
 			}
 			provs, err := a.newProviders(false)
 			if err != nil {
@@ -65,7 +90,7 @@ both).`,
 				}
 				s := &mcpserver.Server{Version: version, Ask: svc, Catalog: provs.registry, Runner: svc.Runner, Logger: a.logger}
 				if transport == "http" {
-					return a.serveMCPHTTP(cmd.Context(), s, listen, origins)
+					return a.serveMCPHTTP(cmd.Context(), s, listen, origins, auth)
 				}
 				return s.MCP().Run(cmd.Context(), &mcp.StdioTransport{})
 			})
@@ -76,19 +101,28 @@ both).`,
 	f.StringVar(&listen, "listen", "127.0.0.1:39393", "address for --transport http")
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --listen address (the token is still required)")
 	f.StringSliceVar(&origins, "allow-origin", nil, "browser origin allowed besides loopback ones; repeatable")
+	f.StringVar(&authMode, "auth", "token", "for --transport http: token (the state directory's bearer token) or kubernetes (Kubernetes tokens and RBAC, over HTTPS: a team server)")
+	team.register(f, "--auth kubernetes")
 	mf.register(cmd)
 	cmd.AddCommand(a.mcpTokenCommand())
 	return cmd
 }
 
-func (a *cmdline) serveMCPHTTP(ctx context.Context, s *mcpserver.Server, listen string, origins []string) error {
-	token, err := a.mcpToken(false)
-	if err != nil {
-		return err
-	}
+func (a *cmdline) serveMCPHTTP(ctx context.Context, s *mcpserver.Server, listen string, origins []string, team *teamAuth) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return withCode(exitErr, fmt.Errorf("listening on %s: %w", listen, err))
+	}
+	if team != nil {
+		srv := &http.Server{Handler: s.Handler(mcpserver.HTTPOptions{Authenticator: team.authn, Authorizer: team.authz, AllowOrigins: origins}), ReadHeaderTimeout: 10 * time.Second}
+		a.logger.Info("serving MCP over HTTPS to Kubernetes identities", "url", "https://"+ln.Addr().String()+"/mcp", "kubernetes", team.host)
+		fmt.Fprintf(a.stderr, "clankerd: MCP at https://%s/mcp (Kubernetes tokens)\n", ln.Addr())
+		return httpx.Serve(ctx, srv, tls.NewListener(ln, team.tls), 5*time.Second)
+	}
+	token, err := a.mcpToken(false)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{Handler: s.Handler(mcpserver.HTTPOptions{Token: token, AllowOrigins: origins}), ReadHeaderTimeout: 10 * time.Second}
 	a.logger.Info("serving MCP over HTTP", "url", "http://"+ln.Addr().String()+"/mcp", "token", "see `clankerd mcp token`")

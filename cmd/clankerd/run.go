@@ -20,6 +20,8 @@ func (a *cmdline) runCommand() *cobra.Command {
 	var mf modelFlags
 	var approveByPolicy bool
 	var approvalsPath string
+	var lf leaderFlags
+	var api apiFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon: schedule the heartbeat items, reload on edits, serve the control socket",
@@ -27,7 +29,13 @@ func (a *cmdline) runCommand() *cobra.Command {
 tick, reloads the heartbeat files when they change on disk or on SIGHUP (a broken edit
 keeps the last good items running and logs FILE:LINE), and serves the other commands on
 a unix socket (mode 0600) in the state directory. SIGTERM or SIGINT lets runs in flight
-finish within --grace, then closes the database cleanly.`,
+finish within --grace, then closes the database cleanly.
+
+A --heartbeat directory runs every *.md file in it and notices files added, changed or
+removed, including a Kubernetes ConfigMap mounted as a volume (the kubelet's atomic
+swap of its ..data link). With --leader-elect, several replicas share one --store and
+only the elected one schedules checks, delivers notifications and expires plans; every
+replica serves the API and reloads its heartbeat files (docs/team.md).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.MetricsListen != "" {
@@ -35,6 +43,12 @@ finish within --grace, then closes the database cleanly.`,
 					return withCode(exitBadInput, err)
 				}
 			}
+			serveAPI, closeAPI, err := api.open(a.logger)
+			if err != nil {
+				return err
+			}
+			defer closeAPI()
+			cfg.API = serveAPI
 			provs, err := a.newProviders(true)
 			if err != nil {
 				return err
@@ -58,11 +72,14 @@ finish within --grace, then closes the database cleanly.`,
 				}
 				cfg.FixPolicy = &pol
 			}
+			if cfg.Elector, err = lf.elector(""); err != nil {
+				return withCode(exitBadInput, err)
+			}
 			return daemon.Run(cmd.Context(), cfg)
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&cfg.Heartbeats, "heartbeat", nil, "heartbeat file to run; repeatable (default "+defaultHeartbeat()+")")
+	f.StringSliceVar(&cfg.Heartbeats, "heartbeat", nil, "heartbeat file, or directory of *.md heartbeat files (a mounted ConfigMap), to run; repeatable (default "+defaultHeartbeat()+")")
 	f.DurationVar(&cfg.Grace, "grace", daemon.DefaultGrace, "how long runs in flight may take to finish on shutdown")
 	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", runner.DefaultMaxConcurrent, "runs in flight at most")
 	f.DurationVar(&cfg.PlanExpiry, "plan-expiry", tasks.DefaultExpiry, "how long a queued plan waits for approval")
@@ -74,6 +91,8 @@ finish within --grace, then closes the database cleanly.`,
 	f.StringVar(&cfg.NotifyConfig, "notify-config", defaultNotifyConfig(), "notification config file (targets; see docs/notifications.md)")
 	f.BoolVar(&approveByPolicy, "approve-by-policy", false, "approve the fix= plans a rule of the approvals policy matches (read at start; see docs/approvals.md); other plans still wait for a person")
 	approvalsFlag(f, &approvalsPath)
+	lf.register(f)
+	api.register(f)
 	_ = cmd.MarkFlagFilename("heartbeat", "md")
 	return cmd
 }

@@ -22,10 +22,14 @@ var ErrNoDaemon = errors.New("no clankerd daemon answers on the control socket")
 // to another user. Nothing is sent there.
 var ErrNotOurDaemon = errors.New("the control socket is not your own daemon's")
 
-// Client performs the operations through a running daemon's control socket.
+// Client performs the operations through a running daemon: its control socket
+// (Dial), or a team server's HTTPS API (DialAPI).
 type Client struct {
-	socket string
-	http   *http.Client
+	// base is the URL the operations are under: "http://clankerd" on the socket.
+	base string
+	// where names the daemon in messages: the socket's path, or the server's URL.
+	where string
+	http  *http.Client
 }
 
 // Dial connects to the daemon's socket and checks that it answers and that the
@@ -54,7 +58,7 @@ func dial(ctx context.Context, socket string, uid int) (*Client, error) {
 		}
 		return conn, nil
 	}
-	c := &Client{socket: socket, http: &http.Client{Transport: &http.Transport{
+	c := &Client{base: "http://clankerd", where: socket, http: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return connect(ctx) },
 	}}}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -109,14 +113,14 @@ func (c *Client) call(ctx context.Context, op string, req, resp any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s request: %w", op, err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://clankerd/v1/"+op, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/"+op, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
-		return fmt.Errorf("calling the daemon on %s (%s): %w", c.socket, op, err)
+		return fmt.Errorf("calling the daemon on %s (%s): %w", c.where, op, err)
 	}
 	defer hresp.Body.Close()
 	data, err := io.ReadAll(hresp.Body)

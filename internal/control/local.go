@@ -2,11 +2,15 @@
 // runner, agents and the daemon perform on it (record runs, list findings and plans,
 // queue, approve and reject plans, mutes, the audit log) is one entry of the table in
 // ops.go. Local performs an operation against the database, Client sends it to the
-// daemon over its unix socket (mode 0600), and Server answers every entry there.
+// daemon over its unix socket (mode 0600), or to a team server over HTTPS, and Server
+// answers every entry there: on the socket to the daemon's own user, over HTTPS to
+// callers a Kubernetes TokenReview authenticates, each operation only as RBAC allows
+// (access.go).
 package control
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -55,6 +59,13 @@ type TargetInfo struct {
 	MinSeverity string `json:"min_severity,omitempty"`
 }
 
+// ElectionInfo is a replica's view of the leader election: who it is, who leads.
+type ElectionInfo struct {
+	Identity string `json:"identity"`
+	Leader   string `json:"leader,omitempty"`
+	Leading  bool   `json:"leading"`
+}
+
 // ItemStatus is an item's last run and, in the daemon, its next.
 type ItemStatus struct {
 	store.ItemState
@@ -78,6 +89,9 @@ type DaemonInfo struct {
 	Targets []TargetInfo `json:"notify_targets,omitempty"`
 	// Model is the model's call budget, when the daemon explains findings.
 	Model *ModelInfo `json:"model,omitempty"`
+	// Election is the leader election this replica takes part in (`run
+	// --leader-elect`); nil when the daemon is the only one.
+	Election *ElectionInfo `json:"election,omitempty"`
 }
 
 // ModelInfo is the model's budget as the daemon has spent it.
@@ -189,6 +203,9 @@ func (l *Local) plan(ctx context.Context, id string) (tasks.PlanRecord, error) {
 // approve approves and applies a plan. It runs to its end even when the caller goes
 // away mid-apply.
 func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	if err := decides(ctx); err != nil {
+		return tasks.PlanRecord{}, err
+	}
 	ctx, by := context.WithoutCancel(ctx), decider(ctx, d.Actor)
 	if d.Policy != "" {
 		return l.Tasks.ApproveByRule(ctx, d.ID, d.Digest, PolicyActor(d.Policy, by), d.Policy)
@@ -201,13 +218,19 @@ func (l *Local) approve(ctx context.Context, d Decision) (tasks.PlanRecord, erro
 func PolicyActor(rule, user string) string { return "policy:" + rule + " (by " + user + ")" }
 
 func (l *Local) reject(ctx context.Context, d Decision) (tasks.PlanRecord, error) {
+	if err := decides(ctx); err != nil {
+		return tasks.PlanRecord{}, err
+	}
 	return l.Tasks.Reject(ctx, d.ID, decider(ctx, d.Actor), d.Reason)
 }
 
 // decider is who approves, rejects, mutes or unmutes, for the audit log: through the
-// socket the user of the calling process, whatever the client claims; in this
-// process claimed, or the local user.
+// team API the authenticated user, through the socket the user of the calling
+// process, whatever the client claims; in this process claimed, or the local user.
 func decider(ctx context.Context, claimed string) string {
+	if c, ok := CallerFrom(ctx); ok {
+		return c.User
+	}
 	if p, ok, _ := peerFrom(ctx); ok {
 		return UserName(p.UID)
 	}
@@ -217,15 +240,19 @@ func decider(ctx context.Context, claimed string) string {
 	return UserName(os.Getuid())
 }
 
-// queuer is the surface that queued a plan, for the audit log: through the socket
-// it is qualified by the calling process's user unless it names them ("alice",
-// "mcp:alice"), so a client cannot pass itself off as the scheduler.
+// queuer is the surface that queued a plan, for the audit log: through the team API
+// or the socket it is qualified by the authenticated user (or the calling process's)
+// unless it names them ("alice", "mcp:alice"), so a client cannot pass itself off as
+// the scheduler.
 func queuer(ctx context.Context, claimed string) string {
-	p, ok, _ := peerFrom(ctx)
-	if !ok {
+	var name string
+	if c, ok := CallerFrom(ctx); ok {
+		name = c.User
+	} else if p, ok, _ := peerFrom(ctx); ok {
+		name = UserName(p.UID)
+	} else {
 		return claimed
 	}
-	name := UserName(p.UID)
 	switch {
 	case claimed == "":
 		return name
@@ -251,6 +278,9 @@ func (l *Local) audit(ctx context.Context, f store.AuditFilter) ([]store.AuditRe
 // their audit records, and returns how many records the log holds.
 func (l *Local) verifyAudit(ctx context.Context, r AuditVerify) (int, error) {
 	if r.Reanchor {
+		if _, remote := CallerFrom(ctx); remote {
+			return 0, errors.New("audit verify --reanchor is refused through the team API: it accepts the log's head as the new checkpoint, so run it on the daemon's host, against its state directory")
+		}
 		if err := l.DB.Reanchor(ctx); err != nil {
 			return 0, err
 		}
@@ -285,6 +315,9 @@ func (l *Local) addReceipt(ctx context.Context, r store.Receipt) (uint64, error)
 
 // mute records a mute; its owner (the decider) is audited as its creator.
 func (l *Local) mute(ctx context.Context, m store.Mute) (store.Mute, error) {
+	if err := decides(ctx); err != nil {
+		return store.Mute{}, err
+	}
 	m.Owner = decider(ctx, m.Owner)
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.AddMute(m) })
 }
@@ -296,6 +329,9 @@ func (l *Local) mutes(ctx context.Context, r MutesRequest) ([]store.Mute, error)
 
 // unmute lifts an active mute now.
 func (l *Local) unmute(ctx context.Context, d Decision) (store.Mute, error) {
+	if err := decides(ctx); err != nil {
+		return store.Mute{}, err
+	}
 	return update(ctx, l, func(tx *store.Tx) (store.Mute, error) { return tx.Unmute(d.ID, decider(ctx, d.Actor)) })
 }
 
@@ -307,6 +343,9 @@ func (l *Local) baselines(ctx context.Context, sel store.BaselineSelector) ([]st
 // acceptBaseline takes what is beyond the selected baselines into them, audited as
 // done by the decider.
 func (l *Local) acceptBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	if err := decides(ctx); err != nil {
+		return nil, err
+	}
 	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
 		return tx.AcceptBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
 	})
@@ -314,6 +353,9 @@ func (l *Local) acceptBaseline(ctx context.Context, d BaselineDecision) ([]store
 
 // resetBaseline drops the selected baselines, audited as done by the decider.
 func (l *Local) resetBaseline(ctx context.Context, d BaselineDecision) ([]store.ChangeRecord, error) {
+	if err := decides(ctx); err != nil {
+		return nil, err
+	}
 	return update(ctx, l, func(tx *store.Tx) ([]store.ChangeRecord, error) {
 		return tx.ResetBaseline(d.Select, decider(ctx, d.Actor), d.Reason)
 	})

@@ -32,6 +32,10 @@ var errorCodes = []struct {
 	{"audit_broken", store.ErrAuditBroken},
 	{"invalid_mute", store.ErrInvalidMute},
 	{"mute_ended", store.ErrMuteEnded},
+	{"agent_decision", ErrAgentDecision},
+	{"unauthenticated", ErrUnauthenticated},
+	{"forbidden", ErrForbidden},
+	{"unavailable", ErrReviewUnavailable},
 }
 
 func codeOf(err error) string {

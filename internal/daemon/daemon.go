@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/clankerd/clankerd/internal/app"
 	"github.com/clankerd/clankerd/internal/approvals"
 	"github.com/clankerd/clankerd/internal/control"
+	"github.com/clankerd/clankerd/internal/leader"
 	"github.com/clankerd/clankerd/internal/notify"
 	"github.com/clankerd/clankerd/internal/runner"
 	"github.com/clankerd/clankerd/internal/store"
@@ -62,7 +64,35 @@ type Config struct {
 	// rules match, on behalf of the user the daemon runs as; nil leaves every plan for
 	// a person. Only the operator's own approvals.yaml is loaded into it.
 	FixPolicy *approvals.Policy
+	// Elector, when set (`run --leader-elect`), makes this process one of several
+	// replicas on one shared store: every replica serves the control API and reloads
+	// the heartbeat files, but only the leader schedules checks, delivers
+	// notifications and expires plans. nil: this process is the only one and always
+	// leads.
+	Elector leader.Elector
+	// HandOver is how long runs in flight may take to finish after leadership is lost,
+	// before they are cancelled (default DefaultHandOver): shorter than the time another
+	// replica waits before it takes over.
+	HandOver time.Duration
+	// API, when set, serves the team API (`run --listen`) with the daemon's Local
+	// beside the control socket, until its context ends (on every replica); the
+	// daemon waits for it.
+	API func(ctx context.Context, local *control.Local) error
 }
+
+// DefaultHandOver is how long runs in flight may finish after leadership is lost; a
+// Lease's holder gives up renewing 5 s before others may take over (RenewDeadline 10 s,
+// LeaseDuration 15 s).
+const DefaultHandOver = 3 * time.Second
+
+// staleApply is how long a plan must have been applying before a new leader marks it
+// interrupted: a replica that is alive may be applying it right now (every replica
+// serves approvals).
+const staleApply = 15 * time.Minute
+
+// outboxPoll is how often a replica's sender looks at a shared outbox, where other
+// replicas' commits (a plan queued through them) do not signal it.
+const outboxPoll = 5 * time.Second
 
 // DefaultGrace is how long runs in flight may take to finish on shutdown.
 const DefaultGrace = 30 * time.Second
@@ -84,6 +114,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
 	}
+	if cfg.HandOver <= 0 {
+		cfg.HandOver = DefaultHandOver
+	}
 	log := cfg.Logger
 
 	retention := cfg.Retention
@@ -94,9 +127,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	db := local.DB
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	plans := local.Tasks
-	if err := recoverInterrupted(ctx, db, plans, log); err != nil {
-		return err
+	if cfg.Elector == nil {
+		// The only process on this store: whatever is still open, it left open.
+		if err := recoverInterrupted(ctx, db, local.Tasks, time.Time{}, log); err != nil {
+			return err
+		}
 	}
 
 	mtr, metricsLn, err := listenMetrics(cfg, db)
@@ -110,6 +145,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
 	local.Daemon = d.info
 	senderOpts := notify.SenderOptions{Store: db, Logger: log}
+	if cfg.Elector != nil {
+		senderOpts.Poll = outboxPoll
+	}
 	if mtr != nil {
 		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
 	}
@@ -120,12 +158,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.FixPolicy != nil {
 		opts.FixApprover = &app.PolicyApprover{Policy: *cfg.FixPolicy, State: local, User: control.UserName(os.Getuid())}
 	}
-	run := app.NewRunner(cfg.Registry, local, opts)
-	sched, err := scheduler.New(scheduler.Options{Dispatcher: run, MaxConcurrent: cfg.MaxConcurrent, Logger: log})
-	if err != nil {
-		return err
-	}
-	d.sched = sched
+	d.runner = app.NewRunner(cfg.Registry, local, opts)
 	if d.sender, err = notify.NewSender(senderOpts); err != nil {
 		return err
 	}
@@ -152,8 +185,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	srv := &control.Server{Local: local, Logger: log}
 	wg.Go(func() { serveErr = srv.Serve(runCtx, ln, cfg.Grace) })
 	wg.Go(func() { d.watch(runCtx, watcher) })
-	wg.Go(func() { d.sweep(runCtx, plans) })
-	wg.Go(func() { d.sender.Run(runCtx) })
+	var apiErr error
+	if cfg.API != nil {
+		wg.Go(func() {
+			if apiErr = cfg.API(runCtx, local); apiErr != nil {
+				stop()
+			}
+		})
+	}
 	var metricsErr error
 	if mtr != nil {
 		wg.Go(func() { metricsErr = mtr.Serve(runCtx, metricsLn) })
@@ -161,20 +200,78 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	log.Info("clankerd daemon ready", "socket", socket, "heartbeats", cfg.Heartbeats, "items", d.itemCount())
 
-	schedErr := sched.Run(runCtx)
-	log.Info("stopping: waiting for runs in flight", "grace", cfg.Grace)
-	waitErr := sched.Wait(cfg.Grace)
+	var leadErr error
+	if cfg.Elector == nil {
+		leadErr = d.lead(runCtx, runCtx)
+	} else {
+		log.Info("joining the leader election; scheduling waits until this replica leads", "identity", cfg.Elector.ID())
+		leadErr = cfg.Elector.Run(runCtx, func(leadCtx context.Context) {
+			if err := d.lead(runCtx, leadCtx); err != nil {
+				log.Error("leading failed", "err", err)
+			}
+		})
+	}
 	stop()
 	wg.Wait()
 	log.Info("clankerd daemon stopped")
+	if errors.Is(leadErr, context.Canceled) {
+		leadErr = nil
+	}
+	return errors.Join(leadErr, serveErr, metricsErr, apiErr)
+}
+
+// lead schedules the items, delivers notifications and expires plans until leadCtx
+// is done: for as long as this process leads (always, without an Elector). When
+// runCtx is done too the daemon is stopping and runs in flight get the grace period;
+// otherwise leadership was lost and they get the hand-over time. Every term starts a
+// new scheduler from the store's record of the last ticks, so a tick another leader
+// ran is not run again.
+func (d *daemon) lead(runCtx, leadCtx context.Context) error {
+	if d.cfg.Elector != nil {
+		d.log.Info("leading: scheduling checks and delivering notifications", "identity", d.cfg.Elector.ID())
+		d.audit(leadCtx, "leader.started", d.cfg.Elector.ID(), nil)
+		if err := recoverInterrupted(leadCtx, d.db, d.local.Tasks, time.Now().Add(-staleApply), d.log); err != nil {
+			d.log.Error("closing what the last leader left open failed", "err", err)
+		}
+	}
+	sched, err := scheduler.New(scheduler.Options{Dispatcher: d.runner, MaxConcurrent: d.cfg.MaxConcurrent, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.sched = sched
+	jobs := d.jobs(leadCtx)
+	d.mu.Unlock()
+	sched.Update(jobs)
+
+	workCtx, stopWork := context.WithCancel(leadCtx)
+	var wg sync.WaitGroup
+	wg.Go(func() { d.sweep(workCtx, d.local.Tasks) })
+	wg.Go(func() { d.sender.Run(workCtx) })
+	schedErr := sched.Run(leadCtx)
+	grace, why := d.cfg.Grace, "stopping"
+	if runCtx.Err() == nil {
+		grace, why = d.cfg.HandOver, "leadership lost"
+	}
+	d.log.Info(why+": waiting for runs in flight", "grace", grace)
+	waitErr := sched.Wait(grace)
+	stopWork()
+	wg.Wait()
+	d.mu.Lock()
+	d.sched = nil
+	d.mu.Unlock()
+	if d.cfg.Elector != nil {
+		d.log.Info("no longer leading", "reason", why)
+	}
 	if errors.Is(schedErr, context.Canceled) {
 		schedErr = nil
 	}
-	return errors.Join(schedErr, waitErr, serveErr, metricsErr)
+	return errors.Join(schedErr, waitErr)
 }
 
-// recoverInterrupted closes receipts and plans a killed daemon left open.
-func recoverInterrupted(ctx context.Context, db *store.DB, plans *tasks.Service, log *slog.Logger) error {
+// recoverInterrupted closes receipts and plans a killed daemon left open; a non-zero
+// before leaves plans updated since alone (see tasks.Service.RecoverInterrupted).
+func recoverInterrupted(ctx context.Context, db *store.DB, plans *tasks.Service, before time.Time, log *slog.Logger) error {
 	var n int
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -187,7 +284,7 @@ func recoverInterrupted(ctx context.Context, db *store.DB, plans *tasks.Service,
 	if n > 0 {
 		log.Warn("closed runs interrupted by the last stop", "runs", n)
 	}
-	p, err := plans.RecoverInterrupted(ctx, actor)
+	p, err := plans.RecoverInterrupted(ctx, actor, before)
 	if err != nil {
 		return fmt.Errorf("closing plans interrupted while applying: %w", err)
 	}
@@ -201,13 +298,19 @@ type daemon struct {
 	cfg     Config
 	db      *store.DB
 	local   *control.Local
-	sched   *scheduler.Scheduler
+	runner  scheduler.Dispatcher
 	sender  *notify.Sender
 	log     *slog.Logger
 	started time.Time
 
-	mu         sync.Mutex
-	good       map[string]*heartbeat.File // last good parse of each file, by path
+	mu sync.Mutex
+	// sched is the scheduler of the current term; nil while this replica does not lead.
+	sched *scheduler.Scheduler
+	good  map[string]*heartbeat.File // last good parse of each file, by path
+	// files are the heartbeat files of the last reload (directories expanded), and
+	// byEntry the files of each --heartbeat entry.
+	files      []string
+	byEntry    map[string][]string
 	lastLoad   time.Time
 	loadErrors []string
 	targets    []control.TargetInfo
@@ -216,9 +319,20 @@ type daemon struct {
 // reload parses every heartbeat file; a file that fails keeps its last good version
 // running, and its errors are logged as FILE:LINE and shown by `clankerd status`.
 func (d *daemon) reload(ctx context.Context, why string) {
-	var problems []string
 	d.mu.Lock()
-	for _, path := range d.cfg.Heartbeats {
+	var problems []string
+	d.files, d.byEntry, problems = heartbeatFiles(d.cfg.Heartbeats, d.byEntry)
+	for _, m := range problems {
+		d.log.Error("heartbeat directory unreadable; its last files keep running", "error", m)
+	}
+	for path := range d.good {
+		if !slices.Contains(d.files, path) {
+			delete(d.good, path)
+			d.audit(ctx, "heartbeat.removed", path, map[string]string{"reason": why})
+			d.log.Info("heartbeat file removed; its items stop", "file", path)
+		}
+	}
+	for _, path := range d.files {
 		files, err := heartbeat.Load([]string{path}, d.cfg.Registry)
 		if err != nil {
 			msgs := diagnostics(err)
@@ -249,10 +363,16 @@ func (d *daemon) reload(ctx context.Context, why string) {
 	}
 	notifyCfg, notifyProblems := d.notifyConfig()
 	d.lastLoad, d.loadErrors, d.targets = time.Now(), append(problems, notifyProblems...), targetInfo(notifyCfg)
-	jobs := d.jobs(ctx)
+	sched := d.sched
+	var jobs []scheduler.Job
+	if sched != nil {
+		jobs = d.jobs(ctx)
+	}
 	d.mu.Unlock()
 	d.sender.SetConfig(notifyCfg)
-	d.sched.Update(jobs)
+	if sched != nil {
+		sched.Update(jobs)
+	}
 }
 
 func diagnostics(err error) []string {
@@ -282,7 +402,7 @@ func (d *daemon) jobs(ctx context.Context) []scheduler.Job {
 	}
 	var jobs []scheduler.Job
 	seen := map[string]string{}
-	for _, path := range d.cfg.Heartbeats {
+	for _, path := range d.files {
 		f := d.good[path]
 		if f == nil {
 			continue
@@ -316,20 +436,26 @@ func (d *daemon) itemCount() int {
 
 // info describes the daemon for `clankerd status`.
 func (d *daemon) info() *control.DaemonInfo {
-	next := map[string]time.Time{}
-	for _, e := range d.sched.Entries() {
-		next[e.Key] = e.Next
-	}
 	var model *control.ModelInfo
 	if d.cfg.ModelStatus != nil {
 		model = d.cfg.ModelStatus()
 	}
+	var election *control.ElectionInfo
+	if e := d.cfg.Elector; e != nil {
+		election = &control.ElectionInfo{Identity: e.ID(), Leader: e.Leader(), Leading: e.IsLeader()}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	next := map[string]time.Time{}
+	if d.sched != nil {
+		for _, e := range d.sched.Entries() {
+			next[e.Key] = e.Next
+		}
+	}
 	return &control.DaemonInfo{
-		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.cfg.Heartbeats,
+		PID: os.Getpid(), Version: d.cfg.Version, Started: d.started, Heartbeats: d.files,
 		Items: d.itemCountLocked(), LastLoad: d.lastLoad, LoadErrors: d.loadErrors, Next: next,
-		Targets: d.targets, Model: model,
+		Targets: d.targets, Model: model, Election: election,
 	}
 }
 

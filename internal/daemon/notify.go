@@ -34,7 +34,7 @@ func (d *daemon) notifyConfig() (notify.Config, []string) {
 		note(err)
 	}
 	var lists [][]notify.Destination
-	for _, path := range d.cfg.Heartbeats {
+	for _, path := range d.files {
 		f := d.good[path]
 		if f == nil {
 			continue

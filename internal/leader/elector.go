@@ -19,6 +19,8 @@ type Elector interface {
 	IsLeader() bool
 	// Leader is the identity of the current holder ("" when unknown or nobody).
 	Leader() string
+	// ID is this replica's identity.
+	ID() string
 }
 
 // DefaultName is the lease (or lock) name replicas of one deployment share.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/clankerd/clankerd/internal/control"
 	"github.com/clankerd/clankerd/internal/httpx"
 )
 
@@ -22,13 +23,19 @@ const MaxBody = 1 << 20
 
 // HTTPOptions secure the HTTP transport.
 type HTTPOptions struct {
-	// Token is required as "Authorization: Bearer TOKEN".
+	// Token is required as "Authorization: Bearer TOKEN", unless Authenticator is set.
 	Token string
+	// Authenticator and Authorizer, on a team server, replace Token: the bearer token
+	// is a Kubernetes token reviewed by Authenticator, and each tool call is allowed
+	// by Authorizer (toolAccess). Both or neither.
+	Authenticator control.Authenticator
+	Authorizer    control.Authorizer
 	// AllowOrigins lists extra browser origins allowed besides loopback ones.
 	AllowOrigins []string
 }
 
-// Handler serves MCP over streamable HTTP at /mcp: a bearer token is required, the
+// Handler serves MCP over streamable HTTP at /mcp: a bearer token is required (on a
+// team server a Kubernetes token, each tool call authorized by RBAC: teamAuth), the
 // Origin header (when a browser sends one) must be a loopback origin or listed, and
 // bodies are limited to MaxBody. A body that is not JSON-RPC 2.0 gets a JSON-RPC error
 // (-32700, -32600), and so does a request for a method the server does not have
@@ -37,15 +44,19 @@ type HTTPOptions struct {
 func (s *Server) Handler(o HTTPOptions) http.Handler {
 	srv := s.MCP()
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{MaxRequestBodyBytes: MaxBody})
+	team := o.Authenticator != nil && o.Authorizer != nil
+	if team {
+		srv.AddReceivingMiddleware(s.authorizeTools(o.Authorizer))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", h)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, o.AllowOrigins) {
 			http.Error(w, "origin not allowed (DNS rebinding protection): "+origin, http.StatusForbidden)
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || o.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(o.Token)) != 1 {
+		if !team && (!ok || o.Token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(o.Token)) != 1) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="clankerd"`)
 			http.Error(w, "a bearer token is required: see `clankerd mcp token`", http.StatusUnauthorized)
 			return
@@ -73,6 +84,10 @@ func (s *Server) Handler(o HTTPOptions) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+	if team {
+		return teamAuth(o.Authenticator, outer)
+	}
+	return outer
 }
 
 // checkJSONRPC returns the messages of a body (one, or a batch), or a JSON-RPC error

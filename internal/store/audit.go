@@ -61,6 +61,9 @@ func (tx *Tx) AppendAudit(e AuditEntry) (AuditRecord, error) {
 	if err != nil {
 		return AuditRecord{}, err
 	}
+	if len(e.Groups) == 0 {
+		e.Groups = tx.groups
+	}
 	rec := AuditRecord{Seq: seq, Time: tx.now(), AuditEntry: e, Prev: head.Hash}
 	rec.Hash = auditHash(rec)
 	if err := tx.put(bucketAudit, seqKey(seq), rec); err != nil {

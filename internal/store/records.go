@@ -160,8 +160,12 @@ type ItemState struct {
 
 // AuditEntry is what happened, by whom, to what.
 type AuditEntry struct {
-	// Actor is the local user, "daemon", or "scheduler".
+	// Actor is the local user, "daemon", or "scheduler"; through the team API, the
+	// authenticated Kubernetes user ("alice", "system:serviceaccount:NS:NAME").
 	Actor string `json:"actor"`
+	// Groups are the authenticated caller's groups, through the team API; empty
+	// otherwise (and then absent from the record, so older records hash as before).
+	Groups []string `json:"groups,omitempty"`
 	// Action: "plan.created", "plan.approved", "plan.applied", "heartbeat.loaded", ...
 	Action  string            `json:"action"`
 	Subject string            `json:"subject"`

@@ -244,6 +244,9 @@ type Tx struct {
 	// mutes are the active mutes, read once per transaction by markMuted.
 	mutes     []Mute
 	mutesRead bool
+	// groups are audited with every entry appended in the transaction that names
+	// none (WithAuditGroups).
+	groups []string
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
@@ -251,7 +254,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db}) })
+	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db, groups: auditGroups(ctx)}) })
 }
 
 // View runs fn in a read-only transaction.

@@ -30,6 +30,16 @@ func (st Status) WriteText(w io.Writer, now time.Time) error {
 		for _, e := range d.LoadErrors {
 			fmt.Fprintf(w, "  reload error (last good version running): %s\n", e)
 		}
+		if e := d.Election; e != nil {
+			role, leader := "standby", e.Leader
+			if e.Leading {
+				role = "leader"
+			}
+			if leader == "" {
+				leader = "unknown"
+			}
+			fmt.Fprintf(w, "replica: %s, %s (leader: %s)\n", e.Identity, role, leader)
+		}
 		if m := d.Model; m != nil {
 			limit := "no hourly limit"
 			if m.PerHour > 0 {

@@ -130,48 +130,57 @@ func (p *Provider) connect(contextName string) (*conn, error) {
 	return c, nil
 }
 
-// restConfig finds credentials like kubectl: an explicit path, KUBECONFIG,
-// ~/.kube/config, and, when none of those exist, the in-cluster service account.
+// restConfig finds credentials like kubectl (see LoadConfig).
 func (p *Provider) restConfig(contextName string) (*rest.Config, string, error) {
+	cfg, name, _, err := LoadConfig(p.opts.Kubeconfig, contextName)
+	return cfg, name, err
+}
+
+// LoadConfig finds credentials like kubectl: an explicit kubeconfig path, KUBECONFIG,
+// ~/.kube/config, and, when none of those exist, the in-cluster service account. It
+// returns the context's name ("in-cluster" for the service account) and its namespace
+// ("" when the context names none). No credentials at all is a checks.Skip error.
+func LoadConfig(kubeconfig, contextName string) (cfg *rest.Config, name, namespace string, err error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if p.opts.Kubeconfig != "" {
-		rules.ExplicitPath = p.opts.Kubeconfig
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
 	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: contextName}
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	raw, err := loader.RawConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("reading kubeconfig: %w", err)
+		return nil, "", "", fmt.Errorf("reading kubeconfig: %w", err)
 	}
 	if len(raw.Contexts) == 0 {
 		if cfg, err := rest.InClusterConfig(); err == nil {
 			if contextName != "" {
-				return nil, "", fmt.Errorf("context %q: running in-cluster without a kubeconfig, only the pod's own cluster is reachable; drop context=", contextName)
+				return nil, "", "", fmt.Errorf("context %q: running in-cluster without a kubeconfig, only the pod's own cluster is reachable; drop context=", contextName)
 			}
-			return cfg, "in-cluster", nil
+			return cfg, "in-cluster", "", nil
 		}
-		return nil, "", checks.Skip("no kubeconfig: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a pod in a cluster")
+		return nil, "", "", checks.Skip("no kubeconfig: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a pod in a cluster")
 	}
-	name := contextName
+	name = contextName
 	if name == "" {
 		name = raw.CurrentContext
 	}
-	if _, ok := raw.Contexts[name]; !ok {
+	kctx, ok := raw.Contexts[name]
+	if !ok {
 		known := make([]string, 0, len(raw.Contexts))
 		for k := range raw.Contexts {
 			known = append(known, k)
 		}
 		sort.Strings(known)
 		if name == "" {
-			return nil, "", fmt.Errorf("the kubeconfig has no current context; pass context= (one of %s) or set kube_context: in the heartbeat", strings.Join(known, ", "))
+			return nil, "", "", fmt.Errorf("the kubeconfig has no current context; pass context= (one of %s) or set kube_context: in the heartbeat", strings.Join(known, ", "))
 		}
-		return nil, "", fmt.Errorf("context %q is not in the kubeconfig; known contexts: %s", name, strings.Join(known, ", "))
+		return nil, "", "", fmt.Errorf("context %q is not in the kubeconfig; known contexts: %s", name, strings.Join(known, ", "))
 	}
-	cfg, err := loader.ClientConfig()
+	cfg, err = loader.ClientConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("kubeconfig context %q: %w", name, err)
+		return nil, "", "", fmt.Errorf("kubeconfig context %q: %w", name, err)
 	}
-	return cfg, name, nil
+	return cfg, name, kctx.Namespace, nil
 }
 
 type countingTransport struct {

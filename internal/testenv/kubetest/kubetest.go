@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/clankerd/clankerd/internal/testenv/envscript"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/clankerd/clankerd/internal/testenv/envscript"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -93,3 +95,20 @@ func Require(t testing.TB, env *Env, reason string) {
 
 // scriptPath finds scripts/kube-testenv.
 func scriptPath() (string, error) { return envscript.Find("kube-testenv") }
+
+// Kubectl is the kubectl of the environment's release, built into the test cache by
+// `scripts/kube-testenv build`. Without it the test skips, or fails under CI=true.
+func (e *Env) Kubectl(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command(e.script, "bin").Output()
+	path := filepath.Join(strings.TrimSpace(string(out)), "kubectl")
+	reason := ""
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	if err != nil {
+		reason = fmt.Sprintf("no kubectl in the test cache (%v): run scripts/kube-testenv build", err)
+	}
+	envscript.Require(t, err == nil, "kubectl", reason)
+	return path
+}
