@@ -41,7 +41,7 @@ func cutAudit(t *testing.T, dir string, keep uint64) {
 	}
 	defer raw.Close()
 	err = raw.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{tx: btx, db: &DB{path: dir}}
+		tx := &Tx{tx: boltTx{btx}, db: &DB{path: dir}}
 		var head AuditRecord
 		if _, err := tx.get(bucketAudit, seqKey(keep), &head); err != nil {
 			return err

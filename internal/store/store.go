@@ -1,6 +1,7 @@
-// Package store keeps clankerd's state in one bbolt file: run receipts, findings with
-// their lifecycle, plans, and the hash-chained audit log. Every write happens in one
-// Update transaction, so a state change and its audit record commit together.
+// Package store keeps clankerd's state: run receipts, findings with their lifecycle,
+// plans, and the hash-chained audit log, in one bbolt file (the default) or in
+// PostgreSQL (a team's shared store). Every write happens in one Update transaction,
+// so a state change and its audit record commit together.
 package store
 
 import (
@@ -112,7 +113,7 @@ type News interface {
 
 // DB is an open state database.
 type DB struct {
-	bolt      *bolt.DB
+	kv        engine
 	path      string
 	now       func() time.Time
 	newID     func() string
@@ -142,15 +143,6 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.NewID == nil {
-		opts.NewID = randomID
-	}
-	if opts.Retention == nil {
-		opts.Retention = &DefaultRetention
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state directory for %s: %w", path, err)
 	}
@@ -161,9 +153,25 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1), checkpoint: opts.Checkpoint}
+	return newDB(boltEngine{bdb}, path, opts)
+}
+
+// newDB makes the database over an open engine, with the defaults of opts filled in,
+// creates its buckets and checks its schema version and audit checkpoint. On failure
+// it closes the engine.
+func newDB(kv engine, path string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = randomID
+	}
+	if opts.Retention == nil {
+		opts.Retention = &DefaultRetention
+	}
+	db := &DB{kv: kv, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1), checkpoint: opts.Checkpoint}
 	if err := errors.Join(db.init(), db.openCheckpoint()); err != nil {
-		bdb.Close()
+		kv.close()
 		return nil, err
 	}
 	return db, nil
@@ -184,9 +192,9 @@ func (e *lockedError) Error() string {
 func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.err} }
 
 func (db *DB) init() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.kv.update(context.Background(), func(tx kvTx) error {
 		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", name, err)
 			}
 		}
@@ -223,7 +231,7 @@ func (tx *Tx) indexResolved() error {
 	})
 }
 
-// Path is the database file.
+// Path is the database file, or the PostgreSQL store's DSN without its password.
 func (db *DB) Path() string { return db.path }
 
 // Close closes the database; calling it again does nothing.
@@ -234,12 +242,12 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
-	return db.bolt.Close()
+	return db.kv.close()
 }
 
 // Tx is a transaction; its methods read and write records.
 type Tx struct {
-	tx *bolt.Tx
+	tx kvTx
 	db *DB
 	// mutes are the active mutes, read once per transaction by markMuted.
 	mutes     []Mute
@@ -254,7 +262,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db, groups: auditGroups(ctx)}) })
+	return db.kv.update(ctx, func(tx kvTx) error { return fn(&Tx{tx: tx, db: db, groups: auditGroups(ctx)}) })
 }
 
 // View runs fn in a read-only transaction.
@@ -262,23 +270,16 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, db: db}) })
+	return db.kv.view(ctx, func(tx kvTx) error { return fn(&Tx{tx: tx, db: db}) })
 }
 
-// Backup writes a consistent copy of the database to w.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
-}
+// Backup writes a consistent copy of the database to w (a bbolt file; a PostgreSQL
+// store is backed up with pg_dump).
+func (db *DB) Backup(w io.Writer) (int64, error) { return db.kv.backup(w) }
 
 func (tx *Tx) now() time.Time { return tx.db.now().UTC() }
 
-func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.tx.Bucket(name) }
+func (tx *Tx) bucket(name []byte) kvBucket { return tx.tx.Bucket(name) }
 
 // get decodes the JSON value at key into v; found is false when the key is absent.
 func (tx *Tx) get(bucket, key []byte, v any) (found bool, err error) {
