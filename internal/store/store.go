@@ -153,13 +153,13 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
 	}
-	return newDB(boltEngine{bdb}, path, opts)
+	return newDB(context.Background(), boltEngine{bdb}, path, opts)
 }
 
 // newDB makes the database over an open engine, with the defaults of opts filled in,
 // creates its buckets and checks its schema version and audit checkpoint. On failure
 // it closes the engine.
-func newDB(kv engine, path string, opts Options) (*DB, error) {
+func newDB(ctx context.Context, kv engine, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -170,7 +170,7 @@ func newDB(kv engine, path string, opts Options) (*DB, error) {
 		opts.Retention = &DefaultRetention
 	}
 	db := &DB{kv: kv, path: path, now: opts.Now, newID: opts.NewID, retention: *opts.Retention, news: opts.News, outboxReady: make(chan struct{}, 1), checkpoint: opts.Checkpoint}
-	if err := errors.Join(db.init(), db.openCheckpoint()); err != nil {
+	if err := errors.Join(db.init(ctx), db.openCheckpoint()); err != nil {
 		kv.close()
 		return nil, err
 	}
@@ -191,8 +191,8 @@ func (e *lockedError) Error() string {
 
 func (e *lockedError) Unwrap() []error { return []error{ErrLocked, e.err} }
 
-func (db *DB) init() error {
-	return db.kv.update(context.Background(), func(tx kvTx) error {
+func (db *DB) init(ctx context.Context) error {
+	return db.kv.update(ctx, func(tx kvTx) error {
 		for _, name := range allBuckets {
 			if err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", name, err)

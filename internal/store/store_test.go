@@ -31,10 +31,7 @@ func openTest(t *testing.T, opts Options) (*DB, *clock) {
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}
-	db, err := Open(filepath.Join(t.TempDir(), "state.db"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSuiteDB(t, opts)
 	t.Cleanup(func() { db.Close() })
 	return db, clk
 }
