@@ -35,8 +35,8 @@ type kvTx interface {
 
 // kvBucket is a set of keys in byte-wise order, with a sequence counter.
 type kvBucket interface {
-	// Get returns the value at key, or nil when the key is absent. The value is valid
-	// only within the transaction.
+	// Get returns the value at key, or nil when the key is absent or its value empty
+	// (as bbolt does). The value is valid only within the transaction.
 	Get(key []byte) []byte
 	Put(key, value []byte) error
 	Delete(key []byte) error

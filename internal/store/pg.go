@@ -138,8 +138,8 @@ func (b *pgBucket) Get(key []byte) []byte {
 	case err != nil:
 		b.tx.fail("reading "+b.name, err)
 		return nil
-	case v == nil:
-		return []byte{}
+	case len(v) == 0:
+		return nil // as bbolt returns an empty value
 	}
 	return v
 }
@@ -249,7 +249,12 @@ func (c *pgCursor) First() ([]byte, []byte) { return c.reposition("", nil, false
 
 func (c *pgCursor) Last() ([]byte, []byte) { return c.reposition("", nil, true) }
 
-func (c *pgCursor) Seek(seek []byte) ([]byte, []byte) { return c.reposition(">=", seek, false) }
+func (c *pgCursor) Seek(seek []byte) ([]byte, []byte) {
+	if seek == nil {
+		seek = []byte{} // NULL would match nothing
+	}
+	return c.reposition(">=", seek, false)
+}
 
 // reposition starts over: small pages again, and not on a key unless one is found.
 func (c *pgCursor) reposition(op string, key []byte, desc bool) ([]byte, []byte) {
@@ -320,8 +325,8 @@ func (c *pgCursor) load(op string, key []byte, desc bool) ([]byte, []byte) {
 			c.b.tx.fail("reading "+c.b.name, err)
 			return nil, nil
 		}
-		if p.v == nil {
-			p.v = []byte{}
+		if len(p.v) == 0 {
+			p.v = nil // as bbolt returns an empty value
 		}
 		c.page = append(c.page, p)
 	}
