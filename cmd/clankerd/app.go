@@ -42,6 +42,7 @@ type cmdline struct {
 	reload         <-chan os.Signal
 
 	stateDir   string
+	store      string
 	configPath string
 	logLevel   string
 	logger     *slog.Logger
@@ -118,6 +119,7 @@ through plans that you approve with 'clankerd approve'.`,
 		return withCode(exitBadInput, fmt.Errorf("%w; see --help", err))
 	})
 	root.PersistentFlags().StringVar(&a.stateDir, "state-dir", defaultStateDir(), "directory for the database and control socket (env CLANKERD_STATE_DIR)")
+	a.storeFlag(root.PersistentFlags())
 	root.PersistentFlags().StringVar(&a.configPath, "config", defaultConfig(), "clankerd's configuration: what agents may reach (see docs/config.md); a missing file allows agents nothing more")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	a.server.register(root.PersistentFlags())
@@ -126,6 +128,7 @@ through plans that you approve with 'clankerd approve'.`,
 		a.findingsCommand(), a.diffCommand(), a.plansCommand(), a.planCommand(), a.approveCommand(),
 		a.rejectCommand(), a.auditCommand(), a.versionCommand(), a.scanCommand(),
 		a.muteCommand(), a.mutesCommand(), a.unmuteCommand(), a.baselineCommand(), a.changesCommand(), a.notifyCommand(), a.policyCommand(),
+		a.storeCommand(),
 	)
 	return root
 }
@@ -251,7 +254,7 @@ func (a *cmdline) withBackend(ctx context.Context, reg *checks.Registry, fn func
 		defer provs.Close()
 		reg = provs.registry
 	}
-	b, err := app.Open(ctx, a.stateDir, reg, a.logger)
+	b, err := app.OpenStore(ctx, a.stateDir, a.storeLocation(), reg, a.logger)
 	if err != nil {
 		return withCode(exitErr, err)
 	}

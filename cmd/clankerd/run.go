@@ -58,7 +58,7 @@ replica serves the API and reloads its heartbeat files (docs/team.md).`,
 			if len(cfg.Heartbeats) == 0 {
 				cfg.Heartbeats = []string{defaultHeartbeat()}
 			}
-			cfg.StateDir, cfg.Registry, cfg.Version = a.stateDir, reg, version
+			cfg.StateDir, cfg.Store, cfg.Registry, cfg.Version = a.stateDir, a.storeLocation(), reg, version
 			cfg.Reload, cfg.Logger = a.reload, a.logger
 			cfg.Resolve = func(ctx context.Context, f *heartbeat.File) { provs.resolve(ctx, []*heartbeat.File{f}) }
 			if cfg.AfterRun, err = mf.afterRun(a.stateDir, a.logger, true); err != nil {

@@ -51,6 +51,13 @@ const (
 // key and move through a task service that applies the registry's tasks. A state
 // directory another user owns or can write is refused (private.Dir).
 func OpenLocal(stateDir string, opts store.Options, reg *checks.Registry, log *slog.Logger) (*control.Local, error) {
+	return OpenLocalStore(context.Background(), stateDir, "", opts, reg, log)
+}
+
+// OpenLocalStore is OpenLocal with the state in the store location names (a --store
+// value: postgres://…, or bbolt:PATH); "" is the state directory's state.db. The
+// state directory still holds the key, the audit checkpoint and the control socket.
+func OpenLocalStore(ctx context.Context, stateDir, location string, opts store.Options, reg *checks.Registry, log *slog.Logger) (*control.Local, error) {
 	if err := private.Dir(stateDir); err != nil {
 		return nil, err
 	}
@@ -68,7 +75,10 @@ func OpenLocal(stateDir string, opts store.Options, reg *checks.Registry, log *s
 		// head is the first one.
 		Anchor: errors.Is(statErr, fs.ErrNotExist),
 	}
-	db, err := store.Open(filepath.Join(stateDir, store.FileName), opts)
+	if location == "" {
+		location = filepath.Join(stateDir, store.FileName)
+	}
+	db, err := store.OpenLocation(ctx, location, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +99,12 @@ func subkey(key []byte, use string) []byte {
 // user's process answers (control.ErrNotOurDaemon): nothing is sent there, and the
 // database is not opened instead. The caller closes the backend.
 func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.Logger) (control.Backend, error) {
+	return OpenStore(ctx, stateDir, "", reg, log)
+}
+
+// OpenStore is Open with the state in the store location names when no daemon runs
+// (see OpenLocalStore).
+func OpenStore(ctx context.Context, stateDir, location string, reg *checks.Registry, log *slog.Logger) (control.Backend, error) {
 	if err := private.Dir(stateDir); err != nil {
 		return nil, err
 	}
@@ -101,7 +117,7 @@ func Open(ctx context.Context, stateDir string, reg *checks.Registry, log *slog.
 	if !errors.Is(err, control.ErrNoDaemon) {
 		return nil, err
 	}
-	return OpenLocal(stateDir, store.Options{Timeout: lockWait}, reg, log)
+	return OpenLocalStore(ctx, stateDir, location, store.Options{Timeout: lockWait}, reg, log)
 }
 
 // RunnerOptions are what differs between the runners of check, ask, MCP and the

@@ -31,6 +31,9 @@ type Config struct {
 	Heartbeats []string
 	// StateDir holds the database (state.db) and the control socket.
 	StateDir string
+	// Store, when set, is where the state is instead of StateDir's state.db: a
+	// postgres:// URL or bbolt:PATH (`--store`).
+	Store    string
 	Registry *checks.Registry
 	Version  string
 	// Grace is how long in-flight runs may take to finish after a stop (default
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	log := cfg.Logger
 
 	retention := cfg.Retention
-	local, err := app.OpenLocal(cfg.StateDir, store.Options{Retention: &retention}, cfg.Registry, log)
+	local, err := app.OpenLocalStore(ctx, cfg.StateDir, cfg.Store, store.Options{Retention: &retention}, cfg.Registry, log)
 	if err != nil {
 		return err
 	}
