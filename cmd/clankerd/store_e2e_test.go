@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/clankerd/clankerd/internal/testenv/pgtest"
 )
@@ -76,6 +78,37 @@ func TestStoreOnPostgres(t *testing.T) {
 		}
 		if r := cli(t, state, "store", "migrate"); r.code != 3 {
 			t.Errorf("store migrate without a PostgreSQL store: exit %d, want 3", r.code)
+		}
+	})
+
+	t.Run("run --store records in PostgreSQL", func(t *testing.T) {
+		dsn, state := pg.NewDatabase(t), t.TempDir()
+		hb := filepath.Join(t.TempDir(), "HEARTBEAT.md")
+		writeFile(t, hb, fmt.Sprintf("## Every 1 second\n- `tcp.connect` addr=%s timeout=1s\n", closedPort(t)))
+		d := startDaemon(t, state, "--store", dsn, "--heartbeat", hb)
+		var runs struct {
+			Runs []struct{ Status string } `json:"runs"`
+		}
+		waitFor(t, 30*time.Second, "two failed runs recorded by the daemon", func() bool {
+			storeJSON(t, state, 0, &runs, "runs")
+			failed := 0
+			for _, r := range runs.Runs {
+				if r.Status == "fail" {
+					failed++
+				}
+			}
+			return failed >= 2
+		})
+		d.stop(t, syscall.SIGTERM, 30*time.Second)
+		if _, err := os.Stat(filepath.Join(state, "state.db")); err == nil {
+			t.Error("the daemon made a state.db although the state is in PostgreSQL")
+		}
+		var findings struct {
+			Findings []struct{ State string } `json:"findings"`
+		}
+		storeJSON(t, state, 0, &findings, "--store", dsn, "findings")
+		if len(findings.Findings) != 1 || findings.Findings[0].State != "unchanged" {
+			t.Errorf("findings in PostgreSQL after the daemon stopped: %+v", findings)
 		}
 	})
 
