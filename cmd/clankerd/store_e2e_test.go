@@ -33,19 +33,6 @@ func startPostgres(t *testing.T) *pgtest.Env {
 	return env
 }
 
-// storeJSON runs a command with -o json and the global flags, requires the exit code,
-// and decodes stdout.
-func storeJSON(t *testing.T, state string, wantCode int, v any, args ...string) {
-	t.Helper()
-	r := cli(t, state, append(args, "-o", "json")...)
-	if r.code != wantCode {
-		t.Fatalf("clankerd %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, r.code, wantCode, r.stdout, r.stderr)
-	}
-	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
-		t.Fatalf("clankerd %v: output is not JSON: %v\n%s", args, err, r.stdout)
-	}
-}
-
 func TestStoreOnPostgres(t *testing.T) {
 	pg := startPostgres(t)
 
@@ -90,7 +77,7 @@ func TestStoreOnPostgres(t *testing.T) {
 			Runs []struct{ Status string } `json:"runs"`
 		}
 		waitFor(t, 30*time.Second, "two failed runs recorded by the daemon", func() bool {
-			storeJSON(t, state, 0, &runs, "runs")
+			jsonOut(t, state, 0, &runs, "runs")
 			failed := 0
 			for _, r := range runs.Runs {
 				if r.Status == "fail" {
@@ -106,7 +93,7 @@ func TestStoreOnPostgres(t *testing.T) {
 		var findings struct {
 			Findings []struct{ State string } `json:"findings"`
 		}
-		storeJSON(t, state, 0, &findings, "--store", dsn, "findings")
+		jsonOut(t, state, 0, &findings, "--store", dsn, "findings")
 		if len(findings.Findings) != 1 || findings.Findings[0].State != "unchanged" {
 			t.Errorf("findings in PostgreSQL after the daemon stopped: %+v", findings)
 		}
@@ -127,7 +114,7 @@ func TestStoreOnPostgres(t *testing.T) {
 		var findings struct {
 			Findings []struct{ Fingerprint string } `json:"findings"`
 		}
-		storeJSON(t, laptop, 0, &findings, "findings")
+		jsonOut(t, laptop, 0, &findings, "findings")
 		if r := cli(t, laptop, "mute", findings.Findings[0].Fingerprint, "--for", "7d", "--reason", "known"); r.code != 0 {
 			t.Fatalf("mute: %+v", r)
 		}
@@ -153,7 +140,7 @@ func TestStoreOnPostgres(t *testing.T) {
 			}
 			AuditRecords int `json:"audit_records"`
 		}
-		storeJSON(t, laptop, 0, &res, "store", "copy", "--from", "bbolt:"+laptop, "--to", dsn)
+		jsonOut(t, laptop, 0, &res, "store", "copy", "--from", "bbolt:"+laptop, "--to", dsn)
 		keys := map[string]int{}
 		for _, b := range res.Buckets {
 			keys[b.Bucket] = b.Keys

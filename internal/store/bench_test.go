@@ -22,26 +22,37 @@ func recordRound(tb testing.TB, db *DB, round int) {
 	now := time.Now()
 	for i := range benchItems {
 		item := fmt.Sprintf("item-%04d", i)
-		fs := make([]checks.Finding, benchFindingsPerItem)
-		for j := range fs {
-			id := j
-			if j == 0 {
-				id = 1000 + round
-			}
-			fs[j] = checks.Finding{Resource: fmt.Sprintf("pod/ns/p-%d", id), Problem: "crashloop", Severity: checks.High, Summary: "restarting", Evidence: map[string]string{"reason": "CrashLoopBackOff"}}
-		}
-		err := db.Update(context.Background(), func(tx *Tx) error {
-			seq, err := tx.BeginRun(Receipt{Item: item, Check: "k8s.pods.unhealthy", Pos: "HB.md:1", Started: now})
-			if err != nil {
-				return err
-			}
-			_, err = tx.EndRun(seq, RunEnd{Ended: now, Status: checks.Fail, Findings: fs})
-			return err
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
+		recordRun(tb, db, item, now, benchFindings(benchFindingsPerItem, round))
 	}
+}
+
+// recordRun records one failed run of item with the findings.
+func recordRun(tb testing.TB, db *DB, item string, now time.Time, fs []checks.Finding) {
+	tb.Helper()
+	err := db.Update(context.Background(), func(tx *Tx) error {
+		seq, err := tx.BeginRun(Receipt{Item: item, Check: "k8s.pods.unhealthy", Pos: "HB.md:1", Started: now})
+		if err != nil {
+			return err
+		}
+		_, err = tx.EndRun(seq, RunEnd{Ended: now, Status: checks.Fail, Findings: fs})
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// benchFindings are n findings of one run; round r>0 replaces the first one.
+func benchFindings(n, round int) []checks.Finding {
+	fs := make([]checks.Finding, n)
+	for j := range fs {
+		id := j
+		if j == 0 {
+			id = 1000 + round
+		}
+		fs[j] = checks.Finding{Resource: fmt.Sprintf("pod/ns/p-%d", id), Problem: "crashloop", Severity: checks.High, Summary: "restarting", Evidence: map[string]string{"reason": "CrashLoopBackOff"}}
+	}
+	return fs
 }
 
 // BenchmarkRecordFindings records 100k findings: 1000 runs of 100 findings each.

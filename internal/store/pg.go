@@ -51,7 +51,7 @@ func (e *pgEngine) run(ctx context.Context, opts pgx.TxOptions, write bool, fn f
 	if err != nil {
 		return fmt.Errorf("beginning a transaction on the PostgreSQL store %s: %w; check that the server is up and the DSN (--store, CLANKERD_STORE)", e.where, err)
 	}
-	defer ptx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
 	if write {
 		if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgWriterLock); err != nil {
 			return fmt.Errorf("waiting for the write lock of the PostgreSQL store %s: %w", e.where, err)

@@ -2,12 +2,9 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/clankerd/clankerd/checks"
 )
 
 // BenchmarkRecordRun records one run of one item with 500 findings, each round
@@ -34,26 +31,7 @@ func BenchmarkRecordRun(b *testing.B) {
 			round := 0
 			record := func() {
 				round++
-				fs := make([]checks.Finding, findings)
-				for j := range fs {
-					id := j
-					if j == 0 {
-						id = 1000 + round
-					}
-					fs[j] = checks.Finding{Resource: fmt.Sprintf("pod/ns/p-%d", id), Problem: "crashloop", Severity: checks.High, Summary: "restarting", Evidence: map[string]string{"reason": "CrashLoopBackOff"}}
-				}
-				now := time.Now()
-				err := db.Update(context.Background(), func(tx *Tx) error {
-					seq, err := tx.BeginRun(Receipt{Item: "item", Check: "k8s.pods.unhealthy", Pos: "HB.md:1", Started: now})
-					if err != nil {
-						return err
-					}
-					_, err = tx.EndRun(seq, RunEnd{Ended: now, Status: checks.Fail, Findings: fs})
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
+				recordRun(b, db, "item", time.Now(), benchFindings(findings, round))
 			}
 			record() // the first run makes every finding new
 			for b.Loop() {

@@ -113,7 +113,7 @@ func migratePool(ctx context.Context, pool *pgxpool.Pool, where string) (Migrati
 	if err != nil {
 		return m, fmt.Errorf("connecting to the PostgreSQL store %s: %w; check that the server is up and the DSN (--store, CLANKERD_STORE)", where, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgWriterLock); err != nil {
 		return m, fmt.Errorf("locking the PostgreSQL store %s for its migrations: %w", where, err)
 	}
