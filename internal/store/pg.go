@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ func (e *pgEngine) run(ctx context.Context, opts pgx.TxOptions, write bool, fn f
 	}
 	tx := &pgTx{ctx: ctx, tx: ptx, write: write, where: e.where, writes: map[string]uint64{}}
 	fnErr := fn(tx)
+	if fnErr == nil {
+		_ = tx.flush()
+	}
 	if tx.err != nil {
 		// A failed statement aborted the transaction; it is the cause of whatever fn
 		// made of the nil it read.
@@ -85,8 +89,10 @@ func (e *pgEngine) close() error {
 	return nil
 }
 
-// pgTx is one transaction. Bucket methods without an error result (Get, cursor moves)
-// keep the first failure in err; the transaction then returns it and does not commit.
+// pgTx is one transaction. Writes are queued and sent in one round trip with the next
+// read (which so sees them) or before the commit. Bucket methods without an error
+// result (Get, cursor moves), and queued writes, keep the first failure in err; the
+// transaction then returns it and does not commit.
 type pgTx struct {
 	ctx   context.Context
 	tx    pgx.Tx
@@ -96,6 +102,84 @@ type pgTx struct {
 	hooks []func()
 	// writes counts the writes to each bucket, so a cursor knows its page is stale.
 	writes map[string]uint64
+	// pending are the writes not sent yet.
+	pending *pgx.Batch
+}
+
+// pgMaxPending bounds the writes queued before they are sent on their own.
+const pgMaxPending = 512
+
+// queue adds a write to the pending ones.
+func (t *pgTx) queue(sql string, args ...any) error {
+	if t.pending == nil {
+		t.pending = &pgx.Batch{}
+	}
+	t.pending.Queue(sql, args...)
+	if t.pending.Len() >= pgMaxPending {
+		return t.flush()
+	}
+	return nil
+}
+
+// send sends the pending writes followed by the statement sql (none when ""), in one
+// round trip, and returns the results positioned at the statement's; the caller
+// closes them.
+func (t *pgTx) send(sql string, args ...any) (pgx.BatchResults, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	b := t.pending
+	t.pending = nil
+	if b == nil {
+		b = &pgx.Batch{}
+	}
+	writes := b.Len()
+	if sql != "" {
+		b.Queue(sql, args...)
+	}
+	br := t.tx.SendBatch(t.ctx, b)
+	for range writes {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, t.fail("writing", err)
+		}
+	}
+	return br, nil
+}
+
+// flush sends the pending writes.
+func (t *pgTx) flush() error {
+	if t.pending == nil || t.err != nil {
+		return t.err
+	}
+	br, err := t.send("")
+	if err != nil {
+		return err
+	}
+	if err := br.Close(); err != nil {
+		return t.fail("writing", err)
+	}
+	return nil
+}
+
+// queryRow runs sql after the pending writes and scans its one row into dest; found
+// is false when it returned none.
+func (t *pgTx) queryRow(what, sql string, args []any, dest ...any) (found bool, err error) {
+	br, err := t.send(sql, args...)
+	if err != nil {
+		return false, err
+	}
+	err = br.QueryRow().Scan(dest...)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, t.fail(what, err)
+	}
+	return true, nil
 }
 
 func (t *pgTx) Bucket(name []byte) kvBucket { return &pgBucket{tx: t, name: string(name)} }
@@ -131,15 +215,9 @@ type pgBucket struct {
 
 func (b *pgBucket) Get(key []byte) []byte {
 	var v []byte
-	err := b.tx.tx.QueryRow(b.tx.ctx, "SELECT value FROM kv WHERE bucket = $1 AND key = $2", b.name, key).Scan(&v)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil
-	case err != nil:
-		b.tx.fail("reading "+b.name, err)
-		return nil
-	case len(v) == 0:
-		return nil // as bbolt returns an empty value
+	found, err := b.tx.queryRow("reading "+b.name, "SELECT value FROM kv WHERE bucket = $1 AND key = $2", []any{b.name, key}, &v)
+	if !found || err != nil || len(v) == 0 {
+		return nil // an empty value is nil, as bbolt returns it
 	}
 	return v
 }
@@ -154,22 +232,15 @@ func (b *pgBucket) Put(key, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := b.tx.tx.Exec(b.tx.ctx, `INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
-		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, b.name, key, value)
-	if err != nil {
-		return b.tx.fail("writing "+b.name, err)
-	}
-	return nil
+	return b.tx.queue(`INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = excluded.value`, b.name, bytes.Clone(key), bytes.Clone(value))
 }
 
 func (b *pgBucket) Delete(key []byte) error {
 	if err := b.tx.writable(b.name); err != nil {
 		return err
 	}
-	if _, err := b.tx.tx.Exec(b.tx.ctx, "DELETE FROM kv WHERE bucket = $1 AND key = $2", b.name, key); err != nil {
-		return b.tx.fail("deleting from "+b.name, err)
-	}
-	return nil
+	return b.tx.queue("DELETE FROM kv WHERE bucket = $1 AND key = $2", b.name, bytes.Clone(key))
 }
 
 func (b *pgBucket) ForEach(fn func(k, v []byte) error) error {
@@ -187,20 +258,14 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 		return 0, err
 	}
 	var v int64
-	err := b.tx.tx.QueryRow(b.tx.ctx, `INSERT INTO kv_seq (bucket, value) VALUES ($1, 1)
-		ON CONFLICT (bucket) DO UPDATE SET value = kv_seq.value + 1 RETURNING value`, b.name).Scan(&v)
-	if err != nil {
-		return 0, b.tx.fail("incrementing the sequence of "+b.name, err)
-	}
-	return uint64(v), nil
+	_, err := b.tx.queryRow("incrementing the sequence of "+b.name, `INSERT INTO kv_seq (bucket, value) VALUES ($1, 1)
+		ON CONFLICT (bucket) DO UPDATE SET value = kv_seq.value + 1 RETURNING value`, []any{b.name}, &v)
+	return uint64(v), err
 }
 
 func (b *pgBucket) Sequence() uint64 {
 	var v int64
-	err := b.tx.tx.QueryRow(b.tx.ctx, "SELECT value FROM kv_seq WHERE bucket = $1", b.name).Scan(&v)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		b.tx.fail("reading the sequence of "+b.name, err)
-	}
+	_, _ = b.tx.queryRow("reading the sequence of "+b.name, "SELECT value FROM kv_seq WHERE bucket = $1", []any{b.name}, &v)
 	return uint64(v)
 }
 
@@ -208,19 +273,13 @@ func (b *pgBucket) SetSequence(v uint64) error {
 	if err := b.tx.writable(b.name); err != nil {
 		return err
 	}
-	_, err := b.tx.tx.Exec(b.tx.ctx, `INSERT INTO kv_seq (bucket, value) VALUES ($1, $2)
+	return b.tx.queue(`INSERT INTO kv_seq (bucket, value) VALUES ($1, $2)
 		ON CONFLICT (bucket) DO UPDATE SET value = excluded.value`, b.name, int64(v))
-	if err != nil {
-		return b.tx.fail("setting the sequence of "+b.name, err)
-	}
-	return nil
 }
 
 func (b *pgBucket) Stats() bucketStats {
 	var n int
-	if err := b.tx.tx.QueryRow(b.tx.ctx, "SELECT count(*) FROM kv WHERE bucket = $1", b.name).Scan(&n); err != nil {
-		b.tx.fail("counting "+b.name, err)
-	}
+	_, _ = b.tx.queryRow("counting "+b.name, "SELECT count(*) FROM kv WHERE bucket = $1", []any{b.name}, &n)
 	return bucketStats{KeyN: n}
 }
 
@@ -244,6 +303,35 @@ type pgCursor struct {
 }
 
 type kvPair struct{ k, v []byte }
+
+// read runs the page's query after the pending writes and keeps its rows.
+func (c *pgCursor) read(q string, args []any) error {
+	what := "reading " + c.b.name
+	br, err := c.b.tx.send(q, args...)
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return c.b.tx.fail(what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p kvPair
+		if err := rows.Scan(&p.k, &p.v); err != nil {
+			return c.b.tx.fail(what, err)
+		}
+		if len(p.v) == 0 {
+			p.v = nil // as bbolt returns an empty value
+		}
+		c.page = append(c.page, p)
+	}
+	if err := rows.Err(); err != nil {
+		return c.b.tx.fail(what, err)
+	}
+	return nil
+}
 
 func (c *pgCursor) First() ([]byte, []byte) { return c.reposition("", nil, false) }
 
@@ -313,25 +401,8 @@ func (c *pgCursor) load(op string, key []byte, desc bool) ([]byte, []byte) {
 	}
 	q += " LIMIT " + strconv.Itoa(limit)
 	c.page, c.i, c.desc, c.full, c.gen, c.loaded = nil, 0, desc, false, c.b.tx.writes[c.b.name], true
-	rows, err := c.b.tx.tx.Query(c.b.tx.ctx, q, args...)
-	if err != nil {
-		c.b.tx.fail("reading "+c.b.name, err)
-		return nil, nil
-	}
-	for rows.Next() {
-		var p kvPair
-		if err := rows.Scan(&p.k, &p.v); err != nil {
-			rows.Close()
-			c.b.tx.fail("reading "+c.b.name, err)
-			return nil, nil
-		}
-		if len(p.v) == 0 {
-			p.v = nil // as bbolt returns an empty value
-		}
-		c.page = append(c.page, p)
-	}
-	if err := rows.Err(); err != nil {
-		c.b.tx.fail("reading "+c.b.name, err)
+	if err := c.read(q, args); err != nil {
+		c.page = nil
 		return nil, nil
 	}
 	c.full = len(c.page) == limit
