@@ -33,6 +33,9 @@ func (e boltEngine) backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
+// listen has nothing to do: the file lock keeps other processes out.
+func (e boltEngine) listen(string, func()) func() { return func() {} }
+
 func (e boltEngine) close() error { return e.db.Close() }
 
 type boltTx struct {
@@ -47,6 +50,8 @@ func (t boltTx) CreateBucketIfNotExists(name []byte) error {
 }
 
 func (t boltTx) OnCommit(fn func()) { t.tx.OnCommit(fn) }
+
+func (t boltTx) Announce(string) {}
 
 // boltBucket is a bbolt bucket; only Cursor and Stats need translating.
 type boltBucket struct {

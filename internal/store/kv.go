@@ -20,6 +20,10 @@ type engine interface {
 	view(ctx context.Context, fn func(kvTx) error) error
 	// backup writes a consistent copy to w, if the engine can.
 	backup(w io.Writer) (int64, error)
+	// listen calls fn after other processes commit a transaction that announced
+	// topic (kvTx.Announce), until stop is called; an engine only one process writes
+	// to has nothing to listen to.
+	listen(topic string, fn func()) (stop func())
 	close() error
 }
 
@@ -31,6 +35,9 @@ type kvTx interface {
 	CreateBucketIfNotExists(name []byte) error
 	// OnCommit registers fn to run after the transaction commits.
 	OnCommit(fn func())
+	// Announce tells the listeners of topic in other processes, once the transaction
+	// commits.
+	Announce(topic string)
 }
 
 // kvBucket is a set of keys in byte-wise order, with a sequence counter.

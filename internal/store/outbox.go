@@ -120,8 +120,8 @@ type TargetState struct {
 	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
 }
 
-// OutboxSignal receives a value after a commit that queued events, so a sender can
-// deliver at once instead of polling.
+// OutboxSignal receives a value after a commit that queued events, here or, with
+// PostgreSQL, in another process, so a sender can deliver at once instead of polling.
 func (db *DB) OutboxSignal() <-chan struct{} { return db.outboxReady }
 
 // Enqueue stores an event and signals the sender once the transaction commits. It
@@ -135,13 +135,21 @@ func (tx *Tx) Enqueue(ev OutboxEvent) error {
 	if err := tx.put(bucketOutbox, seqKey(seq), ev); err != nil {
 		return err
 	}
-	tx.tx.OnCommit(func() {
-		select {
-		case tx.db.outboxReady <- struct{}{}:
-		default:
-		}
-	})
+	tx.tx.OnCommit(tx.db.signalOutbox)
+	tx.tx.Announce(outboxTopic)
 	return nil
+}
+
+// outboxTopic is announced by every commit that queued events, so that the sender of
+// another process sharing the store (the leader's) delivers them at once.
+const outboxTopic = "clankerd_outbox"
+
+// signalOutbox wakes the sender, unless it is already due to wake.
+func (db *DB) signalOutbox() {
+	select {
+	case db.outboxReady <- struct{}{}:
+	default:
+	}
 }
 
 // Erroring reports whether the item's check was erroring at its last run that was not

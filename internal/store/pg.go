@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -82,6 +83,51 @@ func (e *pgEngine) run(ctx context.Context, opts pgx.TxOptions, write bool, fn f
 
 func (e *pgEngine) backup(io.Writer) (int64, error) {
 	return 0, fmt.Errorf("the state is in the PostgreSQL store %s: back it up with pg_dump, or copy it to a bbolt file with `clankerd store copy`", e.where)
+}
+
+// pgListenRetry is how long listen waits before it reconnects after losing its
+// connection.
+const pgListenRetry = time.Second
+
+// listen holds one connection of its own that LISTENs to topic, and reconnects when it
+// is lost; after every (re)connection it calls fn once, for what was announced while
+// it was not listening.
+func (e *pgEngine) listen(topic string, fn func()) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			e.waitForNotifications(ctx, topic, fn)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pgListenRetry):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// waitForNotifications calls fn for every notification on topic until ctx is done or
+// the connection fails.
+func (e *pgEngine) waitForNotifications(ctx context.Context, topic string, fn func()) {
+	pooled, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	conn := pooled.Hijack() // a LISTENing connection is not for the pool
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{topic}.Sanitize()); err != nil {
+		return
+	}
+	fn()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return
+		}
+		fn()
+	}
 }
 
 func (e *pgEngine) close() error {
@@ -187,6 +233,13 @@ func (t *pgTx) Bucket(name []byte) kvBucket { return &pgBucket{tx: t, name: stri
 func (t *pgTx) CreateBucketIfNotExists([]byte) error { return nil }
 
 func (t *pgTx) OnCommit(fn func()) { t.hooks = append(t.hooks, fn) }
+
+// Announce sends a NOTIFY, which PostgreSQL delivers when the transaction commits.
+func (t *pgTx) Announce(topic string) {
+	if t.write && t.err == nil {
+		_ = t.queue("SELECT pg_notify($1, '')", topic)
+	}
+}
 
 // fail records the first failed statement and returns it.
 func (t *pgTx) fail(what string, err error) error {

@@ -373,3 +373,20 @@ func TestRedactDSN(t *testing.T) {
 		}
 	}
 }
+
+// An event queued through one replica wakes the sender of another at once.
+func TestPostgresOutboxSignalReachesOtherReplicas(t *testing.T) {
+	dsn := newPGDatabase(t)
+	queuer, sender := openPG(t, dsn, Options{}), openPG(t, dsn, Options{})
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-sender.OutboxSignal():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no outbox signal %s within 10s", what)
+		}
+	}
+	wait("once the listener is connected")
+	mustUpdate(t, queuer, func(tx *Tx) error { return tx.Enqueue(OutboxEvent{}) })
+	wait("after the other replica queued an event")
+}

@@ -120,8 +120,10 @@ type DB struct {
 	retention Retention
 	news      News
 
-	// outboxReady gets a value after a commit that queued notification events.
-	outboxReady chan struct{}
+	// outboxReady gets a value after a commit that queued notification events;
+	// stopListening stops listening for those of other processes.
+	outboxReady   chan struct{}
+	stopListening func()
 
 	mu     sync.Mutex
 	writes int
@@ -174,6 +176,7 @@ func newDB(ctx context.Context, kv engine, path string, opts Options) (*DB, erro
 		kv.close()
 		return nil, err
 	}
+	db.stopListening = kv.listen(outboxTopic, db.signalOutbox)
 	return db, nil
 }
 
@@ -242,6 +245,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
+	db.stopListening()
 	return db.kv.close()
 }
 
