@@ -90,15 +90,15 @@ func (e *pgEngine) backup(io.Writer) (int64, error) {
 const pgListenRetry = time.Second
 
 // listen holds one connection of its own that LISTENs to topic, and reconnects when it
-// is lost; after every (re)connection it calls fn once, for what was announced while
-// it was not listening.
+// is lost; after a reconnection it calls fn once, for what was announced while it was
+// not listening.
 func (e *pgEngine) listen(topic string, fn func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			e.waitForNotifications(ctx, topic, fn)
+		for reconnect := false; ; reconnect = true {
+			e.waitForNotifications(ctx, topic, fn, reconnect)
 			select {
 			case <-ctx.Done():
 				return
@@ -109,9 +109,9 @@ func (e *pgEngine) listen(topic string, fn func()) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// waitForNotifications calls fn for every notification on topic until ctx is done or
-// the connection fails.
-func (e *pgEngine) waitForNotifications(ctx context.Context, topic string, fn func()) {
+// waitForNotifications calls fn for every notification on topic, and once after
+// LISTEN when reconnect, until ctx is done or the connection fails.
+func (e *pgEngine) waitForNotifications(ctx context.Context, topic string, fn func(), reconnect bool) {
 	pooled, err := e.pool.Acquire(ctx)
 	if err != nil {
 		return
@@ -121,7 +121,9 @@ func (e *pgEngine) waitForNotifications(ctx context.Context, topic string, fn fu
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{topic}.Sanitize()); err != nil {
 		return
 	}
-	fn()
+	if reconnect {
+		fn()
+	}
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return
