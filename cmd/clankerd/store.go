@@ -93,6 +93,11 @@ integrity.key for the target's daemons: plans are signed with it (docs/team.md).
 			if from == "" || to == "" {
 				return withCode(exitBadInput, errors.New("store copy: pass --from and --to (bbolt:PATH or postgres://…)"))
 			}
+			if !store.IsPostgres(from) {
+				if _, err := os.Stat(store.BoltPath(from)); err != nil {
+					return withCode(exitBadInput, fmt.Errorf("store copy --from %s: %w; name a state.db file or a state directory that holds one", from, err))
+				}
+			}
 			src, err := store.OpenLocation(cmd.Context(), from, store.Options{Timeout: lockWaitCopy})
 			if err != nil {
 				return err

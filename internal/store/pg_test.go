@@ -391,3 +391,11 @@ func TestPostgresOutboxSignalReachesOtherReplicas(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenLocationRefusesUnknownStores(t *testing.T) {
+	for _, loc := range []string{"mysql://u:s3cret@db/x", "bbolt:"} {
+		if _, err := OpenLocation(t.Context(), loc, Options{}); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenLocation(%q) = %v, want an error without the password", loc, err)
+		}
+	}
+}

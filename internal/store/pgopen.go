@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -49,8 +50,13 @@ func IsPostgres(location string) bool {
 // URL, or a bbolt file as bbolt:PATH or a plain path (PATH may be a state directory,
 // meaning its state.db).
 func OpenLocation(ctx context.Context, location string, opts Options) (*DB, error) {
-	if IsPostgres(location) {
+	switch {
+	case IsPostgres(location):
 		return OpenPostgres(ctx, location, opts)
+	case strings.Contains(location, "://"):
+		return nil, fmt.Errorf("store %s: not a store clankerd knows; use postgres://… (or postgresql://…) or bbolt:PATH", RedactDSN(location))
+	case BoltPath(location) == "":
+		return nil, errors.New("store bbolt: names no file; use bbolt:PATH")
 	}
 	return Open(BoltPath(location), opts)
 }
@@ -150,12 +156,13 @@ var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S
 // RedactDSN is a PostgreSQL DSN fit for messages and logs: its password (in the
 // user info, a password= parameter or a key=value pair) replaced by "xxxxx".
 func RedactDSN(dsn string) string {
-	if !IsPostgres(dsn) {
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	if !isURL {
 		return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "postgres://(a DSN that does not parse)"
+		return scheme + "://(a DSN that does not parse)"
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
