@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/clankerd/clankerd/internal/leader"
+	"github.com/clankerd/clankerd/internal/store"
 )
 
 // leaderFlags are `run`'s leader-election flags: with several replicas on one shared
@@ -41,7 +41,7 @@ func (l *leaderFlags) elector(storeURL string) (leader.Elector, error) {
 		return nil, fmt.Errorf("--leader-elect-name must not be empty")
 	}
 	via := l.via
-	postgres := strings.HasPrefix(storeURL, "postgres://") || strings.HasPrefix(storeURL, "postgresql://")
+	postgres := store.IsPostgres(storeURL)
 	if via == electAuto {
 		switch {
 		case os.Getenv("KUBERNETES_SERVICE_HOST") != "":

@@ -72,7 +72,7 @@ replica serves the API and reloads its heartbeat files (docs/team.md).`,
 				}
 				cfg.FixPolicy = &pol
 			}
-			if cfg.Elector, err = lf.elector(""); err != nil {
+			if cfg.Elector, err = lf.elector(a.storeLocation()); err != nil {
 				return withCode(exitBadInput, err)
 			}
 			return daemon.Run(cmd.Context(), cfg)
