@@ -99,6 +99,55 @@ func TestStoreOnPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("two replicas on one store: one leads and the other takes over after kill -9", func(t *testing.T) {
+		dsn := pg.NewDatabase(t)
+		hb := filepath.Join(t.TempDir(), "HEARTBEAT.md")
+		writeFile(t, hb, fmt.Sprintf("## Every 1 second\n- `tcp.connect` addr=%s timeout=1s\n", closedPort(t)))
+		replica := func() *daemonProc {
+			return startDaemon(t, t.TempDir(), "--store", dsn, "--heartbeat", hb, "--leader-elect", "--leader-elect-via", "postgres")
+		}
+		a, b := replica(), replica()
+		leads := func(d *daemonProc) bool { return strings.Contains(d.logs.String(), "leading: scheduling") }
+		waitFor(t, 30*time.Second, "one replica leading", func() bool { return leads(a) || leads(b) })
+		leader, other := a, b
+		if !leads(a) {
+			leader, other = b, a
+		}
+		reader := t.TempDir() // no daemon here: the CLI reads PostgreSQL itself
+		type receipt struct{ Item, Status, Trigger, Scheduled string }
+		runs := func() []receipt {
+			var out struct{ Runs []receipt }
+			jsonOut(t, reader, 0, &out, "--store", dsn, "runs", "--limit", "1000")
+			return out.Runs
+		}
+		waitFor(t, 30*time.Second, "the leader's first runs", func() bool { return len(runs()) >= 2 })
+		if leads(other) {
+			t.Fatal("both replicas lead")
+		}
+		if err := leader.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-leader.done
+		before := len(runs())
+		waitFor(t, 60*time.Second, "the other replica to take over and run", func() bool { return leads(other) && len(runs()) >= before+2 })
+		other.stop(t, syscall.SIGTERM, 30*time.Second)
+
+		ticks := map[string]int{}
+		for _, r := range runs() {
+			if r.Trigger == "schedule" {
+				ticks[r.Item+" "+r.Scheduled]++
+			}
+		}
+		for tick, n := range ticks {
+			if n > 1 {
+				t.Errorf("tick %s ran %d times", tick, n)
+			}
+		}
+		if r := cli(t, reader, "--store", dsn, "audit", "verify"); r.code != 0 {
+			t.Errorf("audit verify after the take-over: %+v", r)
+		}
+	})
+
 	t.Run("copy from bbolt round-trips", func(t *testing.T) {
 		laptop, dsn := t.TempDir(), pg.NewDatabase(t)
 		hb := filepath.Join(t.TempDir(), "HEARTBEAT.md")
