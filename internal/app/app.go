@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -61,19 +62,15 @@ func OpenLocalStore(ctx context.Context, stateDir, location string, opts store.O
 	if err := private.Dir(stateDir); err != nil {
 		return nil, err
 	}
-	keyPath := filepath.Join(stateDir, KeyFile)
-	_, statErr := os.Lstat(keyPath)
-	key, err := private.Key(keyPath, 32)
+	key, anchor, err := stateKey(stateDir, os.Getenv(KeyEnv))
 	if err != nil {
 		return nil, err
 	}
 	opts.News = notify.News{}
 	opts.Checkpoint = store.Checkpoint{
-		Path: filepath.Join(stateDir, CheckpointFile),
-		Key:  subkey(key, "clankerd audit checkpoint"),
-		// A new key: this state directory had no checkpoint yet, so its log's current
-		// head is the first one.
-		Anchor: errors.Is(statErr, fs.ErrNotExist),
+		Path:   filepath.Join(stateDir, CheckpointFile),
+		Key:    subkey(key, "clankerd audit checkpoint"),
+		Anchor: anchor,
 	}
 	if location == "" {
 		location = filepath.Join(stateDir, store.FileName)
@@ -83,6 +80,34 @@ func OpenLocalStore(ctx context.Context, stateDir, location string, opts store.O
 		return nil, err
 	}
 	return &control.Local{DB: db, Tasks: &tasks.Service{Store: db, Tasks: reg, Key: subkey(key, "clankerd plan digest"), Logger: log}}, nil
+}
+
+// KeyEnv, when set, holds the integrity key (base64 of 32 bytes) instead of the state
+// directory's integrity.key: replicas that share one --store must share the key that
+// signs plans, and in Kubernetes it comes from a Secret (docs/team.md).
+const KeyEnv = "CLANKERD_INTEGRITY_KEY"
+
+// stateKey is the integrity key: fromEnv (KeyEnv's value) when set, else the state
+// directory's key file, made on first use. anchor is true when the state directory
+// has no audit checkpoint to hold the log to yet (a new key file, or a key from the
+// environment in a state directory without a checkpoint: a new pod), so the log's
+// current head becomes the first one.
+func stateKey(stateDir, fromEnv string) (key []byte, anchor bool, err error) {
+	if fromEnv != "" {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(fromEnv))
+		if err != nil || len(key) != 32 {
+			return nil, false, fmt.Errorf("%s must be the base64 of 32 random bytes (make one with: head -c 32 /dev/urandom | base64)", KeyEnv)
+		}
+		_, statErr := os.Lstat(filepath.Join(stateDir, CheckpointFile))
+		return key, errors.Is(statErr, fs.ErrNotExist), nil
+	}
+	keyPath := filepath.Join(stateDir, KeyFile)
+	_, statErr := os.Lstat(keyPath)
+	key, err = private.Key(keyPath, 32)
+	if err != nil {
+		return nil, false, err
+	}
+	return key, errors.Is(statErr, fs.ErrNotExist), nil
 }
 
 // subkey derives the key for one use from the state directory's key, so a digest
