@@ -9,6 +9,7 @@ package redact
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask replaces every secret.
@@ -16,9 +17,81 @@ const Mask = "[REDACTED]"
 
 // A pattern matches a secret in two groups: a prefix that is kept (a key, a URL
 // scheme, an authorization scheme; often empty) and the value, which is masked.
-type pattern struct{ re *regexp.Regexp }
+// needs, when set, is a fact every match has, cheap to test on ASCII text: a text
+// without it cannot match, so the expression is not run (most texts hold no secret,
+// and running every expression over every text was most of an output's cost).
+type pattern struct {
+	re    *regexp.Regexp
+	needs func(s string) bool
+}
 
-func p(expr string) pattern { return pattern{regexp.MustCompile(expr)} }
+func p(expr string, needs func(string) bool) pattern {
+	return pattern{regexp.MustCompile(expr), needs}
+}
+
+// anyOf is true for a text that holds one of the needles, as written.
+func anyOf(needles ...string) func(string) bool {
+	return func(s string) bool {
+		for _, n := range needles {
+			if strings.Contains(s, n) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// anyFold is anyOf ignoring ASCII case (for (?i) expressions; String uses it on ASCII
+// text only, where that is exactly the expression's folding). Needles are lower case.
+func anyFold(needles ...string) func(string) bool {
+	return func(s string) bool {
+		for _, n := range needles {
+			if containsFoldASCII(s, n) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func containsFoldASCII(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenRun is the shortest run of [A-Za-z0-9_-] every token shape holds (a JWT's
+// first part: eyJ and 8 more).
+const tokenRun = 11
+
+// hasTokenRun is true for a text with tokenRun characters of [A-Za-z0-9_-] in a row.
+func hasTokenRun(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' {
+			if n++; n >= tokenRun {
+				return true
+			}
+			continue
+		}
+		n = 0
+	}
+	return false
+}
 
 // value is an assignment's value: double-quoted (with backslash escapes), double-quoted
 // inside a quoted string (\"...\", or \\\"...\\\" a level deeper, as an error that
@@ -32,7 +105,7 @@ const secretKeys = `client-key-data|client-certificate-data|certificate-authorit
 
 var patterns = []pattern{
 	// PEM blocks: private keys, certificates; one cut short runs to the end.
-	p(`()((?s)-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$))`),
+	p(`()((?s)-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$))`, anyOf("-----BEGIN ")),
 	// Tokens whose shape says what they are.
 	p(`()(\b(?:` + strings.Join([]string{
 		`(?:AKIA|ASIA|AIDA|AROA|ANPA|AGPA)[0-9A-Z]{16}\b`,                    // AWS access key ids
@@ -55,39 +128,61 @@ var patterns = []pattern{
 		`do[opr]_v1_[a-f0-9]{64}`,                                            // DigitalOcean
 		`HRKU-[A-Za-z0-9_-]{20,}`,                                            // Heroku
 		`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,         // JWTs (Kubernetes service-account tokens among them)
-	}, "|") + `))`),
+	}, "|") + `))`, hasTokenRun),
 	// Webhook URLs whose path is the secret.
-	p(`(hooks\.slack\.com/(?:services|workflows|triggers)/)([A-Za-z0-9/_-]+)`),
-	p(`(discord(?:app)?\.com/api/webhooks/)([0-9]+/[A-Za-z0-9_-]+)`),
+	p(`(hooks\.slack\.com/(?:services|workflows|triggers)/)([A-Za-z0-9/_-]+)`, anyOf("hooks.slack.com/")),
+	p(`(discord(?:app)?\.com/api/webhooks/)([0-9]+/[A-Za-z0-9_-]+)`, anyOf("discord")),
 	// user:password@ in URLs (the user may be empty), and a long token as the user.
-	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([^/\s:@]*:[^/\s@]+)@`),
-	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([A-Za-z0-9_.~%-]{20,})@`),
+	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([^/\s:@]*:[^/\s@]+)@`, anyOf("://")),
+	p(`(?i)(\b[a-z][a-z0-9+.-]*://)([A-Za-z0-9_.~%-]{20,})@`, anyOf("://")),
 	// HTTP authorization headers: the value after the scheme, to the end of the line.
-	p(`(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|digest|token|apikey|aws4-hmac-sha256|negotiate|ntlm|oauth|ssws|key)\s+)?)([^"'\n]+)`),
+	p(`(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|digest|token|apikey|aws4-hmac-sha256|negotiate|ntlm|oauth|ssws|key)\s+)?)([^"'\n]+)`, anyFold("authorization")),
 	// Cookie headers: every cookie.
-	p(`(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)([^"'\n]+)`),
+	p(`(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)([^"'\n]+)`, anyFold("cookie")),
 	// Bearer and basic credentials outside a header.
-	p(`(?i)(\b(?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})`),
+	p(`(?i)(\b(?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})`, anyFold("bearer", "basic")),
 	// Query parameters that carry credentials or signatures.
-	p(`(?i)([?&;](?:x-amz-credential|x-amz-signature|x-amz-security-token|x-goog-credential|x-goog-signature|sig|signature|key|access_token|id_token|refresh_token|token|api_?key|client_secret|password)=)([^&#\s"']+)`),
+	p(`(?i)([?&;](?:x-amz-credential|x-amz-signature|x-amz-security-token|x-goog-credential|x-goog-signature|sig|signature|key|access_token|id_token|refresh_token|token|api_?key|client_secret|password)=)([^&#\s"']+)`, anyOf("=")),
 	// A password written unquoted after a colon (YAML) may have spaces: the rest of the line.
-	p(`(?i)((?:password|passwd|passphrase)["']?[ \t]*:[ \t]*)([^\s"'][^\n,;}]*)`),
+	p(`(?i)((?:password|passwd|passphrase)["']?[ \t]*:[ \t]*)([^\s"'][^\n,;}]*)`, anyFold("pass")),
 	// key: value and key=value credentials (YAML, JSON, logfmt, connection strings).
-	p(`(?i)("?(?:` + secretKeys + `)\\*["']?\s*[:=]\s*)(` + value + `)`),
+	p(`(?i)("?(?:` + secretKeys + `)\\*["']?\s*[:=]\s*)(` + value + `)`, anyOf(":", "=")),
 	// Environment-style assignments whose name says secret.
-	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(` + value + `)`),
+	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(` + value + `)`, anyOf("=")),
 	// Command-line flags whose name says secret, with = or a space.
-	p(`(--(?:[a-z0-9]+-)*(?:token|password|passwd|secret|api-key|apikey)[= ])(` + value + `)`),
+	p(`(--(?:[a-z0-9]+-)*(?:token|password|passwd|secret|api-key|apikey)[= ])(` + value + `)`, anyOf("--")),
 	// 40-character AWS secret keys next to a word that says so.
-	p(`(?i)(secret[A-Za-z_]*[^A-Za-z0-9/+]{1,20})([A-Za-z0-9/+]{40})\b`),
+	p(`(?i)(secret[A-Za-z_]*[^A-Za-z0-9/+]{1,20})([A-Za-z0-9/+]{40})\b`, anyFold("secret")),
 }
 
 // String returns s with every secret replaced by Mask.
 func String(s string) string {
+	// Masking only removes text and adds ASCII, so ASCII text stays ASCII.
+	ascii := isASCII(s)
+	for _, p := range patterns {
+		if ascii && p.needs != nil && !p.needs(s) {
+			continue
+		}
+		s = p.replace(s)
+	}
+	return s
+}
+
+// everyPattern is String without the needs tests: what they must never change.
+func everyPattern(s string) string {
 	for _, p := range patterns {
 		s = p.replace(s)
 	}
 	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // replace masks the value of every match, keeping its prefix and its quotes.

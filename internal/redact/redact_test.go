@@ -72,3 +72,34 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+// TestNeedsChangeNothing: the cheap tests that skip an expression never change what
+// String returns, on every corpus case, its upper- and lower-case forms, and each
+// case cut at every tenth byte.
+func TestNeedsChangeNothing(t *testing.T) {
+	for _, c := range redacttest.Corpus() {
+		texts := []string{c.Text, strings.ToUpper(c.Text), strings.ToLower(c.Text), "x " + c.Text + " y"}
+		for i := 0; i < len(c.Text); i += 10 {
+			texts = append(texts, c.Text[:i], c.Text[i:])
+		}
+		for _, s := range texts {
+			if got, want := String(s), everyPattern(s); got != want {
+				t.Errorf("%s: String(%q) = %q, every pattern = %q", c.Name, s, got, want)
+			}
+		}
+	}
+}
+
+// FuzzNeedsChangeNothing is TestNeedsChangeNothing on any text.
+func FuzzNeedsChangeNothing(f *testing.F) {
+	for _, c := range redacttest.Corpus() {
+		f.Add(c.Text)
+	}
+	f.Add("Authorization: Bearer abcdefgh12345678")
+	f.Add("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := String(s), everyPattern(s); got != want {
+			t.Errorf("String(%q) = %q, every pattern = %q", s, got, want)
+		}
+	})
+}
