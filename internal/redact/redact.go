@@ -107,7 +107,7 @@ var patterns = []pattern{
 	// PEM blocks: private keys, certificates; one cut short runs to the end.
 	p(`()((?s)-----BEGIN [A-Z0-9 ]+-----.*?(?:-----END [A-Z0-9 ]+-----|$))`, anyOf("-----BEGIN ")),
 	// Tokens whose shape says what they are.
-	p(`()(\b(?:` + strings.Join([]string{
+	p(`()(\b(?:`+strings.Join([]string{
 		`(?:AKIA|ASIA|AIDA|AROA|ANPA|AGPA)[0-9A-Z]{16}\b`,                    // AWS access key ids
 		`gh[pousr]_[A-Za-z0-9]{30,}`,                                         // GitHub
 		`github_pat_[A-Za-z0-9_]{22,}`,                                       // GitHub fine-grained
@@ -128,7 +128,7 @@ var patterns = []pattern{
 		`do[opr]_v1_[a-f0-9]{64}`,                                            // DigitalOcean
 		`HRKU-[A-Za-z0-9_-]{20,}`,                                            // Heroku
 		`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,         // JWTs (Kubernetes service-account tokens among them)
-	}, "|") + `))`, hasTokenRun),
+	}, "|")+`))`, hasTokenRun),
 	// Webhook URLs whose path is the secret.
 	p(`(hooks\.slack\.com/(?:services|workflows|triggers)/)([A-Za-z0-9/_-]+)`, anyOf("hooks.slack.com/")),
 	p(`(discord(?:app)?\.com/api/webhooks/)([0-9]+/[A-Za-z0-9_-]+)`, anyOf("discord")),
@@ -146,11 +146,11 @@ var patterns = []pattern{
 	// A password written unquoted after a colon (YAML) may have spaces: the rest of the line.
 	p(`(?i)((?:password|passwd|passphrase)["']?[ \t]*:[ \t]*)([^\s"'][^\n,;}]*)`, anyFold("pass")),
 	// key: value and key=value credentials (YAML, JSON, logfmt, connection strings).
-	p(`(?i)("?(?:` + secretKeys + `)\\*["']?\s*[:=]\s*)(` + value + `)`, anyOf(":", "=")),
+	p(`(?i)("?(?:`+secretKeys+`)\\*["']?\s*[:=]\s*)(`+value+`)`, anyOf(":", "=")),
 	// Environment-style assignments whose name says secret.
-	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(` + value + `)`, anyOf("=")),
+	p(`(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|CREDENTIALS|PRIVATE_KEY)[A-Z0-9_]*=)(`+value+`)`, anyOf("=")),
 	// Command-line flags whose name says secret, with = or a space.
-	p(`(--(?:[a-z0-9]+-)*(?:token|password|passwd|secret|api-key|apikey)[= ])(` + value + `)`, anyOf("--")),
+	p(`(--(?:[a-z0-9]+-)*(?:token|password|passwd|secret|api-key|apikey)[= ])(`+value+`)`, anyOf("--")),
 	// 40-character AWS secret keys next to a word that says so.
 	p(`(?i)(secret[A-Za-z_]*[^A-Za-z0-9/+]{1,20})([A-Za-z0-9/+]{40})\b`, anyFold("secret")),
 }

@@ -20,8 +20,8 @@ func BenchmarkScrubFindings(b *testing.B) {
 		for i := range 500 {
 			o.Findings = append(o.Findings, finding{
 				Check: "k8s.resources.missing", Resource: fmt.Sprintf("deployment/ns-%d/app-%d", i%20, i), Problem: "no-requests", Severity: "low",
-				Summary: fmt.Sprintf("deployment ns-%d/app-%d has containers without resource requests", i%20, i),
-				Fix:     "set resources.requests for cpu and memory on every container (kubectl set resources deployment/NAME --requests=cpu=100m,memory=128Mi)",
+				Summary:  fmt.Sprintf("deployment ns-%d/app-%d has containers without resource requests", i%20, i),
+				Fix:      "set resources.requests for cpu and memory on every container (kubectl set resources deployment/NAME --requests=cpu=100m,memory=128Mi)",
 				Evidence: map[string]string{"containers": "app, sidecar", "namespace": fmt.Sprintf("ns-%d", i%20), "image": "registry.example.com/app:1.2.3"},
 			})
 		}
