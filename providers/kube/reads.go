@@ -54,29 +54,36 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 		return out, nil
 	}
 	return checks.Memo(ctx, "k8s/"+c.name+"/"+k.name, func(ctx context.Context) ([]*T, error) {
-		var out []*T
-		in := newInterner(0) // one table per list, dropped with it
-		opts := metav1.ListOptions{Limit: pageSize}
-		if k.warningsOnly {
-			opts.FieldSelector = "type=Warning"
-		}
-		for {
-			items, cont, err := k.list(ctx, c.client, opts)
-			if err != nil {
-				return nil, c.apiError("listing", k.name, err)
-			}
-			for i := range items {
-				obj := &items[i]
-				slim(any(obj))
-				in.object(any(obj))
-				out = append(out, obj)
-			}
-			if cont == "" {
-				return out, nil
-			}
-			opts.Continue = cont
-		}
+		return listAll(ctx, c, k, func(_ *interner, obj *T) *T { return obj })
 	})
+}
+
+// listAll lists every object of the kind, page by page (pageSize), and returns what
+// keep makes of each once it is slimmed and interned. What keep does not hold on to
+// of a page goes with the page.
+func listAll[T, K any](ctx context.Context, c *conn, k kindReader[T], keep func(in *interner, obj *T) *K) ([]*K, error) {
+	var out []*K
+	in := newInterner(0) // one table per list, dropped with it
+	opts := metav1.ListOptions{Limit: pageSize}
+	if k.warningsOnly {
+		opts.FieldSelector = "type=Warning"
+	}
+	for {
+		items, cont, err := k.list(ctx, c.client, opts)
+		if err != nil {
+			return nil, c.apiError("listing", k.name, err)
+		}
+		for i := range items {
+			obj := &items[i]
+			slim(any(obj))
+			in.object(any(obj))
+			out = append(out, keep(in, obj))
+		}
+		if cont == "" {
+			return out, nil
+		}
+		opts.Continue = cont
+	}
 }
 
 // slim drops what no check reads (managed fields, annotations, env values, probes, ...), so

@@ -131,30 +131,26 @@ func podSpecsInScope(ctx context.Context, c *conn, s scope) ([]podSpec, error) {
 		}
 		out = append(out, podSpec{ref("job", j), j.Namespace, &j.Spec.Template.Spec})
 	}
-	pods, err := read(ctx, c, podsKind)
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	for _, pd := range inScope(s, pods) {
-		if pd.Status.Phase == corev1.PodSucceeded || pd.Status.Phase == corev1.PodFailed || templated(pd) {
+		if pd.finished() || templated(pd) {
 			continue
 		}
-		out = append(out, podSpec{workload(pd), pd.Namespace, &pd.Spec})
+		out = append(out, podSpec{pd.workload, pd.namespace, pd.spec})
 	}
 	return out, nil
 }
 
 // templated reports whether a pod's controller is a workload whose template is checked.
-func templated(pd *corev1.Pod) bool {
-	owner := metav1.GetControllerOf(pd)
-	if owner == nil {
-		return false
-	}
-	switch owner.Kind {
+func templated(pd *compactPod) bool {
+	switch pd.controller {
 	case "StatefulSet", "DaemonSet", "Job":
 		return true
 	case "ReplicaSet":
-		return strings.HasPrefix(workload(pd), "deployment/")
+		return strings.HasPrefix(pd.workload, "deployment/")
 	}
 	return false
 }

@@ -1,0 +1,167 @@
+package kube
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clankerd/clankerd/checks"
+)
+
+// compactPod is what the checks read of a Pod, and nothing more. A decoded, slimmed
+// corev1.Pod still costs over a kilobyte before any field is set; at 10,000 pods the
+// typed structs were most of a check's memory, so a round keeps pods in this form and
+// lets each decoded page go at once. Its parts are shared with equal pods (the
+// replicas of a workload): read-only, like every object read returns.
+type compactPod struct {
+	name, namespace string
+	labels          map[string]string
+	created         time.Time
+	// workload names what answers for the pod: its Deployment (through the
+	// ReplicaSet), other controller, or the pod itself (workloadOf).
+	workload string
+	// controller is the kind of the pod's controller ("ReplicaSet", "Job", ...), or
+	// "" when it has none.
+	controller string
+
+	phase            corev1.PodPhase
+	reason, message  string
+	ready, scheduled *corev1.PodCondition // nil when the status has none
+	initStatuses     []containerStatus
+	statuses         []containerStatus
+	// spec holds the parts of the spec the checks read: containers, volumes, pull
+	// secrets, security context, host namespaces and service account (checkedSpec).
+	spec *corev1.PodSpec
+}
+
+// containerStatus is what the checks read of a container's status: why it waits or
+// last terminated, and how often it restarted.
+type containerStatus struct {
+	name string
+	// waiting is the reason the container waits, terminated and lastTerminated
+	// the reasons of its current and previous termination; "" when there is none.
+	waiting, terminated, lastTerminated string
+	restarts                            int32
+}
+
+// The parts of metav1.Object that scope and ref read.
+func (p *compactPod) GetName() string              { return p.name }
+func (p *compactPod) GetNamespace() string         { return p.namespace }
+func (p *compactPod) GetLabels() map[string]string { return p.labels }
+func (p *compactPod) finished() bool {
+	return p.phase == corev1.PodSucceeded || p.phase == corev1.PodFailed
+}
+func (p *compactPod) condition(t corev1.PodConditionType) *corev1.PodCondition {
+	switch t {
+	case corev1.PodReady:
+		return p.ready
+	case corev1.PodScheduled:
+		return p.scheduled
+	}
+	return nil
+}
+
+// readPods returns every pod in compact form: listed once per round (paginated), each
+// page converted and dropped before the next, and shared by every check of the round
+// that reads pods; with the watch cache, its pods converted once per round.
+func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
+	key := "k8s/" + c.name + "/pods"
+	if c.cache == nil {
+		return checks.Memo(ctx, key, func(ctx context.Context) ([]*compactPod, error) {
+			return listAll(ctx, c, podsKind, func(in *interner, p *corev1.Pod) *compactPod {
+				return in.compactPod(p, in.checkedSpec(&p.Spec))
+			})
+		})
+	}
+	return checks.Memo(ctx, key+"/compact", func(ctx context.Context) ([]*compactPod, error) {
+		pods, err := read(ctx, c, podsKind)
+		if err != nil {
+			return nil, err
+		}
+		in := newInterner(0)
+		out := make([]*compactPod, len(pods))
+		for i, p := range pods {
+			out[i] = in.compactPod(p, &p.Spec) // the cached pod stays: its spec serves
+		}
+		return out, nil
+	})
+}
+
+// compactPod converts a slimmed, interned pod; spec is the spec the compact pod keeps.
+func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	owner := metav1.GetControllerOf(p)
+	cp := &compactPod{
+		name: p.Name, namespace: in.str(p.Namespace), labels: p.Labels, created: p.CreationTimestamp.Time,
+		workload: in.str(workloadOf(p.Namespace, p.Name, owner, p.Labels)),
+		phase:    corev1.PodPhase(in.str(string(p.Status.Phase))),
+		reason:   in.str(p.Status.Reason), message: p.Status.Message,
+		initStatuses: in.containerStatuses('I', p.Status.InitContainerStatuses),
+		statuses:     in.containerStatuses('C', p.Status.ContainerStatuses),
+		spec:         spec,
+	}
+	if owner != nil {
+		cp.controller = in.str(owner.Kind)
+	}
+	for i := range p.Status.Conditions {
+		switch c := p.Status.Conditions[i]; c.Type {
+		case corev1.PodReady:
+			cp.ready = sharedPtr(in, 'r', &c)
+		case corev1.PodScheduled:
+			cp.scheduled = sharedPtr(in, 'd', &c)
+		}
+	}
+	return cp
+}
+
+// checkedSpec returns a spec holding only the parts of s the checks read, shared with
+// the equal specs of other pods (the replicas of a workload differ in node name and
+// hostname, which no check reads).
+func (in *interner) checkedSpec(s *corev1.PodSpec) *corev1.PodSpec {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return sharedPtr(in, 'S', &corev1.PodSpec{
+		Volumes: s.Volumes, InitContainers: s.InitContainers, Containers: s.Containers,
+		ImagePullSecrets: s.ImagePullSecrets, SecurityContext: s.SecurityContext,
+		ServiceAccountName: s.ServiceAccountName, DeprecatedServiceAccount: s.DeprecatedServiceAccount,
+		HostNetwork: s.HostNetwork, HostPID: s.HostPID, HostIPC: s.HostIPC,
+	})
+}
+
+// containerStatuses converts statuses, sharing the result with equal ones (the
+// healthy replicas of a workload have equal statuses).
+func (in *interner) containerStatuses(tag byte, statuses []corev1.ContainerStatus) []containerStatus {
+	if len(statuses) == 0 {
+		return nil
+	}
+	out := make([]containerStatus, len(statuses))
+	in.key = append(in.key[:0], tag)
+	for i, s := range statuses {
+		cs := containerStatus{name: in.str(s.Name), restarts: s.RestartCount}
+		if s.State.Waiting != nil {
+			cs.waiting = in.str(s.State.Waiting.Reason)
+		}
+		if s.State.Terminated != nil {
+			cs.terminated = in.str(s.State.Terminated.Reason)
+		}
+		if s.LastTerminationState.Terminated != nil {
+			cs.lastTerminated = in.str(s.LastTerminationState.Terminated.Reason)
+		}
+		out[i] = cs
+		for _, part := range []string{cs.name, cs.waiting, cs.terminated, cs.lastTerminated} {
+			in.key = append(append(in.key, part...), 0)
+		}
+		in.key = strconv.AppendInt(in.key, int64(cs.restarts), 10)
+		in.key = append(in.key, 0)
+	}
+	if v, ok := in.parts[string(in.key)].([]containerStatus); ok {
+		return v
+	}
+	in.parts[string(in.key)] = out
+	in.values++
+	return out
+}
