@@ -72,6 +72,7 @@ func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
 	if c.cache == nil {
 		return checks.Memo(ctx, key, func(ctx context.Context) ([]*compactPod, error) {
 			return listAll(ctx, c, podsKind, func(in *interner, p *corev1.Pod) *compactPod {
+				slimPodSpec(&p.Spec) // the rest of the decoded pod goes with its page
 				return in.compactPod(p, in.checkedSpec(&p.Spec))
 			})
 		})
@@ -90,13 +91,13 @@ func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
 	})
 }
 
-// compactPod converts a slimmed, interned pod; spec is the spec the compact pod keeps.
+// compactPod converts a pod; spec is the spec the compact pod keeps.
 func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	owner := metav1.GetControllerOf(p)
 	cp := &compactPod{
-		name: p.Name, namespace: in.str(p.Namespace), labels: p.Labels, created: p.CreationTimestamp.Time,
+		name: p.Name, namespace: in.str(p.Namespace), labels: in.strMap(p.Labels), created: p.CreationTimestamp.Time,
 		workload: in.str(workloadOf(p.Namespace, p.Name, owner, p.Labels)),
 		phase:    corev1.PodPhase(in.str(string(p.Status.Phase))),
 		reason:   in.str(p.Status.Reason), message: p.Status.Message,
@@ -120,16 +121,22 @@ func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod 
 
 // checkedSpec returns a spec holding only the parts of s the checks read, shared with
 // the equal specs of other pods (the replicas of a workload differ in node name and
-// hostname, which no check reads).
+// hostname, which no check reads). The first spec of its value has its parts shared
+// with the other specs' (podSpec), so each pod costs one encoding of its spec.
 func (in *interner) checkedSpec(s *corev1.PodSpec) *corev1.PodSpec {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return sharedPtr(in, 'S', &corev1.PodSpec{
+	spec := &corev1.PodSpec{
 		Volumes: s.Volumes, InitContainers: s.InitContainers, Containers: s.Containers,
 		ImagePullSecrets: s.ImagePullSecrets, SecurityContext: s.SecurityContext,
 		ServiceAccountName: s.ServiceAccountName, DeprecatedServiceAccount: s.DeprecatedServiceAccount,
 		HostNetwork: s.HostNetwork, HostPID: s.HostPID, HostIPC: s.HostIPC,
-	})
+	}
+	if shared := sharedPtr(in, 'S', spec); shared != spec {
+		return shared
+	}
+	in.podSpec(spec) // equal values: the key it is stored under still holds
+	return spec
 }
 
 // containerStatuses converts statuses, sharing the result with equal ones (the

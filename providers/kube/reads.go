@@ -54,13 +54,17 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 		return out, nil
 	}
 	return checks.Memo(ctx, "k8s/"+c.name+"/"+k.name, func(ctx context.Context) ([]*T, error) {
-		return listAll(ctx, c, k, func(_ *interner, obj *T) *T { return obj })
+		return listAll(ctx, c, k, func(in *interner, obj *T) *T {
+			slim(any(obj))
+			in.object(any(obj))
+			return obj
+		})
 	})
 }
 
 // listAll lists every object of the kind, page by page (pageSize), and returns what
-// keep makes of each once it is slimmed and interned. What keep does not hold on to
-// of a page goes with the page.
+// keep makes of each decoded object, given the list's interner. What keep does not
+// hold on to of a page goes with the page.
 func listAll[T, K any](ctx context.Context, c *conn, k kindReader[T], keep func(in *interner, obj *T) *K) ([]*K, error) {
 	var out []*K
 	in := newInterner(0) // one table per list, dropped with it
@@ -74,10 +78,7 @@ func listAll[T, K any](ctx context.Context, c *conn, k kindReader[T], keep func(
 			return nil, c.apiError("listing", k.name, err)
 		}
 		for i := range items {
-			obj := &items[i]
-			slim(any(obj))
-			in.object(any(obj))
-			out = append(out, keep(in, obj))
+			out = append(out, keep(in, &items[i]))
 		}
 		if cont == "" {
 			return out, nil
