@@ -109,7 +109,7 @@ type nsLabels struct {
 
 // podTemplateLabels reads the pod template labels of every Deployment and StatefulSet.
 func podTemplateLabels(ctx context.Context, c *conn) ([]nsLabels, error) {
-	deps, err := read(ctx, c, deploymentsKind)
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func podTemplateLabels(ctx context.Context, c *conn) ([]nsLabels, error) {
 	}
 	out := make([]nsLabels, 0, len(deps)+len(sets))
 	for _, d := range deps {
-		out = append(out, nsLabels{d.Namespace, d.Spec.Template.Labels})
+		out = append(out, nsLabels{d.namespace, d.templateLabels})
 	}
 	for _, st := range sets {
 		out = append(out, nsLabels{st.Namespace, st.Spec.Template.Labels})

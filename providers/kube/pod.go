@@ -17,9 +17,8 @@ import (
 // lets each decoded page go at once. Its parts are shared with equal pods (the
 // replicas of a workload): read-only, like every object read returns.
 type compactPod struct {
-	name, namespace string
-	labels          map[string]string
-	created         time.Time
+	compactMeta
+	created time.Time
 	// workload names what answers for the pod: its Deployment (through the
 	// ReplicaSet), other controller, or the pod itself (workloadOf).
 	workload string
@@ -47,47 +46,61 @@ type containerStatus struct {
 	restarts                            int32
 }
 
-// The parts of metav1.Object that scope and ref read.
-func (p *compactPod) GetName() string              { return p.name }
-func (p *compactPod) GetNamespace() string         { return p.namespace }
-func (p *compactPod) GetLabels() map[string]string { return p.labels }
+// compactMeta is what scope and ref read of an object's metadata (named), for the
+// compact forms.
+type compactMeta struct {
+	name, namespace string
+	labels          map[string]string
+}
+
+func (m *compactMeta) GetName() string              { return m.name }
+func (m *compactMeta) GetNamespace() string         { return m.namespace }
+func (m *compactMeta) GetLabels() map[string]string { return m.labels }
+
+// meta interns the metadata of o for a compact form.
+func (in *interner) meta(o metav1.Object) compactMeta {
+	return compactMeta{name: o.GetName(), namespace: in.str(o.GetNamespace()), labels: in.strMap(o.GetLabels())}
+}
+
+// finished reports whether the pod succeeded or failed.
 func (p *compactPod) finished() bool {
 	return p.phase == corev1.PodSucceeded || p.phase == corev1.PodFailed
 }
-func (p *compactPod) condition(t corev1.PodConditionType) *corev1.PodCondition {
-	switch t {
-	case corev1.PodReady:
-		return p.ready
-	case corev1.PodScheduled:
-		return p.scheduled
-	}
-	return nil
-}
 
-// readPods returns every pod in compact form: listed once per round (paginated), each
-// page converted and dropped before the next, and shared by every check of the round
-// that reads pods; with the watch cache, its pods converted once per round.
-func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
-	key := "k8s/" + c.name + "/pods"
+// readCompact returns every object of the kind in the compact form compact makes of
+// it: listed once per round (paginated), each page converted and dropped before the
+// next, and shared by every check of the round that reads the kind; with the watch
+// cache, its objects (slimmed and interned already, and kept by the cache) converted
+// once per round. compact is told which of the two it converts.
+func readCompact[T, C any](ctx context.Context, c *conn, k kindReader[T], compact func(in *interner, obj *T, cached bool) *C) ([]*C, error) {
+	key := "k8s/" + c.name + "/" + k.name
 	if c.cache == nil {
-		return checks.Memo(ctx, key, func(ctx context.Context) ([]*compactPod, error) {
-			return listAll(ctx, c, podsKind, func(in *interner, p *corev1.Pod) *compactPod {
-				slimPodSpec(&p.Spec) // the rest of the decoded pod goes with its page
-				return in.compactPod(p, in.checkedSpec(&p.Spec))
-			})
+		return checks.Memo(ctx, key, func(ctx context.Context) ([]*C, error) {
+			return listAll(ctx, c, k, func(in *interner, obj *T) *C { return compact(in, obj, false) })
 		})
 	}
-	return checks.Memo(ctx, key+"/compact", func(ctx context.Context) ([]*compactPod, error) {
-		pods, err := read(ctx, c, podsKind)
+	return checks.Memo(ctx, key+"/compact", func(ctx context.Context) ([]*C, error) {
+		objs, err := read(ctx, c, k)
 		if err != nil {
 			return nil, err
 		}
 		in := newInterner(0)
-		out := make([]*compactPod, len(pods))
-		for i, p := range pods {
-			out[i] = in.compactPod(p, &p.Spec) // the cached pod stays: its spec serves
+		out := make([]*C, len(objs))
+		for i, o := range objs {
+			out[i] = compact(in, o, true)
 		}
 		return out, nil
+	})
+}
+
+// readPods returns every pod in compact form (readCompact).
+func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
+	return readCompact(ctx, c, podsKind, func(in *interner, p *corev1.Pod, cached bool) *compactPod {
+		if cached {
+			return in.compactPod(p, &p.Spec) // the cached pod stays: its spec serves
+		}
+		slimPodSpec(&p.Spec) // the rest of the decoded pod goes with its page
+		return in.compactPod(p, in.checkedSpec(&p.Spec))
 	})
 }
 
@@ -97,7 +110,7 @@ func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod 
 	defer in.mu.Unlock()
 	owner := metav1.GetControllerOf(p)
 	cp := &compactPod{
-		name: p.Name, namespace: in.str(p.Namespace), labels: in.strMap(p.Labels), created: p.CreationTimestamp.Time,
+		compactMeta: in.meta(p), created: p.CreationTimestamp.Time,
 		workload: in.str(workloadOf(p.Namespace, p.Name, owner, p.Labels)),
 		phase:    corev1.PodPhase(in.str(string(p.Status.Phase))),
 		reason:   in.str(p.Status.Reason), message: p.Status.Message,

@@ -93,12 +93,12 @@ type podSpec struct {
 // template covers.
 func podSpecsInScope(ctx context.Context, c *conn, s scope) ([]podSpec, error) {
 	var out []podSpec
-	deps, err := read(ctx, c, deploymentsKind)
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range inScope(s, deps) {
-		out = append(out, podSpec{ref("deployment", d), d.Namespace, &d.Spec.Template.Spec})
+		out = append(out, podSpec{ref("deployment", d), d.namespace, d.spec})
 	}
 	sets, err := read(ctx, c, statefulSetsKind)
 	if err != nil {
