@@ -121,12 +121,12 @@ func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod 
 	if owner != nil {
 		cp.controller = in.str(owner.Kind)
 	}
-	for i := range p.Status.Conditions {
-		switch c := p.Status.Conditions[i]; c.Type {
+	for _, c := range p.Status.Conditions {
+		switch in.cond = c; c.Type {
 		case corev1.PodReady:
-			cp.ready = sharedPtr(in, 'r', &c)
+			cp.ready, _ = sharedCopy(in, 'r', &in.cond)
 		case corev1.PodScheduled:
-			cp.scheduled = sharedPtr(in, 'd', &c)
+			cp.scheduled, _ = sharedCopy(in, 'd', &in.cond)
 		}
 	}
 	return cp
@@ -139,39 +139,30 @@ func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod 
 func (in *interner) checkedSpec(s *corev1.PodSpec) *corev1.PodSpec {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	spec := &corev1.PodSpec{
+	in.spec = corev1.PodSpec{
 		Volumes: s.Volumes, InitContainers: s.InitContainers, Containers: s.Containers,
 		ImagePullSecrets: s.ImagePullSecrets, SecurityContext: s.SecurityContext,
 		ServiceAccountName: s.ServiceAccountName, DeprecatedServiceAccount: s.DeprecatedServiceAccount,
 		HostNetwork: s.HostNetwork, HostPID: s.HostPID, HostIPC: s.HostIPC,
 	}
-	if shared := sharedPtr(in, 'S', spec); shared != spec {
-		return shared
+	spec, added := sharedCopy(in, 'S', &in.spec)
+	in.spec = corev1.PodSpec{} // holds on to nothing of the page
+	if added {
+		in.podSpec(spec) // equal values: the key it is stored under still holds
 	}
-	in.podSpec(spec) // equal values: the key it is stored under still holds
 	return spec
 }
 
 // containerStatuses converts statuses, sharing the result with equal ones (the
-// healthy replicas of a workload have equal statuses).
+// healthy replicas of a workload have equal statuses): a status already seen costs no
+// allocation.
 func (in *interner) containerStatuses(tag byte, statuses []corev1.ContainerStatus) []containerStatus {
 	if len(statuses) == 0 {
 		return nil
 	}
-	out := make([]containerStatus, len(statuses))
 	in.key = append(in.key[:0], tag)
-	for i, s := range statuses {
-		cs := containerStatus{name: in.str(s.Name), restarts: s.RestartCount}
-		if s.State.Waiting != nil {
-			cs.waiting = in.str(s.State.Waiting.Reason)
-		}
-		if s.State.Terminated != nil {
-			cs.terminated = in.str(s.State.Terminated.Reason)
-		}
-		if s.LastTerminationState.Terminated != nil {
-			cs.lastTerminated = in.str(s.LastTerminationState.Terminated.Reason)
-		}
-		out[i] = cs
+	for _, s := range statuses {
+		cs := statusOf(s)
 		for _, part := range []string{cs.name, cs.waiting, cs.terminated, cs.lastTerminated} {
 			in.key = append(append(in.key, part...), 0)
 		}
@@ -181,7 +172,27 @@ func (in *interner) containerStatuses(tag byte, statuses []corev1.ContainerStatu
 	if v, ok := in.parts[string(in.key)].([]containerStatus); ok {
 		return v
 	}
+	out := make([]containerStatus, len(statuses))
+	for i, s := range statuses {
+		cs := statusOf(s)
+		cs.name, cs.waiting, cs.terminated, cs.lastTerminated = in.str(cs.name), in.str(cs.waiting), in.str(cs.terminated), in.str(cs.lastTerminated)
+		out[i] = cs
+	}
 	in.parts[string(in.key)] = out
 	in.values++
 	return out
+}
+
+func statusOf(s corev1.ContainerStatus) containerStatus {
+	cs := containerStatus{name: s.Name, restarts: s.RestartCount}
+	if s.State.Waiting != nil {
+		cs.waiting = s.State.Waiting.Reason
+	}
+	if s.State.Terminated != nil {
+		cs.terminated = s.State.Terminated.Reason
+	}
+	if s.LastTerminationState.Terminated != nil {
+		cs.lastTerminated = s.LastTerminationState.Terminated.Reason
+	}
+	return cs
 }

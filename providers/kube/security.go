@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 
@@ -84,7 +85,7 @@ func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ check
 		}
 		podNonRoot := spec.SecurityContext != nil && (isTrue(spec.SecurityContext.RunAsNonRoot) || positive(spec.SecurityContext.RunAsUser))
 		podRoot := spec.SecurityContext != nil && zero(spec.SecurityContext.RunAsUser)
-		for _, ctr := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
+		for ctr := range containersOf(spec) {
 			sc := ctr.SecurityContext
 			if sc != nil && isTrue(sc.Privileged) {
 				w.add(res, "privileged", checks.Critical, fmt.Sprintf("%s runs privileged containers: root on the node", res),
@@ -108,13 +109,27 @@ func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ check
 	})
 }
 
+// containersOf yields a spec's init containers, then its containers, without copying
+// them (the checks look at every pod's).
+func containersOf(s *corev1.PodSpec) iter.Seq[*corev1.Container] {
+	return func(yield func(*corev1.Container) bool) {
+		for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
+			for i := range cs {
+				if !yield(&cs[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
 func isTrue(b *bool) bool    { return b != nil && *b }
 func zero(n *int64) bool     { return n != nil && *n == 0 }
 func positive(n *int64) bool { return n != nil && *n > 0 }
 
 func (p *Provider) imagesLatest(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
 	return byWorkload(ctx, c, s, func(pod *compactPod, res string, w *workloadFindings) {
-		for _, ctr := range append(append([]corev1.Container(nil), pod.spec.InitContainers...), pod.spec.Containers...) {
+		for ctr := range containersOf(pod.spec) {
 			tag, ok := floatingTag(ctr.Image)
 			if !ok {
 				continue
