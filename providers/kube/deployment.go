@@ -19,7 +19,7 @@ type compactDeployment struct {
 	// templateLabels and spec are the pod template's labels and the parts of its
 	// spec the checks read (checkedSpec).
 	templateLabels map[string]string
-	spec           *corev1.PodSpec
+	spec           *checkedPodSpec
 }
 
 // readDeployments returns every Deployment in compact form (readCompact).
@@ -29,7 +29,7 @@ func readDeployments(ctx context.Context, c *conn) ([]*compactDeployment, error)
 		in.mu.Lock()
 		cd := &compactDeployment{
 			compactMeta: in.meta(d), replicas: replicas(d.Spec.Replicas), available: int(d.Status.AvailableReplicas),
-			templateLabels: in.strMap(t.Labels), spec: &t.Spec,
+			templateLabels: in.strMap(t.Labels),
 		}
 		in.mu.Unlock()
 		for _, cond := range d.Status.Conditions {
@@ -37,10 +37,10 @@ func readDeployments(ctx context.Context, c *conn) ([]*compactDeployment, error)
 				cd.stalled = &cond
 			}
 		}
-		if !cached { // the rest of the decoded Deployment goes with its page
+		if !cached { // the cache's Deployments are slimmed, and shared
 			slimPodSpec(&t.Spec)
-			cd.spec = in.checkedSpec(&t.Spec)
 		}
+		cd.spec = in.checkedSpec(&t.Spec)
 		return cd
 	})
 }

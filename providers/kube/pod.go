@@ -31,9 +31,7 @@ type compactPod struct {
 	ready, scheduled *corev1.PodCondition // nil when the status has none
 	initStatuses     []containerStatus
 	statuses         []containerStatus
-	// spec holds the parts of the spec the checks read: containers, volumes, pull
-	// secrets, security context, host namespaces and service account (checkedSpec).
-	spec *corev1.PodSpec
+	spec             *checkedPodSpec
 }
 
 // containerStatus is what the checks read of a container's status: why it waits or
@@ -96,16 +94,15 @@ func readCompact[T, C any](ctx context.Context, c *conn, k kindReader[T], compac
 // readPods returns every pod in compact form (readCompact).
 func readPods(ctx context.Context, c *conn) ([]*compactPod, error) {
 	return readCompact(ctx, c, podsKind, func(in *interner, p *corev1.Pod, cached bool) *compactPod {
-		if cached {
-			return in.compactPod(p, &p.Spec) // the cached pod stays: its spec serves
+		if !cached { // the cache's pods are slimmed, and shared
+			slimPodSpec(&p.Spec)
 		}
-		slimPodSpec(&p.Spec) // the rest of the decoded pod goes with its page
 		return in.compactPod(p, in.checkedSpec(&p.Spec))
 	})
 }
 
 // compactPod converts a pod; spec is the spec the compact pod keeps.
-func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod {
+func (in *interner) compactPod(p *corev1.Pod, spec *checkedPodSpec) *compactPod {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	owner := metav1.GetControllerOf(p)
@@ -130,27 +127,6 @@ func (in *interner) compactPod(p *corev1.Pod, spec *corev1.PodSpec) *compactPod 
 		}
 	}
 	return cp
-}
-
-// checkedSpec returns a spec holding only the parts of s the checks read, shared with
-// the equal specs of other pods (the replicas of a workload differ in node name and
-// hostname, which no check reads). The first spec of its value has its parts shared
-// with the other specs' (podSpec), so each pod costs one encoding of its spec.
-func (in *interner) checkedSpec(s *corev1.PodSpec) *corev1.PodSpec {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.spec = corev1.PodSpec{
-		Volumes: s.Volumes, InitContainers: s.InitContainers, Containers: s.Containers,
-		ImagePullSecrets: s.ImagePullSecrets, SecurityContext: s.SecurityContext,
-		ServiceAccountName: s.ServiceAccountName, DeprecatedServiceAccount: s.DeprecatedServiceAccount,
-		HostNetwork: s.HostNetwork, HostPID: s.HostPID, HostIPC: s.HostIPC,
-	}
-	spec, added := sharedCopy(in, 'S', &in.spec)
-	in.spec = corev1.PodSpec{} // holds on to nothing of the page
-	if added {
-		in.podSpec(spec) // equal values: the key it is stored under still holds
-	}
-	return spec
 }
 
 // containerStatuses converts statuses, sharing the result with equal ones (the

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"iter"
 	"sort"
 	"strings"
 
@@ -107,20 +106,6 @@ func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ check
 			}
 		}
 	})
-}
-
-// containersOf yields a spec's init containers, then its containers, without copying
-// them (the checks look at every pod's).
-func containersOf(s *corev1.PodSpec) iter.Seq[*corev1.Container] {
-	return func(yield func(*corev1.Container) bool) {
-		for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
-			for i := range cs {
-				if !yield(&cs[i]) {
-					return
-				}
-			}
-		}
-	}
 }
 
 func isTrue(b *bool) bool    { return b != nil && *b }
