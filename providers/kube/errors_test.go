@@ -142,16 +142,20 @@ func TestPaginatedList(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := p.Requests()
-	pods, err := read(checks.WithRound(t.Context(), checks.NewRound()), c, podsKind)
+	pods, err := readPods(checks.WithRound(t.Context(), checks.NewRound()), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mine := 0
+	var spec *checkedPodSpec // equal on every page: one copy
 	for _, pod := range pods {
-		if pod.Namespace == ns {
+		if pod.namespace == ns {
 			mine++
-			if pod.ManagedFields != nil || pod.Spec.Containers[0].Image == "" {
-				t.Fatalf("pod not slimmed right: %+v", pod.ObjectMeta)
+			if spec == nil {
+				spec = pod.spec
+			}
+			if pod.spec != spec || pod.spec.Containers[0].Image != "registry.example/x:1" {
+				t.Fatalf("pod %s: spec %+v not shared or not kept right", pod.name, pod.spec)
 			}
 		}
 	}

@@ -1,0 +1,98 @@
+package kube
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// decodedReplica is a pod of ReplicaSet web-6b7d9 as a page decodes it: its own copy
+// of everything, with what no check reads set too.
+func decodedReplica(name string, restarts int32) *corev1.Pod {
+	yes := true
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: "shop", Labels: map[string]string{"app": "web", "pod-template-hash": "6b7d9"},
+			CreationTimestamp: metav1.NewTime(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)),
+			OwnerReferences:   []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-6b7d9", UID: "u1", Controller: &yes}},
+			ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		},
+		Spec: corev1.PodSpec{
+			NodeName: "node-" + name, Hostname: name,
+			Containers: []corev1.Container{{
+				Name: "app", Image: "registry.example/web:1.2", Command: []string{"/web"},
+				Env: []corev1.EnvVar{{Name: "MODE", Value: "prod"}, {Name: "KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "web-keys"}, Key: "k"}}}},
+				Ports:     []corev1.ContainerPort{{ContainerPort: 8080}},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: mustQuantity("128Mi")}},
+			}},
+			Volumes: []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-cfg"}}}}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning, PodIP: "10.0.0.1",
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+				{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+			},
+			ContainerStatuses: []corev1.ContainerStatus{{
+				Name: "app", RestartCount: restarts, ContainerID: "containerd://" + name,
+				State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled"}},
+			}},
+		},
+	}
+}
+
+// compactFromPage converts a decoded pod as a list's page does.
+func compactFromPage(in *interner, p *corev1.Pod) *compactPod {
+	slimPodSpec(&p.Spec)
+	return in.compactPod(p, in.checkedSpec(&p.Spec))
+}
+
+func TestCompactPodKeepsWhatChecksRead(t *testing.T) {
+	in := newInterner(0)
+	got := compactFromPage(in, decodedReplica("web-1", 3))
+	want := &compactPod{
+		compactMeta: compactMeta{name: "web-1", namespace: "shop", labels: map[string]string{"app": "web", "pod-template-hash": "6b7d9"}},
+		created:     time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC),
+		workload:    "deployment/shop/web", controller: "ReplicaSet",
+		phase:     corev1.PodRunning,
+		ready:     &corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+		scheduled: &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+		statuses:  []containerStatus{{name: "app", waiting: "CrashLoopBackOff", lastTerminated: "OOMKilled", restarts: 3}},
+		spec: &checkedPodSpec{
+			Volumes: []corev1.Volume{{VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-cfg"}}}}},
+			Containers: []checkedContainer{{
+				Name: "app", Image: "registry.example/web:1.2",
+				Env: []corev1.EnvVar{{ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "web-keys"}, Key: "k"}}}},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: mustQuantity("128Mi")}},
+			}},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("compact pod:\n got %+v\nwant %+v", got, want)
+	}
+	if got := compactFromPage(in, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "shop"}}); got.workload != "pod/shop/bare" || got.controller != "" {
+		t.Errorf("a bare pod answers for itself: workload %q, controller %q", got.workload, got.controller)
+	}
+}
+
+func TestCompactPodsShareWhatReplicasRepeat(t *testing.T) {
+	in := newInterner(0)
+	a, b := compactFromPage(in, decodedReplica("web-1", 0)), compactFromPage(in, decodedReplica("web-2", 0))
+	c := compactFromPage(in, decodedReplica("web-3", 5))
+	if a.spec != b.spec || a.spec != c.spec {
+		t.Error("replicas differing only in node name and hostname should share one spec")
+	}
+	if &a.statuses[0] != &b.statuses[0] || &a.statuses[0] == &c.statuses[0] {
+		t.Error("equal container statuses should share one slice, different ones not")
+	}
+	if a.ready != b.ready || !sameMap(a.labels, c.labels) || !sameString(a.workload, c.workload) {
+		t.Error("conditions, labels and the workload's name should be shared")
+	}
+}
