@@ -27,11 +27,47 @@ type compactPod struct {
 	controller string
 
 	phase            corev1.PodPhase
-	reason, message  string
+	why              *statusReason        // nil when the status gives no reason or message
 	ready, scheduled *corev1.PodCondition // nil when the status has none
-	initStatuses     []containerStatus
-	statuses         []containerStatus
+	containers       *podContainers       // nil when the status has no container statuses
 	spec             *checkedPodSpec
+}
+
+// statusReason is a pod status's reason and message, which only pods in trouble have.
+type statusReason struct{ reason, message string }
+
+// podContainers are the statuses of a pod's init containers and containers, shared
+// by pods with equal ones.
+type podContainers struct{ init, main []containerStatus }
+
+func (p *compactPod) reason() string {
+	if p.why == nil {
+		return ""
+	}
+	return p.why.reason
+}
+
+func (p *compactPod) message() string {
+	if p.why == nil {
+		return ""
+	}
+	return p.why.message
+}
+
+// initStatuses and statuses are the statuses of the pod's init containers and
+// containers.
+func (p *compactPod) initStatuses() []containerStatus {
+	if p.containers == nil {
+		return nil
+	}
+	return p.containers.init
+}
+
+func (p *compactPod) statuses() []containerStatus {
+	if p.containers == nil {
+		return nil
+	}
+	return p.containers.main
 }
 
 // containerStatus is what the checks read of a container's status: why it waits or
@@ -108,12 +144,13 @@ func (in *interner) compactPod(p *corev1.Pod, spec *checkedPodSpec) *compactPod 
 	owner := metav1.GetControllerOf(p)
 	cp := &compactPod{
 		compactMeta: in.meta(p), created: p.CreationTimestamp.Time,
-		workload: in.str(workloadOf(p.Namespace, p.Name, owner, p.Labels)),
-		phase:    corev1.PodPhase(in.str(string(p.Status.Phase))),
-		reason:   in.str(p.Status.Reason), message: p.Status.Message,
-		initStatuses: in.containerStatuses('I', p.Status.InitContainerStatuses),
-		statuses:     in.containerStatuses('C', p.Status.ContainerStatuses),
-		spec:         spec,
+		workload:   in.str(workloadOf(p.Namespace, p.Name, owner, p.Labels)),
+		phase:      corev1.PodPhase(in.str(string(p.Status.Phase))),
+		containers: in.containerStatuses(p.Status.InitContainerStatuses, p.Status.ContainerStatuses),
+		spec:       spec,
+	}
+	if p.Status.Reason != "" || p.Status.Message != "" {
+		cp.why = &statusReason{reason: in.str(p.Status.Reason), message: p.Status.Message}
 	}
 	if owner != nil {
 		cp.controller = in.str(owner.Kind)
@@ -129,24 +166,37 @@ func (in *interner) compactPod(p *corev1.Pod, spec *checkedPodSpec) *compactPod 
 	return cp
 }
 
-// containerStatuses converts statuses, sharing the result with equal ones (the
-// healthy replicas of a workload have equal statuses): a status already seen costs no
-// allocation.
-func (in *interner) containerStatuses(tag byte, statuses []corev1.ContainerStatus) []containerStatus {
-	if len(statuses) == 0 {
+// containerStatuses converts the statuses of init containers and containers, sharing
+// the result with equal ones (the healthy replicas of a workload have equal
+// statuses): statuses already seen cost no allocation.
+func (in *interner) containerStatuses(init, main []corev1.ContainerStatus) *podContainers {
+	if len(init)+len(main) == 0 {
 		return nil
 	}
-	in.key = append(in.key[:0], tag)
-	for _, s := range statuses {
-		cs := statusOf(s)
-		for _, part := range []string{cs.name, cs.waiting, cs.terminated, cs.lastTerminated} {
-			in.key = append(append(in.key, part...), 0)
+	in.key = append(in.key[:0], 'C')
+	for _, statuses := range [][]corev1.ContainerStatus{init, main} {
+		for _, s := range statuses {
+			cs := statusOf(s)
+			for _, part := range []string{cs.name, cs.waiting, cs.terminated, cs.lastTerminated} {
+				in.key = append(append(in.key, part...), 0)
+			}
+			in.key = strconv.AppendInt(in.key, int64(cs.restarts), 10)
+			in.key = append(in.key, 0)
 		}
-		in.key = strconv.AppendInt(in.key, int64(cs.restarts), 10)
-		in.key = append(in.key, 0)
+		in.key = append(in.key, 1) // init's end
 	}
-	if v, ok := in.parts[string(in.key)].([]containerStatus); ok {
+	if v, ok := in.parts[string(in.key)].(*podContainers); ok {
 		return v
+	}
+	pc := &podContainers{init: in.convertStatuses(init), main: in.convertStatuses(main)}
+	in.parts[string(in.key)] = pc
+	in.values++
+	return pc
+}
+
+func (in *interner) convertStatuses(statuses []corev1.ContainerStatus) []containerStatus {
+	if len(statuses) == 0 {
+		return nil
 	}
 	out := make([]containerStatus, len(statuses))
 	for i, s := range statuses {
@@ -154,8 +204,6 @@ func (in *interner) containerStatuses(tag byte, statuses []corev1.ContainerStatu
 		cs.name, cs.waiting, cs.terminated, cs.lastTerminated = in.str(cs.name), in.str(cs.waiting), in.str(cs.terminated), in.str(cs.lastTerminated)
 		out[i] = cs
 	}
-	in.parts[string(in.key)] = out
-	in.values++
 	return out
 }
 

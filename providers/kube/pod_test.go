@@ -60,10 +60,10 @@ func TestCompactPodKeepsWhatChecksRead(t *testing.T) {
 		compactMeta: compactMeta{name: "web-1", namespace: "shop", labels: map[string]string{"app": "web", "pod-template-hash": "6b7d9"}},
 		created:     time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC),
 		workload:    "deployment/shop/web", controller: "ReplicaSet",
-		phase:     corev1.PodRunning,
-		ready:     &corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue},
-		scheduled: &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
-		statuses:  []containerStatus{{name: "app", waiting: "CrashLoopBackOff", lastTerminated: "OOMKilled", restarts: 3}},
+		phase:      corev1.PodRunning,
+		ready:      &corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+		scheduled:  &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+		containers: &podContainers{main: []containerStatus{{name: "app", waiting: "CrashLoopBackOff", lastTerminated: "OOMKilled", restarts: 3}}},
 		spec: &checkedPodSpec{
 			Volumes: []corev1.Volume{{VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-cfg"}}}}},
 			Containers: []checkedContainer{{
@@ -77,8 +77,15 @@ func TestCompactPodKeepsWhatChecksRead(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("compact pod:\n got %+v\nwant %+v", got, want)
 	}
-	if got := compactFromPage(in, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "shop"}}); got.workload != "pod/shop/bare" || got.controller != "" {
-		t.Errorf("a bare pod answers for itself: workload %q, controller %q", got.workload, got.controller)
+	evicted := compactFromPage(in, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: "shop"},
+		Status:     corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "low on memory"},
+	})
+	if evicted.workload != "pod/shop/bare" || evicted.controller != "" {
+		t.Errorf("a bare pod answers for itself: workload %q, controller %q", evicted.workload, evicted.controller)
+	}
+	if evicted.reason() != "Evicted" || evicted.message() != "low on memory" || !evicted.finished() || evicted.statuses() != nil {
+		t.Errorf("evicted pod: reason %q, message %q, finished %t, statuses %v", evicted.reason(), evicted.message(), evicted.finished(), evicted.statuses())
 	}
 }
 
@@ -89,7 +96,7 @@ func TestCompactPodsShareWhatReplicasRepeat(t *testing.T) {
 	if a.spec != b.spec || a.spec != c.spec {
 		t.Error("replicas differing only in node name and hostname should share one spec")
 	}
-	if &a.statuses[0] != &b.statuses[0] || &a.statuses[0] == &c.statuses[0] {
+	if a.containers != b.containers || a.containers == c.containers {
 		t.Error("equal container statuses should share one slice, different ones not")
 	}
 	if a.ready != b.ready || !sameMap(a.labels, c.labels) || !sameString(a.workload, c.workload) {

@@ -52,12 +52,12 @@ func (p *Provider) podsUnhealthy(ctx context.Context, c *conn, s scope, params c
 		case corev1.PodSucceeded:
 			continue
 		case corev1.PodFailed:
-			if pod.reason == "Evicted" {
+			if pod.reason() == "Evicted" {
 				add(podProblem{"evicted", checks.Medium, "was evicted", "see why in its status message; it will not restart by itself"},
-					map[string]string{"reason": "Evicted", "message": pod.message})
+					map[string]string{"reason": "Evicted", "message": pod.message()})
 			} else {
 				add(podProblem{"failed", checks.High, "failed", "kubectl describe pod and read its logs"},
-					map[string]string{"reason": pod.reason})
+					map[string]string{"reason": pod.reason()})
 			}
 			continue
 		}
@@ -102,7 +102,7 @@ func containerProblems(pod *compactPod) []containerProblem {
 		}
 		cp.evidence["containers"] = joinSorted(cp.evidence["containers"], container)
 	}
-	for _, statuses := range [][]containerStatus{pod.initStatuses, pod.statuses} {
+	for _, statuses := range [][]containerStatus{pod.initStatuses(), pod.statuses()} {
 		for _, cs := range statuses {
 			if pp, ok := waitingProblems[cs.waiting]; ok {
 				note(pp, cs.name, cs.waiting)
@@ -137,7 +137,7 @@ func (p *Provider) podsRestarts(ctx context.Context, c *conn, s scope, params ch
 	var out []checks.Finding
 	for _, pod := range inScope(s, pods) {
 		total, worst, worstName := 0, 0, ""
-		for _, cs := range pod.statuses {
+		for _, cs := range pod.statuses() {
 			total += int(cs.restarts)
 			if int(cs.restarts) > worst {
 				worst, worstName = int(cs.restarts), cs.name
