@@ -40,6 +40,7 @@ type statusReason struct{ reason, message string }
 // by pods with equal ones.
 type podContainers struct{ init, main []containerStatus }
 
+// reason and message are the pod status's, "" when it gives none.
 func (p *compactPod) reason() string {
 	if p.why == nil {
 		return ""
