@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -106,7 +107,8 @@ func (p *compactPod) finished() bool {
 // it: listed once per round (paginated), each page converted and dropped before the
 // next, and shared by every check of the round that reads the kind; with the watch
 // cache, its objects (slimmed and interned already, and kept by the cache) converted
-// once per round. compact is told which of the two it converts.
+// when they are new or changed (compactCached). compact is told which of the two it
+// converts.
 func readCompact[T, C any](ctx context.Context, c *conn, k kindReader[T], compact func(in *interner, obj *T, cached bool) *C) ([]*C, error) {
 	key := "k8s/" + c.name + "/" + k.name
 	if c.cache == nil {
@@ -119,13 +121,35 @@ func readCompact[T, C any](ctx context.Context, c *conn, k kindReader[T], compac
 		if err != nil {
 			return nil, err
 		}
-		in := newInterner(0)
-		out := make([]*C, len(objs))
-		for i, o := range objs {
-			out[i] = compact(in, o, true)
-		}
-		return out, nil
+		return compactCached(c.cache.compacted(k.name), objs, func(in *interner, o *T) *C { return compact(in, o, true) }), nil
 	})
+}
+
+// compactConversions are the compact forms of a watched kind's cached objects, by
+// object: the informers replace an object when it changes, so an object seen before
+// has the same compact form.
+type compactConversions struct {
+	mu    sync.Mutex // rounds may overlap
+	byObj map[any]any
+}
+
+// compactCached converts the cached objects that conv has not seen and reuses the
+// rest; it forgets the objects the cache no longer holds.
+func compactCached[T, C any](conv *compactConversions, objs []*T, compact func(in *interner, o *T) *C) []*C {
+	conv.mu.Lock()
+	defer conv.mu.Unlock()
+	in := newInterner(0) // shares the parts of this round's conversions
+	out := make([]*C, len(objs))
+	seen := make(map[any]any, len(objs))
+	for i, o := range objs {
+		c, ok := conv.byObj[o].(*C)
+		if !ok {
+			c = compact(in, o)
+		}
+		out[i], seen[o] = c, c
+	}
+	conv.byObj = seen
+	return out
 }
 
 // readPods returns every pod in compact form (readCompact).

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clankerd/clankerd/checks"
 )
 
 // decodedReplica is a pod of ReplicaSet web-6b7d9 as a page decodes it: its own copy
@@ -101,5 +103,65 @@ func TestCompactPodsShareWhatReplicasRepeat(t *testing.T) {
 	}
 	if a.ready != b.ready || !sameMap(a.labels, c.labels) || !sameString(a.workload, c.workload) {
 		t.Error("conditions, labels and the workload's name should be shared")
+	}
+}
+
+// The daemon's rounds convert only the pods the watch cache got new since the last.
+func TestWatchedPodsConvertOnlyWhatChanged(t *testing.T) {
+	p := cluster(t, Options{Watch: true})
+	ns := namespace(t)
+	pods := env.Client.CoreV1().Pods(ns)
+	for _, name := range []string{"same", "changes"} {
+		_, err := pods.Create(t.Context(), &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"v": "1"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := p.connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := func() map[string]*compactPod {
+		t.Helper()
+		all, err := readPods(checks.WithRound(t.Context(), checks.NewRound()), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine := map[string]*compactPod{}
+		for _, pd := range all {
+			if pd.namespace == ns {
+				mine[pd.name] = pd
+			}
+		}
+		return mine
+	}
+	var first map[string]*compactPod
+	for deadline := time.Now().Add(10 * time.Second); len(first) < 2; first = round() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch cache has %d of the 2 pods", len(first))
+		}
+	}
+	pd, err := pods.Get(t.Context(), "changes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd.Labels["v"] = "2"
+	if _, err := pods.Update(t.Context(), pd, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var second map[string]*compactPod
+	for deadline := time.Now().Add(10 * time.Second); second["changes"] == nil || second["changes"].labels["v"] != "2"; second = round() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch cache did not see the update")
+		}
+	}
+	if second["same"] != first["same"] {
+		t.Error("an unchanged pod was converted again")
+	}
+	if second["changes"] == first["changes"] {
+		t.Error("a changed pod kept its old compact form")
 	}
 }

@@ -374,9 +374,10 @@ type watchCache struct {
 	log               *slog.Logger
 	intern            *interner // shared by the informers, bounded (watchInternLimit)
 
-	mu      sync.Mutex
-	started map[string]*watched
-	stopped bool
+	mu       sync.Mutex
+	started  map[string]*watched
+	compacts map[string]*compactConversions // by kind
+	stopped  bool
 }
 
 type watched struct {
@@ -420,6 +421,21 @@ func (w *watchCache) transform(obj any) (any, error) {
 	slim(obj)
 	w.intern.object(obj)
 	return obj, nil
+}
+
+// compacted returns the compact forms kept for a kind's cached objects.
+func (w *watchCache) compacted(kind string) *compactConversions {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.compacts == nil {
+		w.compacts = map[string]*compactConversions{}
+	}
+	conv := w.compacts[kind]
+	if conv == nil {
+		conv = &compactConversions{}
+		w.compacts[kind] = conv
+	}
+	return conv
 }
 
 func (w *watchCache) stop() {
