@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -128,19 +127,12 @@ func TestOneListPerKindPerRound(t *testing.T) {
 func TestPaginatedList(t *testing.T) {
 	p := cluster(t, Options{})
 	ns := namespace(t)
-	for i := range pageSize + 20 {
-		_, err := env.Client.CoreV1().Pods(ns).Create(t.Context(), &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "p-" + strconv.Itoa(i), Namespace: ns},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	names := make([]string, pageSize+20)
+	for i := range names {
+		names[i] = "p-" + strconv.Itoa(i)
 	}
-	c, err := p.connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plainPods(t, ns, nil, names...)
+	c := connected(t, p)
 	before := p.Requests()
 	pods, err := readPods(checks.WithRound(t.Context(), checks.NewRound()), c)
 	if err != nil {

@@ -110,20 +110,9 @@ func TestCompactPodsShareWhatReplicasRepeat(t *testing.T) {
 func TestWatchedPodsConvertOnlyWhatChanged(t *testing.T) {
 	p := cluster(t, Options{Watch: true})
 	ns := namespace(t)
+	plainPods(t, ns, map[string]string{"v": "1"}, "same", "changes")
+	c := connected(t, p)
 	pods := env.Client.CoreV1().Pods(ns)
-	for _, name := range []string{"same", "changes"} {
-		_, err := pods.Create(t.Context(), &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"v": "1"}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := p.connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	round := func() map[string]*compactPod {
 		t.Helper()
 		all, err := readPods(checks.WithRound(t.Context(), checks.NewRound()), c)
@@ -164,4 +153,28 @@ func TestWatchedPodsConvertOnlyWhatChanged(t *testing.T) {
 	if second["changes"] == first["changes"] {
 		t.Error("a changed pod kept its old compact form")
 	}
+}
+
+// plainPods creates pods of one container, named names, in ns.
+func plainPods(t *testing.T, ns string, labels map[string]string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		_, err := env.Client.CoreV1().Pods(ns).Create(t.Context(), &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// connected returns the provider's connection to the current context.
+func connected(t *testing.T, p *Provider) *conn {
+	t.Helper()
+	c, err := p.connect("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
