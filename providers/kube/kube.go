@@ -93,6 +93,9 @@ type conn struct {
 	server string
 	client kubernetes.Interface
 	cache  *watchCache // nil unless Options.Watch
+	// pages lets one LIST page at a time be in flight on the connection (listAll):
+	// each is decoded and converted before the next of any kind arrives.
+	pages chan struct{}
 }
 
 func (c *conn) close() {
@@ -122,7 +125,7 @@ func (p *Provider) connect(contextName string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building a client for context %q: %w", name, err)
 	}
-	c := &conn{name: name, server: cfg.Host, client: client}
+	c := &conn{name: name, server: cfg.Host, client: client, pages: make(chan struct{}, 1)}
 	if p.opts.Watch {
 		c.cache = newWatchCache(client, p.log.With("context", name))
 	}

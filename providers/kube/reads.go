@@ -64,7 +64,9 @@ func read[T any](ctx context.Context, c *conn, k kindReader[T]) ([]*T, error) {
 
 // listAll lists every object of the kind, page by page (pageSize), and returns what
 // keep makes of each decoded object, given the list's interner. What keep does not
-// hold on to of a page goes with the page.
+// hold on to of a page goes with the page. The connection has one page in flight at a
+// time, whatever the kind (conn.pages): with compact forms kept, the pages in flight
+// are a good part of a round's peak.
 func listAll[T, K any](ctx context.Context, c *conn, k kindReader[T], keep func(in *interner, obj *T) *K) ([]*K, error) {
 	var out []*K
 	in := newInterner(0) // one table per list, dropped with it
@@ -72,13 +74,26 @@ func listAll[T, K any](ctx context.Context, c *conn, k kindReader[T], keep func(
 	if k.warningsOnly {
 		opts.FieldSelector = "type=Warning"
 	}
-	for {
+	page := func() (cont string, err error) {
+		select {
+		case c.pages <- struct{}{}:
+		case <-ctx.Done():
+			return "", c.apiError("listing", k.name, ctx.Err())
+		}
+		defer func() { <-c.pages }()
 		items, cont, err := k.list(ctx, c.client, opts)
 		if err != nil {
-			return nil, c.apiError("listing", k.name, err)
+			return "", c.apiError("listing", k.name, err)
 		}
 		for i := range items {
 			out = append(out, keep(in, &items[i]))
+		}
+		return cont, nil
+	}
+	for {
+		cont, err := page()
+		if err != nil {
+			return nil, err
 		}
 		if cont == "" {
 			return out, nil
