@@ -54,3 +54,10 @@ for i in sorted(ids):
     print("- `%s`" % i)
 '
 }
+
+# kube_load_args [PODS DEPLOYMENTS SERVICES]: the Kubernetes benches' load (default 10000
+# 2000 500) in $pods, $deps and $svcs, and their rounds (RUNS, default 5) in $runs.
+kube_load_args() {
+  pods=${1:-10000} deps=${2:-2000} svcs=${3:-500}
+  runs=${RUNS:-5}
+}

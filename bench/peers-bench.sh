@@ -19,8 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-pods=${1:-10000} deps=${2:-2000} svcs=${3:-500}
-runs=${RUNS:-5}
+kube_load_args "$@"
 work=$(mktemp -d)
 trap 'scripts/kube-testenv stop "$work/fixture" 2>/dev/null || true; scripts/kube-testenv stop "$work/load" 2>/dev/null || true; rm -rf "$work"' EXIT
 

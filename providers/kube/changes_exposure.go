@@ -274,7 +274,7 @@ func hostNetworkFacts(ctx context.Context, c *conn, s scope) ([]checks.Fact, err
 		if w.spec.HostNetwork {
 			continue // every port is the node's: the apiserver sets hostPort on pods, not on templates
 		}
-		for _, cs := range [][]corev1.Container{w.spec.InitContainers, w.spec.Containers} {
+		for _, cs := range [][]checkedContainer{w.spec.InitContainers, w.spec.Containers} {
 			for _, ctr := range cs {
 				for _, port := range ctr.Ports {
 					if port.HostPort == 0 {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clankerd/clankerd/checks"
 )
@@ -128,30 +127,27 @@ func TestOneListPerKindPerRound(t *testing.T) {
 func TestPaginatedList(t *testing.T) {
 	p := cluster(t, Options{})
 	ns := namespace(t)
-	for i := range pageSize + 20 {
-		_, err := env.Client.CoreV1().Pods(ns).Create(t.Context(), &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "p-" + strconv.Itoa(i), Namespace: ns},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	names := make([]string, pageSize+20)
+	for i := range names {
+		names[i] = "p-" + strconv.Itoa(i)
 	}
-	c, err := p.connect("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plainPods(t, ns, nil, names...)
+	c := connected(t, p)
 	before := p.Requests()
-	pods, err := read(checks.WithRound(t.Context(), checks.NewRound()), c, podsKind)
+	pods, err := readPods(checks.WithRound(t.Context(), checks.NewRound()), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mine := 0
+	var spec *checkedPodSpec // equal on every page: one copy
 	for _, pod := range pods {
-		if pod.Namespace == ns {
+		if pod.namespace == ns {
 			mine++
-			if pod.ManagedFields != nil || pod.Spec.Containers[0].Image == "" {
-				t.Fatalf("pod not slimmed right: %+v", pod.ObjectMeta)
+			if spec == nil {
+				spec = pod.spec
+			}
+			if pod.spec != spec || pod.spec.Containers[0].Image != "registry.example/x:1" {
+				t.Fatalf("pod %s: spec %+v not shared or not kept right", pod.name, pod.spec)
 			}
 		}
 	}

@@ -108,7 +108,7 @@ type scaleTargets struct {
 }
 
 func (p *Provider) scaleTargets(ctx context.Context, c *conn) (scaleTargets, error) {
-	deps, err := read(ctx, c, deploymentsKind)
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return scaleTargets{}, err
 	}
@@ -118,7 +118,7 @@ func (p *Provider) scaleTargets(ctx context.Context, c *conn) (scaleTargets, err
 	}
 	named := make(map[string]bool, len(deps)+len(sets))
 	for _, d := range deps {
-		named["Deployment/"+d.Namespace+"/"+d.Name] = true
+		named["Deployment/"+d.namespace+"/"+d.name] = true
 	}
 	for _, st := range sets {
 		named["StatefulSet/"+st.Namespace+"/"+st.Name] = true

@@ -28,6 +28,9 @@ type interner struct {
 	key    []byte
 	limit  int // entries after which the tables start over (0: no limit)
 	values int
+	// Scratch values for sharedCopy: a value already in the table costs no allocation.
+	spec corev1.PodSpec
+	cond corev1.PodCondition
 }
 
 // watchInternLimit bounds what the daemon's interner remembers: the watch cache
@@ -249,6 +252,28 @@ func sharedPtr[T any, PT interface {
 	in.parts[string(in.key)] = p
 	in.values++
 	return p
+}
+
+// sharedCopy returns the table's value equal to *v (by encoding) and false, or a copy
+// of *v, stored as the first of its value, and true. v itself is never kept, so it
+// may be scratch space.
+func sharedCopy[T any, PT interface {
+	*T
+	protoPart
+}](in *interner, tag byte, v *T) (*T, bool) {
+	in.key = append(in.key[:0], tag)
+	if !in.appendKey(PT(v)) {
+		c := *v
+		return &c, true
+	}
+	if s, ok := in.parts[string(in.key)].(*T); ok {
+		return s, false
+	}
+	c := new(T)
+	*c = *v
+	in.parts[string(in.key)] = c
+	in.values++
+	return c, true
 }
 
 // str returns the table's copy of s, adding s when it is new.

@@ -93,6 +93,9 @@ type conn struct {
 	server string
 	client kubernetes.Interface
 	cache  *watchCache // nil unless Options.Watch
+	// pages bounds the LIST pages in flight on the connection (listAll), whatever
+	// their kinds: one can arrive while another is converted (pagesInFlight).
+	pages chan struct{}
 }
 
 func (c *conn) close() {
@@ -122,7 +125,7 @@ func (p *Provider) connect(contextName string) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building a client for context %q: %w", name, err)
 	}
-	c := &conn{name: name, server: cfg.Host, client: client}
+	c := &conn{name: name, server: cfg.Host, client: client, pages: make(chan struct{}, pagesInFlight)}
 	if p.opts.Watch {
 		c.cache = newWatchCache(client, p.log.With("context", name))
 	}

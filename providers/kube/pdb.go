@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,7 +45,7 @@ func (p *Provider) pdbBlocking(ctx context.Context, c *conn, s scope, _ checks.P
 	if len(pdbs) == 0 {
 		return nil, nil
 	}
-	pods, err := read(ctx, c, podsKind)
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -85,12 +84,12 @@ func (p *Provider) pdbBlocking(ctx context.Context, c *conn, s scope, _ checks.P
 
 // selectsAny reports whether a selector matches a live pod or a workload's pod
 // template in the namespace.
-func selectsAny(sel labels.Selector, ns string, pods []*corev1.Pod, templates []nsLabels) bool {
+func selectsAny(sel labels.Selector, ns string, pods []*compactPod, templates []nsLabels) bool {
 	if sel.Empty() {
 		return true // {} selects every pod; an empty namespace is not the budget's fault
 	}
 	for _, pd := range pods {
-		if pd.Namespace == ns && pd.Status.Phase != corev1.PodSucceeded && pd.Status.Phase != corev1.PodFailed && sel.Matches(labels.Set(pd.Labels)) {
+		if pd.namespace == ns && !pd.finished() && sel.Matches(labels.Set(pd.labels)) {
 			return true
 		}
 	}
@@ -110,7 +109,7 @@ type nsLabels struct {
 
 // podTemplateLabels reads the pod template labels of every Deployment and StatefulSet.
 func podTemplateLabels(ctx context.Context, c *conn) ([]nsLabels, error) {
-	deps, err := read(ctx, c, deploymentsKind)
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +119,7 @@ func podTemplateLabels(ctx context.Context, c *conn) ([]nsLabels, error) {
 	}
 	out := make([]nsLabels, 0, len(deps)+len(sets))
 	for _, d := range deps {
-		out = append(out, nsLabels{d.Namespace, d.Spec.Template.Labels})
+		out = append(out, nsLabels{d.namespace, d.templateLabels})
 	}
 	for _, st := range sets {
 		out = append(out, nsLabels{st.Namespace, st.Spec.Template.Labels})

@@ -31,7 +31,7 @@ var waitingProblems = map[string]podProblem{
 }
 
 func (p *Provider) podsUnhealthy(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -45,37 +45,37 @@ func (p *Provider) podsUnhealthy(ctx context.Context, c *conn, s scope, params c
 			found = true
 			out = append(out, checks.Finding{
 				Resource: res, Problem: pp.problem, Severity: pp.severity,
-				Summary: fmt.Sprintf("pod %s/%s %s", pod.Namespace, pod.Name, pp.summary), Evidence: ev, Fix: pp.fix,
+				Summary: fmt.Sprintf("pod %s/%s %s", pod.namespace, pod.name, pp.summary), Evidence: ev, Fix: pp.fix,
 			})
 		}
-		switch pod.Status.Phase {
+		switch pod.phase {
 		case corev1.PodSucceeded:
 			continue
 		case corev1.PodFailed:
-			if pod.Status.Reason == "Evicted" {
+			if pod.reason() == "Evicted" {
 				add(podProblem{"evicted", checks.Medium, "was evicted", "see why in its status message; it will not restart by itself"},
-					map[string]string{"reason": "Evicted", "message": pod.Status.Message})
+					map[string]string{"reason": "Evicted", "message": pod.message()})
 			} else {
 				add(podProblem{"failed", checks.High, "failed", "kubectl describe pod and read its logs"},
-					map[string]string{"reason": pod.Status.Reason})
+					map[string]string{"reason": pod.reason()})
 			}
 			continue
 		}
 		for _, pp := range containerProblems(pod) {
 			add(pp.podProblem, pp.evidence)
 		}
-		if cond := podCondition(pod, corev1.PodScheduled); cond != nil && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+		if cond := pod.scheduled; cond != nil && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
 			add(podProblem{"unschedulable", checks.High, "cannot be scheduled", "the message says which resource or constraint no node satisfies"},
 				map[string]string{"reason": cond.Reason, "message": cond.Message})
 		}
 		if found {
 			continue
 		}
-		switch ready := podCondition(pod, corev1.PodReady); {
-		case pod.Status.Phase == corev1.PodPending && now.Sub(pod.CreationTimestamp.Time) > grace:
+		switch ready := pod.ready; {
+		case pod.phase == corev1.PodPending && now.Sub(pod.created) > grace:
 			add(podProblem{"pending", checks.Medium, fmt.Sprintf("has been Pending for more than %s", grace), "kubectl describe pod shows what it waits for"},
 				map[string]string{"phase": "Pending"})
-		case pod.Status.Phase == corev1.PodRunning && ready != nil && ready.Status != corev1.ConditionTrue && now.Sub(ready.LastTransitionTime.Time) > grace:
+		case pod.phase == corev1.PodRunning && ready != nil && ready.Status != corev1.ConditionTrue && now.Sub(ready.LastTransitionTime.Time) > grace:
 			add(podProblem{"not_ready", checks.Medium, fmt.Sprintf("has not been Ready for more than %s", grace), "check its readiness probe and logs"},
 				map[string]string{"ready": string(ready.Status), "reason": ready.Reason})
 		}
@@ -90,7 +90,7 @@ type containerProblem struct {
 
 // containerProblems groups the containers of a pod by problem: one finding per pod
 // and problem, naming the containers.
-func containerProblems(pod *corev1.Pod) []containerProblem {
+func containerProblems(pod *compactPod) []containerProblem {
 	byProblem := map[string]*containerProblem{}
 	var order []string
 	note := func(pp podProblem, container, reason string) {
@@ -102,17 +102,14 @@ func containerProblems(pod *corev1.Pod) []containerProblem {
 		}
 		cp.evidence["containers"] = joinSorted(cp.evidence["containers"], container)
 	}
-	statuses := append(append([]corev1.ContainerStatus(nil), pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
-	for _, cs := range statuses {
-		if w := cs.State.Waiting; w != nil {
-			if pp, ok := waitingProblems[w.Reason]; ok {
-				note(pp, cs.Name, w.Reason)
+	for _, statuses := range [][]containerStatus{pod.initStatuses(), pod.statuses()} {
+		for _, cs := range statuses {
+			if pp, ok := waitingProblems[cs.waiting]; ok {
+				note(pp, cs.name, cs.waiting)
 			}
-		}
-		oom := cs.LastTerminationState.Terminated != nil && cs.LastTerminationState.Terminated.Reason == "OOMKilled" ||
-			cs.State.Terminated != nil && cs.State.Terminated.Reason == "OOMKilled"
-		if oom {
-			note(podProblem{"oomkilled", checks.High, "was OOMKilled", "raise the container's memory limit or fix its memory use"}, cs.Name, "OOMKilled")
+			if cs.lastTerminated == "OOMKilled" || cs.terminated == "OOMKilled" {
+				note(podProblem{"oomkilled", checks.High, "was OOMKilled", "raise the container's memory limit or fix its memory use"}, cs.name, "OOMKilled")
+			}
 		}
 	}
 	out := make([]containerProblem, len(order))
@@ -131,17 +128,8 @@ func joinSorted(list, add string) string {
 	return strings.Join(parts, ",")
 }
 
-func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == t {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 func (p *Provider) podsRestarts(ctx context.Context, c *conn, s scope, params checks.Params) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +137,10 @@ func (p *Provider) podsRestarts(ctx context.Context, c *conn, s scope, params ch
 	var out []checks.Finding
 	for _, pod := range inScope(s, pods) {
 		total, worst, worstName := 0, 0, ""
-		for _, cs := range pod.Status.ContainerStatuses {
-			total += int(cs.RestartCount)
-			if int(cs.RestartCount) > worst {
-				worst, worstName = int(cs.RestartCount), cs.Name
+		for _, cs := range pod.statuses() {
+			total += int(cs.restarts)
+			if int(cs.restarts) > worst {
+				worst, worstName = int(cs.restarts), cs.name
 			}
 		}
 		if total <= threshold {
@@ -164,7 +152,7 @@ func (p *Provider) podsRestarts(ctx context.Context, c *conn, s scope, params ch
 		}
 		out = append(out, checks.Finding{
 			Resource: ref("pod", pod), Problem: "restarts", Severity: sev,
-			Summary:  fmt.Sprintf("pod %s/%s restarted %d times (threshold %d), most in container %s", pod.Namespace, pod.Name, total, threshold, worstName),
+			Summary:  fmt.Sprintf("pod %s/%s restarted %d times (threshold %d), most in container %s", pod.namespace, pod.name, total, threshold, worstName),
 			Evidence: map[string]string{"restarts": strconv.Itoa(total), "threshold": strconv.Itoa(threshold), "container": worstName},
 			Fix:      "read the logs of the previous runs: kubectl logs --previous",
 		})

@@ -67,15 +67,15 @@ func (p *Provider) Names(ctx context.Context) map[string][]string {
 	for _, ns := range list.Items {
 		out["namespace"] = append(out["namespace"], ns.Name)
 	}
-	deployments, err := read(ctx, c, deploymentsKind)
+	deployments, err := readDeployments(ctx, c)
 	if err != nil {
 		p.log.Debug("listing deployments for routing", "err", err)
 		return out
 	}
 	for _, d := range deployments {
-		name := d.Namespace + "/" + d.Name
+		name := d.namespace + "/" + d.name
 		out["deployment"] = append(out["deployment"], name)
-		out["replicas"] = append(out["replicas"], name+"="+strconv.Itoa(replicas(d.Spec.Replicas)))
+		out["replicas"] = append(out["replicas"], name+"="+strconv.Itoa(d.replicas))
 	}
 	sort.Strings(out["deployment"])
 	sort.Strings(out["replicas"])

@@ -86,40 +86,41 @@ func (p *Provider) refsMissing(ctx context.Context, c *conn, s scope, params che
 // podSpec is a pod spec to check and the resource that answers for it.
 type podSpec struct {
 	resource, namespace string
-	spec                *corev1.PodSpec
+	spec                *checkedPodSpec
 }
 
 // podSpecsInScope gathers the pod specs to look at: workload templates, then pods no
 // template covers.
 func podSpecsInScope(ctx context.Context, c *conn, s scope) ([]podSpec, error) {
 	var out []podSpec
-	deps, err := read(ctx, c, deploymentsKind)
+	in := newInterner(0) // for the templates of the kinds read whole
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range inScope(s, deps) {
-		out = append(out, podSpec{ref("deployment", d), d.Namespace, &d.Spec.Template.Spec})
+		out = append(out, podSpec{ref("deployment", d), d.namespace, d.spec})
 	}
 	sets, err := read(ctx, c, statefulSetsKind)
 	if err != nil {
 		return nil, err
 	}
 	for _, st := range inScope(s, sets) {
-		out = append(out, podSpec{ref("statefulset", st), st.Namespace, &st.Spec.Template.Spec})
+		out = append(out, podSpec{ref("statefulset", st), st.Namespace, in.convertSpec(&st.Spec.Template.Spec)})
 	}
 	daemons, err := read(ctx, c, daemonSetsKind)
 	if err != nil {
 		return nil, err
 	}
 	for _, ds := range inScope(s, daemons) {
-		out = append(out, podSpec{ref("daemonset", ds), ds.Namespace, &ds.Spec.Template.Spec})
+		out = append(out, podSpec{ref("daemonset", ds), ds.Namespace, in.convertSpec(&ds.Spec.Template.Spec)})
 	}
 	crons, err := read(ctx, c, cronJobsKind)
 	if err != nil {
 		return nil, err
 	}
 	for _, cj := range inScope(s, crons) {
-		out = append(out, podSpec{ref("cronjob", cj), cj.Namespace, &cj.Spec.JobTemplate.Spec.Template.Spec})
+		out = append(out, podSpec{ref("cronjob", cj), cj.Namespace, in.convertSpec(&cj.Spec.JobTemplate.Spec.Template.Spec)})
 	}
 	jobs, err := read(ctx, c, jobsKind)
 	if err != nil {
@@ -129,32 +130,28 @@ func podSpecsInScope(ctx context.Context, c *conn, s scope) ([]podSpec, error) {
 		if owner := metav1.GetControllerOf(j); (owner != nil && owner.Kind == "CronJob") || j.Status.CompletionTime != nil || jobFailed(j) != nil {
 			continue
 		}
-		out = append(out, podSpec{ref("job", j), j.Namespace, &j.Spec.Template.Spec})
+		out = append(out, podSpec{ref("job", j), j.Namespace, in.convertSpec(&j.Spec.Template.Spec)})
 	}
-	pods, err := read(ctx, c, podsKind)
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	for _, pd := range inScope(s, pods) {
-		if pd.Status.Phase == corev1.PodSucceeded || pd.Status.Phase == corev1.PodFailed || templated(pd) {
+		if pd.finished() || templated(pd) {
 			continue
 		}
-		out = append(out, podSpec{workload(pd), pd.Namespace, &pd.Spec})
+		out = append(out, podSpec{pd.workload, pd.namespace, pd.spec})
 	}
 	return out, nil
 }
 
 // templated reports whether a pod's controller is a workload whose template is checked.
-func templated(pd *corev1.Pod) bool {
-	owner := metav1.GetControllerOf(pd)
-	if owner == nil {
-		return false
-	}
-	switch owner.Kind {
+func templated(pd *compactPod) bool {
+	switch pd.controller {
 	case "StatefulSet", "DaemonSet", "Job":
 		return true
 	case "ReplicaSet":
-		return strings.HasPrefix(workload(pd), "deployment/")
+		return strings.HasPrefix(pd.workload, "deployment/")
 	}
 	return false
 }
@@ -166,7 +163,7 @@ type podRefs struct {
 }
 
 // refsOf collects the required (not optional) references of a pod spec.
-func refsOf(spec *corev1.PodSpec, withSecrets bool) podRefs {
+func refsOf(spec *checkedPodSpec, withSecrets bool) podRefs {
 	var r podRefs
 	configMap := func(name string, optional *bool) {
 		if name != "" && name != rootCAConfigMap && (optional == nil || !*optional) {
@@ -197,7 +194,7 @@ func refsOf(spec *corev1.PodSpec, withSecrets bool) podRefs {
 			}
 		}
 	}
-	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+	for _, cs := range [][]checkedContainer{spec.InitContainers, spec.Containers} {
 		for _, ctr := range cs {
 			for _, e := range ctr.EnvFrom {
 				if e.ConfigMapRef != nil {

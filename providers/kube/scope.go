@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -70,8 +69,16 @@ func scopeOf(p checks.Params) scope {
 	return s
 }
 
+// named is what scope and ref read of an object: every metav1.Object, and the
+// compact forms reads keep (compactPod).
+type named interface {
+	GetNamespace() string
+	GetName() string
+	GetLabels() map[string]string
+}
+
 // has reports whether an object is in scope.
-func (s scope) has(o metav1.Object) bool {
+func (s scope) has(o named) bool {
 	ns := o.GetNamespace()
 	if s.namespace != "" && ns != s.namespace {
 		return false
@@ -85,7 +92,7 @@ func (s scope) has(o metav1.Object) bool {
 // inScope keeps the objects in scope.
 func inScope[T any, PT interface {
 	*T
-	metav1.Object
+	named
 }](s scope, all []*T) []*T {
 	out := make([]*T, 0, len(all))
 	for _, o := range all {
@@ -98,27 +105,26 @@ func inScope[T any, PT interface {
 
 // ref names an object as "kind/namespace/name", or "kind/name" when it is
 // cluster-scoped.
-func ref(kind string, o metav1.Object) string {
+func ref(kind string, o named) string {
 	if o.GetNamespace() == "" {
 		return kind + "/" + o.GetName()
 	}
 	return kind + "/" + o.GetNamespace() + "/" + o.GetName()
 }
 
-// workload names what owns a pod: its Deployment (through the ReplicaSet), other
-// controller, or the pod itself.
-func workload(p *corev1.Pod) string {
-	owner := metav1.GetControllerOf(p)
+// workloadOf names what owns a pod: its Deployment (through the ReplicaSet), other
+// controller (owner), or the pod itself.
+func workloadOf(namespace, name string, owner *metav1.OwnerReference, labels map[string]string) string {
 	if owner == nil {
-		return ref("pod", p)
+		return "pod/" + namespace + "/" + name
 	}
-	kind, name := strings.ToLower(owner.Kind), owner.Name
+	kind, owned := strings.ToLower(owner.Kind), owner.Name
 	if kind == "replicaset" {
-		if hash := p.Labels["pod-template-hash"]; hash != "" && strings.HasSuffix(name, "-"+hash) {
-			kind, name = "deployment", strings.TrimSuffix(name, "-"+hash)
+		if hash := labels["pod-template-hash"]; hash != "" && strings.HasSuffix(owned, "-"+hash) {
+			kind, owned = "deployment", strings.TrimSuffix(owned, "-"+hash)
 		}
 	}
-	return kind + "/" + p.Namespace + "/" + name
+	return kind + "/" + namespace + "/" + owned
 }
 
 // run is the shape of every Kubernetes check: connect with the item's context, then

@@ -41,14 +41,14 @@ func (w *workloadFindings) add(resource, problem string, sev checks.Severity, su
 
 // byWorkload reads the pods in scope and lets inspect add findings about each pod's
 // workload, so that the replicas of one Deployment make one finding.
-func byWorkload(ctx context.Context, c *conn, s scope, inspect func(pod *corev1.Pod, res string, w *workloadFindings)) ([]checks.Finding, error) {
-	pods, err := read(ctx, c, podsKind)
+func byWorkload(ctx context.Context, c *conn, s scope, inspect func(pod *compactPod, res string, w *workloadFindings)) ([]checks.Finding, error) {
+	pods, err := readPods(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	var w workloadFindings
 	for _, pod := range inScope(s, pods) {
-		inspect(pod, workload(pod), &w)
+		inspect(pod, pod.workload, &w)
 	}
 	return w.list(), nil
 }
@@ -63,8 +63,8 @@ func (w *workloadFindings) list() []checks.Finding {
 }
 
 func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
-		spec := &pod.Spec
+	return byWorkload(ctx, c, s, func(pod *compactPod, res string, w *workloadFindings) {
+		spec := pod.spec
 		var hostNS []string
 		for name, on := range map[string]bool{"hostNetwork": spec.HostNetwork, "hostPID": spec.HostPID, "hostIPC": spec.HostIPC} {
 			if on {
@@ -84,7 +84,7 @@ func (p *Provider) podsPrivileged(ctx context.Context, c *conn, s scope, _ check
 		}
 		podNonRoot := spec.SecurityContext != nil && (isTrue(spec.SecurityContext.RunAsNonRoot) || positive(spec.SecurityContext.RunAsUser))
 		podRoot := spec.SecurityContext != nil && zero(spec.SecurityContext.RunAsUser)
-		for _, ctr := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
+		for ctr := range containersOf(spec) {
 			sc := ctr.SecurityContext
 			if sc != nil && isTrue(sc.Privileged) {
 				w.add(res, "privileged", checks.Critical, fmt.Sprintf("%s runs privileged containers: root on the node", res),
@@ -113,8 +113,8 @@ func zero(n *int64) bool     { return n != nil && *n == 0 }
 func positive(n *int64) bool { return n != nil && *n > 0 }
 
 func (p *Provider) imagesLatest(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
-		for _, ctr := range append(append([]corev1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
+	return byWorkload(ctx, c, s, func(pod *compactPod, res string, w *workloadFindings) {
+		for ctr := range containersOf(pod.spec) {
 			tag, ok := floatingTag(ctr.Image)
 			if !ok {
 				continue
@@ -146,8 +146,8 @@ func floatingTag(image string) (string, bool) {
 }
 
 func (p *Provider) resourcesMissing(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	return byWorkload(ctx, c, s, func(pod *corev1.Pod, res string, w *workloadFindings) {
-		for _, ctr := range pod.Spec.Containers {
+	return byWorkload(ctx, c, s, func(pod *compactPod, res string, w *workloadFindings) {
+		for _, ctr := range pod.spec.Containers {
 			r := ctr.Resources
 			var missing []string
 			if _, ok := r.Requests[corev1.ResourceCPU]; !ok {

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/clankerd/clankerd/checks"
 )
 
 func (p *Provider) workloadsUnavailable(ctx context.Context, c *conn, s scope, _ checks.Params) ([]checks.Finding, error) {
-	deps, err := read(ctx, c, deploymentsKind)
+	deps, err := readDeployments(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -26,17 +23,14 @@ func (p *Provider) workloadsUnavailable(ctx context.Context, c *conn, s scope, _
 	}
 	var out []checks.Finding
 	for _, d := range inScope(s, deps) {
-		desired := replicas(d.Spec.Replicas)
-		out = appendShort(out, ref("deployment", d), "available", desired, int(d.Status.AvailableReplicas))
-		for _, cond := range d.Status.Conditions {
-			if cond.Type == appsv1.DeploymentProgressing && cond.Status == corev1.ConditionFalse && cond.Reason == "ProgressDeadlineExceeded" {
-				out = append(out, checks.Finding{
-					Resource: ref("deployment", d), Problem: "progress_deadline", Severity: checks.High,
-					Summary:  fmt.Sprintf("the rollout of deployment %s/%s exceeded its progress deadline", d.Namespace, d.Name),
-					Evidence: map[string]string{"reason": cond.Reason, "message": cond.Message},
-					Fix:      "kubectl rollout status and the new pods' events say why; roll back with kubectl rollout undo",
-				})
-			}
+		out = appendShort(out, ref("deployment", d), "available", d.replicas, d.available)
+		if cond := d.stalled; cond != nil {
+			out = append(out, checks.Finding{
+				Resource: ref("deployment", d), Problem: "progress_deadline", Severity: checks.High,
+				Summary:  fmt.Sprintf("the rollout of deployment %s/%s exceeded its progress deadline", d.namespace, d.name),
+				Evidence: map[string]string{"reason": cond.Reason, "message": cond.Message},
+				Fix:      "kubectl rollout status and the new pods' events say why; roll back with kubectl rollout undo",
+			})
 		}
 	}
 	for _, st := range inScope(s, sets) {
