@@ -107,19 +107,13 @@ func TestStoreOnPostgres(t *testing.T) {
 			return startDaemon(t, t.TempDir(), "--store", dsn, "--heartbeat", hb, "--leader-elect", "--leader-elect-via", "postgres")
 		}
 		a, b := replica(), replica()
-		leads := func(d *daemonProc) bool { return strings.Contains(d.logs.String(), "leading: scheduling") }
 		waitFor(t, 30*time.Second, "one replica leading", func() bool { return leads(a) || leads(b) })
 		leader, other := a, b
 		if !leads(a) {
 			leader, other = b, a
 		}
 		reader := t.TempDir() // no daemon here: the CLI reads PostgreSQL itself
-		type receipt struct{ Item, Status, Trigger, Scheduled string }
-		runs := func() []receipt {
-			var out struct{ Runs []receipt }
-			jsonOut(t, reader, 0, &out, "--store", dsn, "runs", "--limit", "1000")
-			return out.Runs
-		}
+		runs := func() []storeReceipt { return storeRuns(t, reader, dsn) }
 		waitFor(t, 30*time.Second, "the leader's first runs", func() bool { return len(runs()) >= 2 })
 		if leads(other) {
 			t.Fatal("both replicas lead")
@@ -131,18 +125,7 @@ func TestStoreOnPostgres(t *testing.T) {
 		before := len(runs())
 		waitFor(t, 60*time.Second, "the other replica to take over and run", func() bool { return leads(other) && len(runs()) >= before+2 })
 		other.stop(t, syscall.SIGTERM, 30*time.Second)
-
-		ticks := map[string]int{}
-		for _, r := range runs() {
-			if r.Trigger == "schedule" {
-				ticks[r.Item+" "+r.Scheduled]++
-			}
-		}
-		for tick, n := range ticks {
-			if n > 1 {
-				t.Errorf("tick %s ran %d times", tick, n)
-			}
-		}
+		eachTickOnce(t, runs())
 		if r := cli(t, reader, "--store", dsn, "audit", "verify"); r.code != 0 {
 			t.Errorf("audit verify after the take-over: %+v", r)
 		}
@@ -215,4 +198,35 @@ func TestStoreOnPostgres(t *testing.T) {
 			t.Errorf("copy into a non-empty store: %+v", r)
 		}
 	})
+}
+
+// leads says whether a replica's log says it started leading.
+func leads(d *daemonProc) bool { return strings.Contains(d.logs.String(), "leading: scheduling") }
+
+// storeReceipt is what the replica tests read of a receipt.
+type storeReceipt struct{ Item, Status, Trigger, Scheduled string }
+
+// storeRuns lists every receipt of the store at dsn, read by the CLI itself (no daemon
+// in state).
+func storeRuns(t *testing.T, state, dsn string) []storeReceipt {
+	t.Helper()
+	var out struct{ Runs []storeReceipt }
+	jsonOut(t, state, 0, &out, "--store", dsn, "runs", "--limit", "0")
+	return out.Runs
+}
+
+// eachTickOnce fails the test when a scheduled tick of an item has two receipts.
+func eachTickOnce(t *testing.T, runs []storeReceipt) {
+	t.Helper()
+	ticks := map[string]int{}
+	for _, r := range runs {
+		if r.Trigger == "schedule" {
+			ticks[r.Item+" "+r.Scheduled]++
+		}
+	}
+	for tick, n := range ticks {
+		if n > 1 {
+			t.Errorf("tick %s ran %d times", tick, n)
+		}
+	}
 }

@@ -139,24 +139,18 @@ func TestTeamReplicasEndToEnd(t *testing.T) {
 			"--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile, "--api-kubeconfig", kenv.Kubeconfig)
 		return &replica{name: name, url: "https://" + addr, d: d}
 	}
-	leads := func(r *replica) bool { return strings.Contains(r.d.logs.String(), "leading: scheduling") }
 	addrA, addrB := testnet.ClosedPort(t), testnet.ClosedPort(t)
 	a, b := start("a", addrA), start("b", addrB)
-	waitFor(t, 60*time.Second, "one replica leading", func() bool { return leads(a) || leads(b) })
+	waitFor(t, 60*time.Second, "one replica leading", func() bool { return leads(a.d) || leads(b.d) })
 	leader, other := a, b
-	if !leads(a) {
+	if !leads(a.d) {
 		leader, other = b, a
 	}
 
 	reader := t.TempDir() // no daemon here: the CLI reads PostgreSQL itself
-	type receipt struct{ Item, Status, Trigger, Scheduled string }
-	runs := func() []receipt {
-		var out struct{ Runs []receipt }
-		jsonOut(t, reader, 0, &out, "--store", dsn, "runs", "--limit", "0")
-		return out.Runs
-	}
+	runs := func() []storeReceipt { return storeRuns(t, reader, dsn) }
 	waitFor(t, 30*time.Second, "the leader's runs", func() bool { return len(runs()) >= 3 })
-	if leads(other) {
+	if leads(other.d) {
 		t.Fatal("both replicas lead")
 	}
 	waitFor(t, 30*time.Second, "notifications from the leader", func() bool {
@@ -236,7 +230,7 @@ func TestTeamReplicasEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-leader.d.done
-	waitFor(t, 40*time.Second, "the other replica to take over", func() bool { return leads(other) })
+	waitFor(t, 40*time.Second, "the other replica to take over", func() bool { return leads(other.d) })
 	took := time.Since(killed)
 	t.Logf("the other replica leads %s after kill -9 of the leader", took.Round(100*time.Millisecond))
 	if took > 25*time.Second {
@@ -277,24 +271,14 @@ func TestTeamReplicasEndToEnd(t *testing.T) {
 	if data, _ := os.ReadFile(target2); string(data) != "v3" {
 		t.Errorf("target2 = %q, want v3", data)
 	}
-	if leads(restarted) {
+	if leads(restarted.d) {
 		t.Error("the restarted replica leads while the other holds the Lease")
 	}
 
 	restarted.d.stop(t, syscall.SIGTERM, 30*time.Second)
 	other.d.stop(t, syscall.SIGTERM, 30*time.Second)
 
-	ticks := map[string]int{}
-	for _, r := range runs() {
-		if r.Trigger == "schedule" {
-			ticks[r.Item+" "+r.Scheduled]++
-		}
-	}
-	for tick, n := range ticks {
-		if n > 1 {
-			t.Errorf("tick %s ran %d times", tick, n)
-		}
-	}
+	eachTickOnce(t, runs())
 	accepted, _, _, problems := hook.state()
 	if len(problems) > 0 {
 		t.Errorf("webhook problems: %v", problems)
