@@ -40,7 +40,7 @@ func TestLatest(t *testing.T) {
 			{Item: "c", Check: "github.repos.visibility", LastRun: 14, LastCompleted: 11}, // 14 skipped
 			{Item: "d", Check: "kube.pods.unhealthy", LastRun: 15, LastCompleted: 15},
 			{Item: "e", Check: "github.branches.unprotected", LastRun: 99, LastCompleted: 98}, // pruned
-			{Item: "f", Check: "github.actions.disabled", LastRun: 16, LastCompleted: 16},   // bad numbers
+			{Item: "f", Check: "github.actions.disabled", LastRun: 16, LastCompleted: 16},     // bad numbers
 		},
 		receipts: map[uint64]store.Receipt{
 			10: {Seq: 10, Check: "github.dependabot.alerts", Ended: at, Evidence: evidence(gh, "GH_TOKEN", "4400", "5000")},
