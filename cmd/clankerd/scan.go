@@ -28,16 +28,20 @@ func (a *cmdline) scanCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Run every check of the configured providers once, without a heartbeat",
-		Long: `scan points clankerd at what your kubeconfig and AWS configuration reach: it runs
-every check of the chosen providers once, read-only (no task, no fix=), records the
-runs like check does, so a second scan says which findings are new, and prints the
-results with a summary by severity and category. Checks that need a parameter only a
-heartbeat can give (a budget) are listed as not scanned. A provider with nothing
-configured comes out skipped, never passed.
+		Long: `scan points clankerd at what your kubeconfig, AWS configuration and GitHub token
+reach: it runs every check of the chosen providers once, read-only (no task, no fix=),
+records the runs like check does, so a second scan says which findings are new, and
+prints the results with a summary by severity and category. Checks that need a
+parameter only a heartbeat can give (a budget) are listed as not scanned. A provider
+with nothing configured (no kubeconfig, no AWS credentials, no GitHub token) comes
+out skipped, never passed.
 
 --context, --namespace and --profile are given to the checks that take context=,
-namespace= and profile=. -o json has the shape of check -o json; -o junit and
--o sarif are for CI test reports and code-scanning dashboards (docs/scan.md).
+namespace= and profile=; --owner, --repos, --topic and --api-url to the GitHub
+checks' owner=, repos=, topic= and api_url= (without them, the token's own
+repositories on GH_HOST or github.com). -o json has the shape of check -o json;
+-o junit and -o sarif are for CI test reports and code-scanning dashboards
+(docs/scan.md).
 
 Exit codes: 0 all passed or were skipped, 1 a check failed, 2 a check could not be
 evaluated (error) and none failed, 3 bad flags.`,
@@ -88,6 +92,10 @@ evaluated (error) and none failed, 3 bad flags.`,
 	cmd.Flags().StringVar(&scope.Context, "context", "", "kubeconfig context (default: the current context)")
 	cmd.Flags().StringVar(&scope.Namespace, "namespace", "", "only this Kubernetes namespace (default: all namespaces)")
 	cmd.Flags().StringVar(&scope.Profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE, then default)")
+	cmd.Flags().StringVar(&scope.Owner, "owner", "", "GitHub organization or user: every non-archived repository (default: the token's own repositories)")
+	cmd.Flags().StringVar(&scope.Repos, "repos", "", "GitHub repositories OWNER/NAME, comma-separated; wins over --owner")
+	cmd.Flags().StringVar(&scope.Topic, "topic", "", "with --owner: only GitHub repositories with this topic")
+	cmd.Flags().StringVar(&scope.APIURL, "api-url", "", "GitHub API base URL, such as https://ghe.example.com/api/v3/ (default: from GH_HOST)")
 	outputFlag(cmd, &output, "text", "json", "junit", "sarif")
 	return cmd
 }

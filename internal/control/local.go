@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clankerd/clankerd/internal/ratelimit"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
@@ -48,6 +49,9 @@ type Status struct {
 	// the deliveries to each target that was ever tried.
 	OutboxDepth int                 `json:"outbox_depth"`
 	Targets     []store.TargetState `json:"notify_targets,omitempty"`
+	// RateLimits is the GitHub rate limit left for each API and token, from the newest
+	// run of a github.* check that reported it.
+	RateLimits []ratelimit.RateLimit `json:"rate_limits,omitempty"`
 }
 
 // TargetInfo describes a configured notification target, secrets redacted.
@@ -165,6 +169,9 @@ func (l *Local) status(ctx context.Context, _ None) (Status, error) {
 			return err
 		}
 		st.OutboxDepth = tx.OutboxDepth()
+		if st.RateLimits, err = ratelimit.Latest(tx); err != nil {
+			return err
+		}
 		st.Targets, err = tx.TargetStates()
 		return err
 	})

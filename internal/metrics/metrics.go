@@ -1,6 +1,7 @@
 // Package metrics serves clankerd's state as Prometheus metrics: runs and their
 // durations as they are recorded, and open findings, pending plans, the notification
-// outbox and each item's last successful run read from the store at every scrape.
+// outbox, each item's last successful run and the GitHub rate limit left read from the
+// store at every scrape.
 package metrics
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/clankerd/clankerd/checks"
 	"github.com/clankerd/clankerd/internal/httpx"
 	"github.com/clankerd/clankerd/internal/notify"
+	"github.com/clankerd/clankerd/internal/ratelimit"
 	"github.com/clankerd/clankerd/internal/store"
 	"github.com/clankerd/clankerd/tasks"
 )
@@ -137,13 +139,20 @@ var (
 		"Notification events waiting for delivery.", nil, nil)
 	lastSuccessDesc = prometheus.NewDesc("clankerd_last_successful_run_timestamp_seconds",
 		"When each heartbeat item last completed a run (pass or fail), as a Unix time; alert when it is too old.", []string{"check", "item", "pos"}, nil)
+	rateRemainingDesc = prometheus.NewDesc("clankerd_github_rate_limit_remaining",
+		"GitHub API requests left in the current rate-limit window, by API host and token source, as the newest github.* run saw it.", []string{"host", "token"}, nil)
+	rateLimitDesc = prometheus.NewDesc("clankerd_github_rate_limit",
+		"GitHub API requests allowed per rate-limit window, by API host and token source.", []string{"host", "token"}, nil)
+	rateResetDesc = prometheus.NewDesc("clankerd_github_rate_limit_reset_timestamp_seconds",
+		"When the GitHub rate-limit window resets, as a Unix time, by API host and token source.", []string{"host", "token"}, nil)
 	scrapeErrorDesc = prometheus.NewDesc("clankerd_state_scrape_error",
 		"1 when reading the state for this scrape failed (see the daemon's log).", nil, nil)
 )
 
 // Describe sends the descriptors.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{openFindingsDesc, mutedFindingsDesc, pendingPlansDesc, outboxDepthDesc, lastSuccessDesc, scrapeErrorDesc} {
+	for _, d := range []*prometheus.Desc{openFindingsDesc, mutedFindingsDesc, pendingPlansDesc, outboxDepthDesc, lastSuccessDesc,
+		rateRemainingDesc, rateLimitDesc, rateResetDesc, scrapeErrorDesc} {
 		ch <- d
 	}
 }
@@ -194,6 +203,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				return err
 			}
 			out = append(out, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(r.Ended.UnixMilli())/1000, it.Check, it.Item, it.Pos))
+		}
+		limits, err := ratelimit.Latest(tx)
+		if err != nil {
+			return err
+		}
+		for _, rl := range limits {
+			out = append(out,
+				prometheus.MustNewConstMetric(rateRemainingDesc, prometheus.GaugeValue, float64(rl.Remaining), rl.Host, rl.Token),
+				prometheus.MustNewConstMetric(rateLimitDesc, prometheus.GaugeValue, float64(rl.Limit), rl.Host, rl.Token),
+				prometheus.MustNewConstMetric(rateResetDesc, prometheus.GaugeValue, float64(rl.Reset.Unix()), rl.Host, rl.Token))
 		}
 		return nil
 	})

@@ -101,6 +101,19 @@ func TestScrape(t *testing.T) {
 	record("2", "http.status", checks.Pass, 20*time.Millisecond)
 	record("3", "tcp.connect", checks.Error, time.Second)
 	err = db.Update(t.Context(), func(tx *store.Tx) error {
+		seq, err := tx.BeginRun(store.Receipt{Item: "4", Check: "github.repos.visibility", Pos: "HB.md:4", Started: now})
+		if err != nil {
+			return err
+		}
+		_, err = tx.EndRun(seq, store.RunEnd{Ended: now, Status: checks.Pass, Evidence: map[string]string{
+			"api": "https://api.github.com/", "token": "GH_TOKEN", "rate_limit_remaining": "4321", "rate_limit": "5000",
+			"rate_limit_reset": "2026-11-24T03:40:00Z", "requests": "2", "not_modified": "0"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), func(tx *store.Tx) error {
 		_, err := tx.AddReceipt(store.Receipt{Item: "2", Check: "http.status", Pos: "HB.md:2", Status: checks.Skipped, Error: "outside active hours"})
 		if err != nil {
 			return err
@@ -130,7 +143,10 @@ func TestScrape(t *testing.T) {
 		{"clankerd_pending_plans", []string{" 1"}},
 		// Two events: the run's new findings (one of them muted) and the error run.
 		{"clankerd_notification_outbox_depth", []string{" 3"}},
-		{"clankerd_last_successful_run_timestamp_seconds", []string{"check=http.status,item=1,pos=HB.md:1 1795489202", "check=http.status,item=2,pos=HB.md:2 1795489200.02"}},
+		{"clankerd_last_successful_run_timestamp_seconds", []string{"check=github.repos.visibility,item=4,pos=HB.md:4 1795489200", "check=http.status,item=1,pos=HB.md:1 1795489202", "check=http.status,item=2,pos=HB.md:2 1795489200.02"}},
+		{"clankerd_github_rate_limit_remaining", []string{"host=api.github.com,token=GH_TOKEN 4321"}},
+		{"clankerd_github_rate_limit", []string{"host=api.github.com,token=GH_TOKEN 5000"}},
+		{"clankerd_github_rate_limit_reset_timestamp_seconds", []string{"host=api.github.com,token=GH_TOKEN 1795491600"}},
 		{"clankerd_notification_attempts_total", []string{"result=delivered,target=ops 1", "result=retry,target=ops 1"}},
 		{"clankerd_notification_delivery_seconds", []string{"target=ops 1"}},
 		{"clankerd_state_scrape_error", []string{" 0"}},

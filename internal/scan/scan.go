@@ -1,5 +1,6 @@
 // Package scan chooses what `clankerd scan` runs: every check of the chosen providers
-// once, read-only, narrowed by the context, namespace and profile the operator gave.
+// once, read-only, narrowed by the context, namespace, profile and GitHub scope the
+// operator gave.
 package scan
 
 import (
@@ -19,12 +20,19 @@ type Scope struct {
 	Context   string // kubeconfig context (context=)
 	Namespace string // Kubernetes namespace (namespace=)
 	Profile   string // AWS shared config profile (profile=)
+	Owner     string // GitHub organization or user (owner=)
+	Repos     string // GitHub repositories OWNER/NAME, comma-separated (repos=)
+	Topic     string // with Owner: only GitHub repositories with this topic (topic=)
+	APIURL    string // GitHub API base URL, for GitHub Enterprise Server (api_url=)
 }
 
 // params is the scope as parameter values, by parameter name.
 func (s Scope) params() map[string]string {
 	out := map[string]string{}
-	for name, v := range map[string]string{"context": s.Context, "namespace": s.Namespace, "profile": s.Profile} {
+	for name, v := range map[string]string{
+		"context": s.Context, "namespace": s.Namespace, "profile": s.Profile,
+		"owner": s.Owner, "repos": s.Repos, "topic": s.Topic, "api_url": s.APIURL,
+	} {
 		if v != "" {
 			out[name] = v
 		}

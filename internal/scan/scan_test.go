@@ -36,6 +36,7 @@ func (p prefix) Owns(id string) bool { return strings.HasPrefix(id, string(p)) }
 var (
 	kubeParams = []checks.ParamSpec{{Name: "context", Type: checks.String}, {Name: "namespace", Type: checks.String}}
 	awsParams  = []checks.ParamSpec{{Name: "profile", Type: checks.String}}
+	ghParams   = []checks.ParamSpec{{Name: "api_url", Type: checks.URL}, {Name: "repos", Type: checks.List}, {Name: "owner", Type: checks.String}, {Name: "topic", Type: checks.String}}
 )
 
 func registry(t *testing.T) *checks.Registry {
@@ -45,6 +46,7 @@ func registry(t *testing.T) *checks.Registry {
 		fakeCheck{checks.Spec{ID: "k8s.pods.unhealthy", Params: kubeParams}},
 		fakeCheck{checks.Spec{ID: "k8s.nodes.notready", Params: kubeParams[:1]}},
 		fakeCheck{checks.Spec{ID: "aws.s3.public", Params: awsParams}},
+		fakeCheck{checks.Spec{ID: "gh.repos.visibility", Params: ghParams}},
 		fakeCheck{checks.Spec{ID: "aws.cost.forecast", Params: append(awsParams, checks.ParamSpec{Name: "budget", Type: checks.Float, Required: true})}},
 		fakeCheck{checks.Spec{ID: "http.status", Params: []checks.ParamSpec{{Name: "url", Type: checks.URL, Required: true}}}},
 	}
@@ -104,14 +106,21 @@ func TestItemsAreTheOwnedChecks(t *testing.T) {
 }
 
 func TestScopeGoesOnlyToChecksThatTakeIt(t *testing.T) {
-	plan, err := Items(registry(t), []route.Owner{prefix("k8s."), prefix("aws.")}, Scope{Context: "prod", Namespace: "shop", Profile: "audit"})
+	plan, err := Items(registry(t), []route.Owner{prefix("k8s."), prefix("aws."), prefix("gh.")}, Scope{
+		Context: "prod", Namespace: "shop", Profile: "audit",
+		Owner: "acme", Repos: "acme/api,acme/web", Topic: "prod", APIURL: "https://ghe.example.com/api/v3/",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(plan.Items) != 4 {
+		t.Fatalf("items = %v", ids(plan.Items))
+	}
 	want := map[string]string{
-		"aws.s3.public":      "profile=audit",
-		"k8s.nodes.notready": "context=prod",
-		"k8s.pods.unhealthy": "context=prod namespace=shop",
+		"aws.s3.public":       "profile=audit",
+		"gh.repos.visibility": "api_url=https://ghe.example.com/api/v3/ owner=acme repos=acme/api,acme/web topic=prod",
+		"k8s.nodes.notready":  "context=prod",
+		"k8s.pods.unhealthy":  "context=prod namespace=shop",
 	}
 	for _, it := range plan.Items {
 		if got := it.Params.Identity(); got != want[it.ID] {

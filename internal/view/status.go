@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/clankerd/clankerd/checks"
@@ -56,6 +57,7 @@ func (st Status) WriteText(w io.Writer, now time.Time) error {
 		st.OpenFindings[string(checks.Low)], st.OpenFindings[string(checks.Info)])
 	fmt.Fprintf(w, "pending plans: %d\n", st.PendingPlans)
 	st.writeDeliveries(w)
+	st.writeRateLimits(w, now)
 	if len(st.Items) == 0 {
 		_, err := fmt.Fprintln(w, "no runs recorded yet")
 		return err
@@ -97,5 +99,53 @@ func (st Status) writeDeliveries(w io.Writer) {
 			}
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// writeRateLimits writes a line per GitHub API and token: the requests left of the
+// limit, when it resets, and which run saw it how long ago. The token's source is
+// named only when one host has several.
+func (st Status) writeRateLimits(w io.Writer, now time.Time) {
+	perHost := map[string]int{}
+	for _, rl := range st.RateLimits {
+		perHost[rl.Host]++
+	}
+	for _, rl := range st.RateLimits {
+		name := rl.Host
+		if perHost[rl.Host] > 1 && rl.Token != "" {
+			name += " (token from " + rl.Token + ")"
+		}
+		fmt.Fprintf(w, "github %s: %s of %s requests left, resets %s (as of run %d, %s)\n",
+			name, thousands(rl.Remaining), thousands(rl.Limit), rl.Reset.UTC().Format("15:04 MST"), rl.Run, ago(now.Sub(rl.At)))
+	}
+}
+
+// thousands writes n with commas between groups of three digits: 4,321.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// ago is a duration in the past, rounded for a person: "just now", "2m ago", "3h ago".
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
 	}
 }
