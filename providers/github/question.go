@@ -19,7 +19,7 @@ var (
 // validateRepo: a word is taken only when it looks like one), a run id after "run",
 // a workflow file.
 var (
-	repoWord     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9._-]{1,100}$`)
+	repoWord     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*/[a-z0-9._-]+$`) // lengths: validateRepo
 	runWord      = regexp.MustCompile(`^[0-9]{5,20}$`)
 	workflowWord = regexp.MustCompile(`^[a-z0-9._-]+\.ya?ml$`)
 )

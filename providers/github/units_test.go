@@ -78,11 +78,11 @@ func TestValidation(t *testing.T) {
 	}{
 		{validateAPIURL, []string{"https://api.github.com/", "https://ghe.example.com/api/v3", "http://127.0.0.1:8080/", "http://localhost:1/", "http://[::1]:9/"},
 			[]string{"http://ghe.example.com/api/v3/", "ftp://x/", "https://user:pw@ghe.example.com/", "https://ghe.example.com/?x=1", "/api"}},
-		{validateRepos, []string{"acme/api", "acme/api,Octo-Org/my.repo_1"}, []string{"acme", "acme/..", "-acme/api", "acme/a b", "acme/api/x", "a--b/c"}},
-		{validateOwner, []string{"acme", "a", "octo-org"}, []string{"-acme", "acme-", "a_b", strings.Repeat("a", 40)}},
+		{validateRepos, []string{"acme/api", "acme/api,Octo-Org/my.repo_1", "acme/" + strings.Repeat("r", 100)}, []string{"acme", "acme/..", "-acme/api", "acme/a b", "acme/api/x", "a--b/c", "acme/" + strings.Repeat("r", 101)}},
+		{validateOwner, []string{"acme", "a", "octo-org", strings.Repeat("a", 39)}, []string{"-acme", "acme-", "a_b", strings.Repeat("a", 40)}},
 		{validateBranch, []string{"main", "release/1.2", "feature-x"}, []string{"a..b", "/main", "main/", "x.lock", "-x", "a b"}},
-		{validateHost, []string{"github.com", "ghe.example.com", "ghe.example.com:8443"}, []string{"ghe.example.com/x", "-bad", "a b"}},
-		{validateWorkflow, []string{"nightly.yml", "ci.yaml"}, []string{"../x.yml", "nightly", ".github/workflows/x.yml"}},
+		{validateHost, []string{"github.com", "ghe.example.com", "ghe.example.com:8443", strings.Repeat("h", 253), strings.Repeat("h", 253) + ":1"}, []string{"ghe.example.com/x", "-bad", "a b", "ghe.example.com:", "ghe.example.com:123456", "ghe.example.com:80:80", "bad-:80", strings.Repeat("h", 254)}},
+		{validateWorkflow, []string{"nightly.yml", "ci.yaml", strings.Repeat("w", 255) + ".yml"}, []string{"../x.yml", "nightly", ".github/workflows/x.yml", ".yml", strings.Repeat("w", 256) + ".yaml"}},
 	} {
 		for _, g := range tc.good {
 			if err := tc.fn(g); err != nil {
