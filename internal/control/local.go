@@ -30,6 +30,9 @@ type Local struct {
 	// Observe, when set, is called with every receipt recorded as ended (EndRun) or
 	// as a tick that did not run (AddReceipt), for metrics.
 	Observe func(store.Receipt)
+	// ObserveRecord, when set, is called with the time each run's end took to commit,
+	// from the call to EndRun's transaction to its commit, for metrics.
+	ObserveRecord func(time.Duration)
 }
 
 func (l *Local) observe(r store.Receipt, err error) {
@@ -305,7 +308,11 @@ func (l *Local) beginRun(ctx context.Context, r store.Receipt) (uint64, error) {
 
 // endRun records the end of a run and reconciles its findings.
 func (l *Local) endRun(ctx context.Context, r RunEnd) (store.RunResult, error) {
+	start := time.Now()
 	res, err := update(ctx, l, func(tx *store.Tx) (store.RunResult, error) { return tx.EndRun(r.Seq, r.End) })
+	if err == nil && l.ObserveRecord != nil {
+		l.ObserveRecord(time.Since(start))
+	}
 	l.observe(res.Receipt, err)
 	return res, err
 }

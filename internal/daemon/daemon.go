@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	if mtr != nil {
 		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
+		local.ObserveRecord = mtr.ObserveRecord
 	}
 	d.local = local
 	opts := app.RunnerOptions{

@@ -37,6 +37,7 @@ type Metrics struct {
 	runDuration     *prometheus.HistogramVec
 	notifications   *prometheus.CounterVec
 	deliveryLatency *prometheus.HistogramVec
+	runRecord       prometheus.Histogram
 }
 
 // New registers the metrics, the Go runtime's and the process's, and a collector that
@@ -68,9 +69,14 @@ func New(state State, logger *slog.Logger) (*Metrics, error) {
 			Help:    "Time from queueing a notification to its delivery, by target.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 21600, 86400},
 		}, []string{"target"}),
+		runRecord: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clankerd_run_record_seconds",
+			Help:    "Time from asking the store to record a run's end until its transaction (receipt, findings, notifications) committed, waiting for the store included.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.runs, m.runDuration, m.notifications, m.deliveryLatency,
+		m.runs, m.runDuration, m.notifications, m.deliveryLatency, m.runRecord,
 		&stateCollector{state: state, log: logger},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -92,6 +98,11 @@ func (m *Metrics) ObserveRun(r store.Receipt) {
 	if r.Status != checks.Skipped && !r.Ended.IsZero() && !r.Started.IsZero() {
 		m.runDuration.WithLabelValues(check).Observe(r.Ended.Sub(r.Started).Seconds())
 	}
+}
+
+// ObserveRecord adds the time one run's end took to commit (EndRun's transaction).
+func (m *Metrics) ObserveRecord(d time.Duration) {
+	m.runRecord.Observe(d.Seconds())
 }
 
 // ObserveDelivery counts a notification delivery attempt.

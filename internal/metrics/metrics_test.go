@@ -126,6 +126,8 @@ func TestScrape(t *testing.T) {
 	}
 	m.ObserveRun(store.Receipt{Check: "http.status", Status: checks.Skipped, Started: now, Ended: now})
 	m.ObserveDelivery(notify.Attempt{Target: "ops", Outcome: store.Delivered, Latency: 3 * time.Second})
+	m.ObserveRecord(3 * time.Millisecond)
+	m.ObserveRecord(40 * time.Millisecond)
 	m.ObserveDelivery(notify.Attempt{Target: "ops"})
 	if err := m.ModelCalls(func() (int, int) { return 7, 2 }); err != nil {
 		t.Fatal(err)
@@ -149,6 +151,7 @@ func TestScrape(t *testing.T) {
 		{"clankerd_github_rate_limit_reset_timestamp_seconds", []string{"host=api.github.com,token=GH_TOKEN 1795491600"}},
 		{"clankerd_notification_attempts_total", []string{"result=delivered,target=ops 1", "result=retry,target=ops 1"}},
 		{"clankerd_notification_delivery_seconds", []string{"target=ops 1"}},
+		{"clankerd_run_record_seconds", []string{" 2"}},
 		{"clankerd_state_scrape_error", []string{" 0"}},
 		{"clankerd_model_calls_total", []string{" 7"}},
 		{"clankerd_model_calls_skipped_total", []string{" 2"}},
@@ -156,6 +159,15 @@ func TestScrape(t *testing.T) {
 	for _, tt := range tests {
 		if got := values(fams, tt.name); strings.Join(got, "|") != strings.Join(tt.want, "|") {
 			t.Errorf("%s = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// The record times land in their buckets: 3 ms by 5 ms, both by 50 ms.
+	if h := fams["clankerd_run_record_seconds"].GetMetric()[0].GetHistogram(); h != nil {
+		for _, b := range h.GetBucket() {
+			want := map[float64]uint64{0.0025: 0, 0.005: 1, 0.025: 1, 0.05: 2}
+			if n, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != n {
+				t.Errorf("clankerd_run_record_seconds bucket le=%v = %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), n)
+			}
 		}
 	}
 	if fams["process_resident_memory_bytes"] == nil || fams["go_goroutines"] == nil {
