@@ -93,10 +93,6 @@ const DefaultHandOver = 3 * time.Second
 // serves approvals).
 const staleApply = 15 * time.Minute
 
-// outboxPoll is how often a replica's sender looks at a shared outbox, where other
-// replicas' commits (a plan queued through them) do not signal it.
-const outboxPoll = 5 * time.Second
-
 // DefaultGrace is how long runs in flight may take to finish on shutdown.
 const DefaultGrace = 30 * time.Second
 
@@ -148,9 +144,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	d := &daemon{cfg: cfg, db: db, log: log, started: time.Now(), good: map[string]*heartbeat.File{}}
 	local.Daemon = d.info
 	senderOpts := notify.SenderOptions{Store: db, Logger: log}
-	if cfg.Elector != nil {
-		senderOpts.Poll = outboxPoll
-	}
 	if mtr != nil {
 		local.Observe, senderOpts.Observe = mtr.ObserveRun, mtr.ObserveDelivery
 		local.ObserveRecord = mtr.ObserveRecord

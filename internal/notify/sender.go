@@ -40,11 +40,6 @@ type SenderOptions struct {
 	Logger *slog.Logger
 	// Observe, when set, is called after every attempt.
 	Observe func(Attempt)
-	// Poll, when positive, is the longest the sender waits between passes over the
-	// outbox. A store other processes write to (team mode: replicas on one PostgreSQL)
-	// needs it, since their commits do not signal this process; zero waits for this
-	// process's own commits and the next due attempt only.
-	Poll time.Duration
 }
 
 // Sender delivers the outbox: every event to every destination that wants it, with
@@ -57,7 +52,6 @@ type Sender struct {
 	now     func() time.Time
 	log     *slog.Logger
 	observe func(Attempt)
-	poll    time.Duration
 	changed chan struct{}
 
 	mu       sync.Mutex
@@ -79,7 +73,7 @@ func NewSender(opts SenderOptions) (*Sender, error) {
 	if opts.Observe == nil {
 		opts.Observe = func(Attempt) {}
 	}
-	s := &Sender{store: opts.Store, now: opts.Now, log: opts.Logger, observe: opts.Observe, poll: opts.Poll, changed: make(chan struct{}, 1)}
+	s := &Sender{store: opts.Store, now: opts.Now, log: opts.Logger, observe: opts.Observe, changed: make(chan struct{}, 1)}
 	s.SetConfig(opts.Config)
 	return s, nil
 }
@@ -121,9 +115,6 @@ func (s *Sender) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("delivering notifications failed; trying again in 5s", "err", err)
 			next = s.now().Add(5 * time.Second)
-		}
-		if s.poll > 0 && (next.IsZero() || next.Sub(s.now()) > s.poll) {
-			next = s.now().Add(s.poll)
 		}
 		var due <-chan time.Time
 		var timer *time.Timer
