@@ -2,12 +2,8 @@ package kube
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -24,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // dynamicClient is an admin client for objects of kinds the typed client lacks.
@@ -106,11 +104,7 @@ func createCustom(t *testing.T, gvr schema.GroupVersionResource, ns string, obj 
 // key, both PEM-encoded.
 func certPEM(t *testing.T, notAfter time.Time, names ...string) (crt, key []byte) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	crt, key, err := testnet.SelfSigned(&x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{CommonName: names[0]},
 		DNSNames:              names,
@@ -119,16 +113,11 @@ func certPEM(t *testing.T, notAfter time.Time, names ...string) (crt, key []byte
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	return crt, key
 }
 
 func TestAbsentAPIIsNotServed(t *testing.T) {

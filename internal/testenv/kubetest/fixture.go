@@ -1,15 +1,10 @@
 package kubetest
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +27,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/clankerd/clankerd/internal/testenv/testnet"
 )
 
 // CertAnnotation on a Secret of type kubernetes.io/tls asks LoadFixture to fill its tls.crt and
@@ -196,15 +193,11 @@ func fillCertificate(o *unstructured.Unstructured, now time.Time) error {
 
 // selfSigned returns a PEM certificate for the DNS names, valid until notAfter, and its key.
 func selfSigned(dns []string, now, notAfter time.Time) (crt, key []byte, err error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
 	notBefore := now.Add(-365 * 24 * time.Hour)
 	if !notBefore.Before(notAfter) {
 		notBefore = notAfter.Add(-24 * time.Hour)
 	}
-	tmpl := &x509.Certificate{
+	return testnet.SelfSigned(&x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()),
 		Subject:      pkix.Name{CommonName: dns[0]},
 		DNSNames:     dns,
@@ -212,19 +205,7 @@ func selfSigned(dns []string, now, notAfter time.Time) (crt, key []byte, err err
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		return nil, nil, fmt.Errorf("making a certificate for %v: %w", dns, err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, nil, err
-	}
-	var c, p bytes.Buffer
-	_ = pem.Encode(&c, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	_ = pem.Encode(&p, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	return c.Bytes(), p.Bytes(), nil
+	})
 }
 
 // createWithStatus creates the object, then writes its status (when it has one) on the created
